@@ -1,0 +1,111 @@
+"""Checks made once at the public boundary. Each message names the parameter, the rule, the value
+received and, where it helps, the fix (the scikit-learn convention)."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+
+def check_sizes(sizes: Any) -> list[int]:
+    """``sizes`` as a list of at least two positive ints (neurons per layer, input first)."""
+    try:
+        values = list(sizes)
+    except TypeError:
+        values = None
+    if (
+        values is None
+        or len(values) < 2
+        or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in values)
+    ):
+        raise ValueError(
+            "The 'sizes' parameter must be a list of at least 2 positive integers "
+            f"(input size first, e.g. [784, 30, 10]). Got {sizes!r} instead."
+        )
+    return [int(s) for s in values]
+
+
+def check_number(value: Any, name: str, *, low: float, strict: bool = True, integer: bool = False) -> Any:
+    """``value`` as a finite number > ``low`` (or ≥ ``low`` when not ``strict``)."""
+    kind = "an integer" if integer else "a number"
+    ok_type = isinstance(value, numbers.Integral if integer else numbers.Real) and not isinstance(value, bool)
+    ok = ok_type and np.isfinite(value) and (value > low if strict else value >= low)
+    if not ok:
+        bound = f"> {low}" if strict else f">= {low}"
+        raise ValueError(f"The '{name}' parameter must be {kind} {bound}. Got {value!r} instead.")
+    return int(value) if integer else float(value)
+
+
+def as_inputs(X: Any, n_in: int, dtype: np.dtype[Any], name: str = "X") -> np.ndarray:
+    """``X`` as a C-contiguous (n, n_in) array of ``dtype`` with finite entries."""
+    arr = np.asarray(X)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"'{name}' must be a numeric array. Got an array of dtype {arr.dtype} instead.")
+    if arr.ndim != 2 or arr.shape[1] != n_in:
+        raise ValueError(
+            f"'{name}' must have shape (n_samples, {n_in}) to match the input layer. "
+            f"Got shape {arr.shape} instead" + (" (reshape a single example with X.reshape(1, -1))." if arr.ndim == 1 else ".")
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"'{name}' must contain at least one example. Got shape {arr.shape}.")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(arr).all():
+        bad = int(np.argwhere(~np.isfinite(arr))[0, 0])
+        raise ValueError(f"'{name}' must be finite, but row {bad} contains NaN or inf. Clean or impute the data first.")
+    return arr
+
+
+def as_targets(y: Any, n_samples: int, n_out: int, dtype: np.dtype[Any], name: str = "y") -> np.ndarray:
+    """``y`` as a (n, n_out) target array of ``dtype``.
+
+    Accepted: integer class labels of shape (n,) in [0, n_out) when n_out > 1 (one-hot encoded
+    here, the only place labels become vectors); a (n, n_out) array of targets; or, for a single
+    output neuron, target values of shape (n,).
+    """
+    arr = np.asarray(y)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"'{name}' must be a numeric array. Got an array of dtype {arr.dtype} instead.")
+    if arr.shape[:1] != (n_samples,):
+        raise ValueError(
+            f"'{name}' must have one entry per example ({n_samples}). Got shape {arr.shape} instead."
+        )
+    if arr.ndim == 1 and n_out > 1:
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(
+                f"'{name}' of shape ({n_samples},) must hold integer class labels. "
+                f"Got dtype {arr.dtype}; pass labels as integers or targets as shape ({n_samples}, {n_out})."
+            )
+        bad = (arr < 0) | (arr >= n_out)
+        if bad.any():
+            raise ValueError(
+                f"'{name}' class labels must lie in [0, {n_out}) for an output layer of {n_out} neurons. "
+                f"Got {arr[bad][0]} at index {int(np.flatnonzero(bad)[0])}."
+            )
+        onehot = np.zeros((n_samples, n_out), dtype=dtype)
+        onehot[np.arange(n_samples), arr] = 1.0
+        return onehot
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2 or arr.shape[1] != n_out:
+        raise ValueError(
+            f"'{name}' must be class labels of shape ({n_samples},) or targets of shape "
+            f"({n_samples}, {n_out}). Got shape {arr.shape} instead."
+        )
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"'{name}' must be finite, but it contains NaN or inf.")
+    return arr
+
+
+def as_labels(y: Any, n_samples: int, n_out: int, name: str = "y") -> np.ndarray:
+    """``y`` as integer class labels (n,): labels are checked, one-hot or target rows are argmaxed."""
+    arr = np.asarray(y)
+    if arr.ndim == 1 and np.issubdtype(arr.dtype, np.integer):
+        as_targets(arr, n_samples, n_out, np.dtype(np.float32), name)  # range and shape checks
+        return arr.astype(np.intp)
+    targets = as_targets(arr, n_samples, n_out, np.dtype(np.float64), name)
+    if n_out == 1:
+        return (targets[:, 0] >= 0.5).astype(np.intp)
+    return np.argmax(targets, axis=1)

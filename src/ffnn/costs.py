@@ -1,0 +1,173 @@
+"""Cost functions C, each beside its gradient ∇_a C, and the output error δ^L of BP1.
+
+Targets ``y`` are arrays of the output's shape (one-hot rows for classes). Costs are means over
+the batch, as in the seeds' C = 1/2N Σ_x ‖a^L(x) − y(x)‖²; gradients are per example (the
+network averages them).
+
+BP1 in general is δ^L = ∇_a C ⊙ σ'(z^L), or the Jacobian product J_σᵀ ∇_a C for softmax. Each
+log-likelihood cost has a *matching* output activation for which the σ' cancels and
+
+    δ^L = a^L − y,
+
+which is also the numerically safe form: cross-entropy with softmax and binary cross-entropy
+with sigmoid. For those pairs the cost's value is computed from z^L by a stable formula, so
+log 0 never happens. Every other legal pair goes through the general chain rule.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, ClassVar
+
+from ffnn._arrays import namespace
+from ffnn.activations import Activation
+
+Array = Any
+
+_BOUNDED_OUTPUTS = ("sigmoid", "softmax")  # activations whose outputs lie in (0, 1)
+
+
+class Cost:
+    """C(a, y) per example, ∇_a C, and the activation for which δ^L = a − y."""
+
+    name: ClassVar[str]
+    matching_activation: ClassVar[str | None] = None
+    needs_probabilities: ClassVar[bool] = False
+
+    def value(self, a: Array, y: Array) -> Array:
+        """The cost of each example, shape (batch,)."""
+        raise NotImplementedError
+
+    def gradient(self, a: Array, y: Array) -> Array:
+        """∇_a C for each example, shape (batch, n_out)."""
+        raise NotImplementedError
+
+    def value_from_z(self, z: Array, y: Array) -> Array:
+        """The cost of each example from z^L, for the matching activation (stable form)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Quadratic(Cost):
+    """C = ½‖a − y‖² per example (the seeds' cost),  ∇_a C = a − y."""
+
+    name = "quadratic"
+
+    def value(self, a: Array, y: Array) -> Array:
+        xp = namespace(a)
+        d = a - y
+        return 0.5 * xp.sum(d * d, axis=-1)
+
+    def gradient(self, a: Array, y: Array) -> Array:
+        return a - y
+
+
+def _clip_probabilities(a: Array) -> Array:
+    """a clipped into [tiny, 1 − ε] so log a and log(1 − a) stay finite (unmatched pairs only)."""
+    xp = namespace(a)
+    info = xp.finfo(a.dtype)
+    return xp.clip(a, info.tiny, 1.0 - info.eps)
+
+
+class CrossEntropy(Cost):
+    """Log-likelihood C = −Σ_j y_j ln a_j,  ∇_a C = −y / a;  with softmax δ^L = a − y.
+
+    With softmax outputs, ln a_j = z_j − max z − ln Σ_k e^{z_k − max z}, which never takes the
+    log of zero.
+    """
+
+    name = "cross_entropy"
+    matching_activation = "softmax"
+    needs_probabilities = True
+
+    def value(self, a: Array, y: Array) -> Array:
+        xp = namespace(a)
+        return -xp.sum(y * xp.log(_clip_probabilities(a)), axis=-1)
+
+    def gradient(self, a: Array, y: Array) -> Array:
+        return -y / _clip_probabilities(a)
+
+    def value_from_z(self, z: Array, y: Array) -> Array:
+        xp = namespace(z)
+        shifted = z - xp.max(z, axis=-1, keepdims=True)
+        log_a = shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
+        return -xp.sum(y * log_a, axis=-1)
+
+
+class BinaryCrossEntropy(Cost):
+    """The book's cross-entropy C = −Σ_j [y_j ln a_j + (1 − y_j) ln(1 − a_j)].
+
+    ∇_a C = (a − y) / (a(1 − a)); with sigmoid outputs δ^L = a − y. From z the cost is
+    Σ_j [max(z_j, 0) − y_j z_j + ln(1 + e^{−|z_j|})], finite for every z.
+    """
+
+    name = "binary_cross_entropy"
+    matching_activation = "sigmoid"
+    needs_probabilities = True
+
+    def value(self, a: Array, y: Array) -> Array:
+        xp = namespace(a)
+        p = _clip_probabilities(a)
+        return -xp.sum(y * xp.log(p) + (1.0 - y) * xp.log1p(-p), axis=-1)
+
+    def gradient(self, a: Array, y: Array) -> Array:
+        p = _clip_probabilities(a)
+        return (p - y) / (p * (1.0 - p))
+
+    def value_from_z(self, z: Array, y: Array) -> Array:
+        xp = namespace(z)
+        terms = xp.maximum(z, 0.0) - y * z + xp.log1p(xp.exp(-xp.abs(z)))
+        return xp.sum(terms, axis=-1)
+
+
+COSTS: dict[str, type[Cost]] = {cls.name: cls for cls in (Quadratic, CrossEntropy, BinaryCrossEntropy)}
+
+
+def get_cost(name: str | Cost) -> Cost:
+    """A cost by name (``"quadratic"``, ``"cross_entropy"``, ``"binary_cross_entropy"``)."""
+    if isinstance(name, Cost):
+        return name
+    if not isinstance(name, str) or name not in COSTS:
+        raise ValueError(
+            f"The 'cost' parameter must be one of {sorted(COSTS)}. Got {name!r} instead."
+        )
+    return COSTS[name]()
+
+
+def check_pairing(cost: Cost, output: Activation) -> None:
+    """Refuse a cost that would take the log of a non-probability; warn on unusual pairs.
+
+    Cross-entropy costs need outputs in (0, 1): sigmoid or softmax. The pair that is legal but
+    not matched (softmax with binary cross-entropy, sigmoid with cross-entropy) trains, exactly,
+    through the general chain rule, and warns because it is rarely what was meant.
+    """
+    if not cost.needs_probabilities or output.name == cost.matching_activation:
+        return
+    if output.name not in _BOUNDED_OUTPUTS:
+        raise ValueError(
+            f"The '{cost.name}' cost needs output activations in (0, 1) (sigmoid or softmax); "
+            f"got output_activation={output.name!r}. Use output_activation="
+            f"{cost.matching_activation!r} or cost='quadratic'."
+        )
+    warnings.warn(
+        f"cost={cost.name!r} with output_activation={output.name!r} is legal but unusual; "
+        f"the matching output for {cost.name!r} is {cost.matching_activation!r}.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def output_error(cost: Cost, output: Activation, a: Array, y: Array, out: Array | None = None) -> Array:
+    """BP1: δ^L = ∇_a C ⊙ σ'(z^L), which is a^L − y for the matching pairs."""
+    xp = namespace(a)
+    if output.name == cost.matching_activation:
+        return xp.subtract(a, y, out=out)
+    return output.backward(a, cost.gradient(a, y), out=out)
+
+
+def mean_cost(cost: Cost, output: Activation, z: Array, a: Array, y: Array) -> float:
+    """C averaged over the batch, computed from z^L by the stable form where the pair matches."""
+    per_example = cost.value_from_z(z, y) if output.name == cost.matching_activation else cost.value(a, y)
+    return float(namespace(a).mean(per_example))

@@ -1,0 +1,267 @@
+"""The network: parameters, feedforward and backpropagation (BP1–BP4), batched.
+
+Notation follows the seeds. Layer l (1 ≤ l ≤ L) has weights w^l of shape (n_l, n_{l−1}) — row j
+is neuron j, column k is neuron k of the layer below, as w^l_jk — and biases b^l of shape (n_l,).
+A batch is a matrix whose rows are examples, so the column-vector equations of the seeds become
+
+    z^l = a^{l−1} (w^l)ᵀ + b^l,        a^l = σ(z^l)                      (feedforward)
+    δ^L = ∇_a C ⊙ σ'(z^L)                                               (BP1)
+    δ^l = (δ^{l+1} w^{l+1}) ⊙ σ'(z^l)                                   (BP2)
+    ∂C/∂b^l = mean over the batch of δ^l                                (BP3)
+    ∂C/∂w^l = (δ^l)ᵀ a^{l−1} / batch                                    (BP4)
+
+where each row of δ^l is one example's δ^l of the seeds. ``ffnn.reference`` holds the seeds'
+per-example algorithm, which these batched products must (and in the tests do) reproduce.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ffnn._arrays import namespace, resolve_dtype
+from ffnn._validation import as_inputs, as_labels, as_targets, check_sizes
+from ffnn.activations import Activation, get_activation
+from ffnn.costs import check_pairing, get_cost, mean_cost, output_error
+from ffnn.initializers import get_initializer
+
+if TYPE_CHECKING:
+    from ffnn.training import Callback, History
+
+Array = Any
+_CHUNK = 8192  # rows fed forward at a time outside training, to bound memory on large inputs
+
+
+class Workspace:
+    """Buffers for one batch size, reused across batches: activations, errors and gradients."""
+
+    def __init__(self, sizes: Sequence[int], batch_size: int, dtype: np.dtype[Any]) -> None:
+        self.batch_size = batch_size
+        self.a = [np.empty((batch_size, n), dtype) for n in sizes]  # a[0] holds the input batch
+        self.delta = [np.empty((batch_size, n), dtype) for n in sizes]  # delta[0] is unused
+        self.y = np.empty((batch_size, sizes[-1]), dtype)  # the batch's targets
+        self.z_out = np.empty((batch_size, sizes[-1]), dtype)
+        self.nabla_w = [np.empty((n_out, n_in), dtype) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+        self.nabla_b = [np.empty(n_out, dtype) for n_out in sizes[1:]]
+
+
+class Network:
+    """A fully connected feedforward network trained by backpropagation.
+
+    Parameters
+    ----------
+    sizes : neurons per layer, input first, e.g. ``[784, 30, 10]``.
+    activation : the hidden layers' activation (``"sigmoid"``, ``"tanh"``, ``"relu"``,
+        ``"leaky_relu"``, ``"identity"``), or a list with one per layer (output included).
+    output_activation : the output layer's activation (those above, or ``"softmax"``). By default
+        the one that matches the cost (softmax for ``cross_entropy``, sigmoid for
+        ``binary_cross_entropy``), else the hidden activation, as in the seeds.
+    cost : ``"quadratic"`` (the seeds' C = 1/2N Σ‖a − y‖²), ``"cross_entropy"`` (log-likelihood,
+        with softmax) or ``"binary_cross_entropy"`` (the book's cross-entropy, with sigmoid).
+    init : ``"seed000"``, ``"normal"``, ``"scaled_normal"``, ``"glorot"`` or ``"he"``.
+    dtype : ``"float32"`` (default, fast) or ``"float64"`` (for gradient checks).
+    seed : seeds the initialiser; the same seed gives the same weights.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str | Activation | Sequence[str | Activation] = "sigmoid",
+        output_activation: str | Activation | None = None,
+        cost: str = "quadratic",
+        init: str = "normal",
+        dtype: str = "float32",
+        seed: int | None = None,
+    ) -> None:
+        self.sizes = check_sizes(sizes)
+        self.cost_function = get_cost(cost)
+        self.activations = _layer_activations(
+            activation, output_activation, len(self.sizes) - 1, self.cost_function.matching_activation
+        )
+        check_pairing(self.cost_function, self.activations[-1])
+        self.dtype = resolve_dtype(dtype)
+        initializer = get_initializer(init)
+        rng = np.random.default_rng(_check_seed(seed))
+        self.init = init
+        self.weights: list[np.ndarray] = []
+        self.biases: list[np.ndarray] = []
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            w, b = initializer(n_in, n_out, rng)
+            self.weights.append(np.ascontiguousarray(w, dtype=self.dtype))
+            self.biases.append(np.ascontiguousarray(b, dtype=self.dtype))
+
+    def __repr__(self) -> str:
+        names = [a.name for a in self.activations]
+        return (
+            f"Network(sizes={self.sizes}, activations={names}, cost={self.cost_function.name!r}, "
+            f"dtype={self.dtype.name!r})"
+        )
+
+    @property
+    def num_layers(self) -> int:
+        """Layers counted as in the seeds: the input layer included."""
+        return len(self.sizes)
+
+    # -- feedforward ---------------------------------------------------------------------------
+
+    def _layer(self, l: int, a_prev: Array, out: Array | None = None) -> Array:
+        """a^l = σ(a^{l−1} (w^l)ᵀ + b^l) for a batch, with l counted from 0 over the weight layers."""
+        xp = namespace(a_prev)
+        z = xp.matmul(a_prev, self.weights[l].T, out=out)
+        z += self.biases[l]
+        return self.activations[l].value(z, out=z)
+
+    def _feedforward(self, X: Array) -> tuple[Array, Array]:
+        """(z^L, a^L) for a validated batch."""
+        a = X
+        for l in range(len(self.weights) - 1):
+            a = self._layer(l, a)
+        xp = namespace(a)
+        z = xp.matmul(a, self.weights[-1].T)
+        z += self.biases[-1]
+        return z, self.activations[-1].value(z, out=z.copy())
+
+    def _outputs(self, X: Array) -> tuple[np.ndarray, np.ndarray]:
+        """(z^L, a^L) for validated inputs, fed forward in chunks to bound memory."""
+        parts = [self._feedforward(X[i : i + _CHUNK]) for i in range(0, len(X), _CHUNK)]
+        return np.concatenate([z for z, _ in parts]), np.concatenate([a for _, a in parts])
+
+    def feedforward(self, X: Array) -> np.ndarray:
+        """The output activations a^L, one row per row of ``X`` (shape (n, sizes[-1]))."""
+        return self._outputs(as_inputs(X, self.sizes[0], self.dtype))[1]
+
+    def predict(self, X: Array) -> np.ndarray:
+        """Class labels: the index of the most active output neuron (or a^L ≥ ½ for one output)."""
+        return _labels_of(self.feedforward(X))
+
+    def score(self, X: Array, y: Array) -> tuple[float, float]:
+        """(accuracy, mean cost) over the examples, from one feedforward pass.
+
+        Accuracy is the fraction classified correctly; the cost excludes any regularisation term.
+        """
+        X = as_inputs(X, self.sizes[0], self.dtype)
+        Y = as_targets(y, len(X), self.sizes[-1], self.dtype)
+        z, a = self._outputs(X)
+        correct = np.count_nonzero(_labels_of(a) == as_labels(y, len(X), self.sizes[-1]))
+        return correct / len(X), mean_cost(self.cost_function, self.activations[-1], z, a, Y)
+
+    def cost(self, X: Array, y: Array) -> float:
+        """The mean cost C over the examples (without any regularisation term)."""
+        return self.score(X, y)[1]
+
+    def accuracy(self, X: Array, y: Array) -> float:
+        """The fraction of examples classified correctly, in [0, 1]."""
+        return self.score(X, y)[0]
+
+    # -- backpropagation -----------------------------------------------------------------------
+
+    def backprop(self, X: Array, y: Array) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(nabla_b, nabla_w): ∂C/∂b^l and ∂C/∂w^l averaged over the batch (BP1–BP4).
+
+        ``nabla_b[l]`` has the shape of ``biases[l]`` and ``nabla_w[l]`` that of ``weights[l]``.
+        """
+        X = as_inputs(X, self.sizes[0], self.dtype)
+        Y = as_targets(y, len(X), self.sizes[-1], self.dtype)
+        ws = Workspace(self.sizes, len(X), self.dtype)
+        ws.a[0][...] = X
+        ws.y[...] = Y
+        self.gradients(ws, len(X))
+        return [b.copy() for b in ws.nabla_b], [w.copy() for w in ws.nabla_w]
+
+    def gradients(self, ws: Workspace, m: int) -> float:
+        """Fill ``ws.nabla_b``/``ws.nabla_w`` with the mean gradients over the batch ``ws.a[0][:m]``
+        whose targets are ``ws.y[:m]``.
+
+        Returns the batch's mean cost. This is the training loop's hot path: every array is one
+        of the workspace's buffers, and no product is computed whose result is unused (there is
+        no δ for the input layer).
+        """
+        L = len(self.weights)
+        a = [buf[:m] for buf in ws.a]
+        # Feedforward, keeping every a^l (σ' is computed from a^l) and z^L for the cost.
+        for l in range(L - 1):
+            self._layer(l, a[l], out=a[l + 1])
+        z = np.matmul(a[L - 1], self.weights[-1].T, out=ws.z_out[:m])
+        z += self.biases[-1]
+        a_out = self.activations[-1].value(z, out=a[L])
+        targets = ws.y[:m]
+        batch_cost = mean_cost(self.cost_function, self.activations[-1], z, a_out, targets)
+        # BP1, with the 1/m of the batch mean folded into δ^L (BP2–BP4 are linear in δ).
+        delta = output_error(self.cost_function, self.activations[-1], a_out, targets, out=ws.delta[L][:m])
+        delta *= 1.0 / m
+        for l in range(L, 0, -1):
+            np.matmul(delta.T, a[l - 1], out=ws.nabla_w[l - 1])  # BP4: ∂C/∂w^l = δ^lᵀ a^{l−1}
+            np.sum(delta, axis=0, out=ws.nabla_b[l - 1])  # BP3: ∂C/∂b^l = Σ_batch δ^l
+            if l > 1:  # BP2: δ^{l−1} = (δ^l w^l) ⊙ σ'(z^{l−1})
+                grad_a = np.matmul(delta, self.weights[l - 1], out=ws.delta[l - 1][:m])
+                delta = self.activations[l - 2].backward(a[l - 1], grad_a, out=grad_a)
+        return batch_cost
+
+    # -- training ------------------------------------------------------------------------------
+
+    def fit(
+        self,
+        X: Array,
+        y: Array,
+        epochs: int,
+        batch_size: int,
+        eta: float,
+        lmbda: float = 0.0,
+        test_data: tuple[Array, Array] | None = None,
+        shuffle: bool = True,
+        seed: int | None = None,
+        verbose: bool = False,
+        callbacks: Sequence[Callback] = (),
+    ) -> History:
+        """Mini-batch stochastic gradient descent; see :func:`ffnn.training.fit`."""
+        from ffnn.training import fit  # training builds on network; the method is a convenience
+
+        return fit(
+            self, X, y, epochs=epochs, batch_size=batch_size, eta=eta, lmbda=lmbda,
+            test_data=test_data, shuffle=shuffle, seed=seed, verbose=verbose, callbacks=callbacks,
+        )
+
+    def parameters(self) -> list[np.ndarray]:
+        """Every parameter array, layer by layer: [w^1, b^1, w^2, b^2, ...] (views, not copies)."""
+        return [p for w, b in zip(self.weights, self.biases) for p in (w, b)]
+
+
+def _labels_of(a: np.ndarray) -> np.ndarray:
+    """Class labels from output activations: argmax, or a ≥ ½ for a single output neuron."""
+    if a.shape[1] == 1:
+        return (a[:, 0] >= 0.5).astype(np.intp)
+    return np.argmax(a, axis=1)
+
+
+def _check_seed(seed: Any) -> int | None:
+    if seed is not None and not (isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0):
+        raise ValueError(f"The 'seed' parameter must be None or a non-negative integer. Got {seed!r} instead.")
+    return None if seed is None else int(seed)
+
+
+def _layer_activations(
+    activation: str | Activation | Sequence[str | Activation],
+    output_activation: str | Activation | None,
+    n_layers: int,
+    matching: str | None,
+) -> list[Activation]:
+    """One activation per weight layer, the output layer's last."""
+    if isinstance(activation, (str, Activation)):
+        names: list[str | Activation] = [activation] * n_layers
+        default_output = matching if matching is not None else activation
+    else:
+        names = list(activation)
+        if len(names) != n_layers:
+            raise ValueError(
+                f"The 'activation' list must give one activation per layer ({n_layers} for these sizes). "
+                f"Got {len(names)}: {names!r}."
+            )
+        default_output = names[-1]
+    out = output_activation if output_activation is not None else default_output
+    layers = [get_activation(n) for n in names[:-1]]
+    if any(a.name == "softmax" for a in layers):
+        raise ValueError("'softmax' is an output activation; use it as output_activation, not for a hidden layer.")
+    return [*layers, get_activation(out, "output_activation")]

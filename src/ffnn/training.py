@@ -1,0 +1,165 @@
+"""Mini-batch stochastic gradient descent over epochs (the seeds' ``SGD``), with its history.
+
+Each epoch shuffles the training set, cuts it into mini-batches of ``batch_size`` and, for each
+batch of m examples, takes one gradient step (the book's rule, L2 term included):
+
+    w^l → (1 − ηλ/n) w^l − (η/m) Σ_x ∂C_x/∂w^l,      b^l → b^l − (η/m) Σ_x ∂C_x/∂b^l,
+
+where n is the size of the training set. After the epoch, callbacks run (printing progress is
+one); any of them may stop training.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from ffnn._validation import as_inputs, as_labels, as_targets, check_number
+from ffnn.errors import TrainingDivergedError
+from ffnn.network import Workspace
+
+if TYPE_CHECKING:
+    from ffnn.network import Network
+
+
+@dataclass
+class History:
+    """Per-epoch records of a ``fit``.
+
+    ``train_cost`` is the mean, over the epoch's mini-batches, of each batch's cost measured just
+    before its update (the running training cost; no extra pass over the data). ``test_accuracy``
+    and ``test_cost`` are measured on ``test_data`` after the epoch (None without it).
+    ``seconds`` is the epoch's training time, evaluation excluded.
+    """
+
+    epoch: list[int] = field(default_factory=list)
+    train_cost: list[float] = field(default_factory=list)
+    test_accuracy: list[float | None] = field(default_factory=list)
+    test_cost: list[float | None] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    test_correct: list[int | None] = field(default_factory=list)
+    n_test: int | None = None
+
+
+class Callback(Protocol):
+    """Called after each epoch; returning True stops training."""
+
+    def on_epoch_end(self, network: Network, history: History) -> bool | None: ...
+
+
+class PrintProgress:
+    """Prints ``Epoch 3: 9423 / 10000`` after each epoch (``Epoch 3 complete`` without test data)."""
+
+    def on_epoch_end(self, network: Network, history: History) -> bool | None:
+        epoch, correct = history.epoch[-1], history.test_correct[-1]
+        if correct is None:
+            print(f"Epoch {epoch} complete", flush=True)
+        else:
+            print(f"Epoch {epoch}: {correct} / {history.n_test}", flush=True)
+        return None
+
+
+def fit(
+    network: Network,
+    X: Any,
+    y: Any,
+    epochs: int,
+    batch_size: int,
+    eta: float,
+    lmbda: float = 0.0,
+    test_data: tuple[Any, Any] | None = None,
+    shuffle: bool = True,
+    seed: int | None = None,
+    verbose: bool = False,
+    callbacks: Sequence[Callback] = (),
+) -> History:
+    """Train ``network`` in place by mini-batch SGD and return the per-epoch :class:`History`.
+
+    ``X`` is (n, sizes[0]); ``y`` holds class labels (n,) or targets (n, sizes[-1]). ``eta`` is
+    the learning rate η, ``lmbda`` the L2 strength λ. ``seed`` drives the shuffling: the same
+    seed, data and network give bit-identical weights. If a batch's cost or the parameters
+    become NaN or inf, training stops with :class:`ffnn.TrainingDivergedError` and the network
+    keeps the parameters of the last good epoch.
+    """
+    epochs = check_number(epochs, "epochs", low=0, strict=False, integer=True)
+    batch_size = check_number(batch_size, "batch_size", low=1, strict=False, integer=True)
+    eta = check_number(eta, "eta", low=0.0)
+    lmbda = check_number(lmbda, "lmbda", low=0.0, strict=False)
+    X = as_inputs(X, network.sizes[0], network.dtype)
+    Y = as_targets(y, len(X), network.sizes[-1], network.dtype)
+    test = None
+    if test_data is not None:
+        X_test = as_inputs(test_data[0], network.sizes[0], network.dtype, "test_data[0]")
+        as_labels(test_data[1], len(X_test), network.sizes[-1], "test_data[1]")  # checked before training
+        test = (X_test, test_data[1])
+    callbacks = [PrintProgress(), *callbacks] if verbose else list(callbacks)
+    rng = np.random.default_rng(seed)
+
+    n = len(X)
+    batch_size = min(batch_size, n)
+    ws = Workspace(network.sizes, batch_size, network.dtype)
+    decay = 1.0 - eta * lmbda / n
+    history = History(n_test=None if test is None else len(test[0]))
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        last_good = [p.copy() for p in network.parameters()]
+        costs = np.empty(-(-n // batch_size))
+        for k, i in enumerate(range(0, n, batch_size)):
+            idx = order[i : i + batch_size]
+            m = len(idx)
+            np.take(X, idx, axis=0, out=ws.a[0][:m])
+            np.take(Y, idx, axis=0, out=ws.y[:m])
+            costs[k] = network.gradients(ws, m)
+            _sgd_step(network, ws, eta, decay)
+        seconds = time.perf_counter() - start
+        _check_finite(network, costs, last_good, epoch, eta)
+        _record(history, network, epoch, float(costs.mean()), seconds, test)
+        if any(cb.on_epoch_end(network, history) for cb in callbacks):
+            break
+    return history
+
+
+def _sgd_step(network: Network, ws: Workspace, eta: float, decay: float) -> None:
+    """w → decay · w − η ∇_w C,  b → b − η ∇_b C, in place."""
+    for w, b, nabla_w, nabla_b in zip(network.weights, network.biases, ws.nabla_w, ws.nabla_b):
+        if decay != 1.0:
+            w *= decay
+        nabla_w *= eta
+        w -= nabla_w
+        nabla_b *= eta
+        b -= nabla_b
+
+
+def _check_finite(network: Network, costs: np.ndarray, last_good: list[np.ndarray], epoch: int, eta: float) -> None:
+    """Restore the last good parameters and raise if a cost or a parameter is NaN or inf."""
+    bad = np.flatnonzero(~np.isfinite(costs))
+    if not len(bad) and all(np.isfinite(p).all() for p in network.parameters()):
+        return
+    for p, good in zip(network.parameters(), last_good):
+        p[...] = good
+    where = f"batch {int(bad[0])}" if len(bad) else "its last batch"
+    value = costs[bad[0]] if len(bad) else "finite, but the parameters are not"
+    raise TrainingDivergedError(
+        f"Training diverged in epoch {epoch}, {where}: the cost is {value}. "
+        f"The parameters from before epoch {epoch} are kept; try a smaller eta (it is {eta})."
+    )
+
+
+def _record(history: History, network: Network, epoch: int, train_cost: float, seconds: float, test: Any) -> None:
+    history.epoch.append(epoch)
+    history.train_cost.append(train_cost)
+    history.seconds.append(seconds)
+    if test is None:
+        history.test_correct.append(None)
+        history.test_accuracy.append(None)
+        history.test_cost.append(None)
+        return
+    accuracy, cost = network.score(*test)
+    history.test_accuracy.append(accuracy)
+    history.test_correct.append(round(accuracy * history.n_test))
+    history.test_cost.append(cost)
