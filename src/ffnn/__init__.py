@@ -3,7 +3,7 @@
 The public API, re-exported; nothing is defined here.
 """
 
-from ffnn import activations, costs, gradcheck, initializers, reference
+from ffnn import activations, costs, data, gradcheck, initializers, reference
 from ffnn._version import __version__
 from ffnn.errors import TrainingDivergedError
 from ffnn.network import Network
@@ -20,6 +20,7 @@ __all__ = [
     "__version__",
     "activations",
     "costs",
+    "data",
     "fit",
     "gradcheck",
     "initializers",

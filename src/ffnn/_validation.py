@@ -18,7 +18,7 @@ def check_sizes(sizes: Any) -> list[int]:
     if (
         values is None
         or len(values) < 2
-        or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in values)
+        or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and int(s) > 0 for s in values)
     ):
         raise ValueError(
             "The 'sizes' parameter must be a list of at least 2 positive integers "
@@ -46,7 +46,8 @@ def as_inputs(X: Any, n_in: int, dtype: np.dtype[Any], name: str = "X") -> np.nd
     if arr.ndim != 2 or arr.shape[1] != n_in:
         raise ValueError(
             f"'{name}' must have shape (n_samples, {n_in}) to match the input layer. "
-            f"Got shape {arr.shape} instead" + (" (reshape a single example with X.reshape(1, -1))." if arr.ndim == 1 else ".")
+            f"Got shape {arr.shape} instead"
+            + (" (reshape a single example with X.reshape(1, -1))." if arr.ndim == 1 else ".")
         )
     if arr.shape[0] == 0:
         raise ValueError(f"'{name}' must contain at least one example. Got shape {arr.shape}.")
@@ -68,9 +69,7 @@ def as_targets(y: Any, n_samples: int, n_out: int, dtype: np.dtype[Any], name: s
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"'{name}' must be a numeric array. Got an array of dtype {arr.dtype} instead.")
     if arr.shape[:1] != (n_samples,):
-        raise ValueError(
-            f"'{name}' must have one entry per example ({n_samples}). Got shape {arr.shape} instead."
-        )
+        raise ValueError(f"'{name}' must have one entry per example ({n_samples}). Got shape {arr.shape} instead.")
     if arr.ndim == 1 and n_out > 1:
         if not np.issubdtype(arr.dtype, np.integer):
             raise TypeError(
@@ -108,4 +107,4 @@ def as_labels(y: Any, n_samples: int, n_out: int, name: str = "y") -> np.ndarray
     targets = as_targets(arr, n_samples, n_out, np.dtype(np.float64), name)
     if n_out == 1:
         return (targets[:, 0] >= 0.5).astype(np.intp)
-    return np.argmax(targets, axis=1)
+    return np.asarray(np.argmax(targets, axis=1), dtype=np.intp)

@@ -198,8 +198,5 @@ def get_activation(name: str | Activation, parameter: str = "activation") -> Act
     if isinstance(name, Activation):
         return name
     if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(
-            f"The '{parameter}' parameter must be one of {sorted(ACTIVATIONS)}. "
-            f"Got {name!r} instead."
-        )
+        raise ValueError(f"The '{parameter}' parameter must be one of {sorted(ACTIVATIONS)}. Got {name!r} instead.")
     return ACTIVATIONS[name]()

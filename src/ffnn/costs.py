@@ -46,6 +46,9 @@ class Cost:
         """The cost of each example from z^L, for the matching activation (stable form)."""
         raise NotImplementedError
 
+    def check_targets(self, y: Array, name: str = "y") -> None:
+        """Refuse targets this cost is not defined for (checked once, at the boundary)."""
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -71,9 +74,19 @@ def _clip_probabilities(a: Array) -> Array:
     return xp.clip(a, info.tiny, 1.0 - info.eps)
 
 
+def _check_unit_interval(cost: Cost, y: Array, name: str) -> None:
+    if y.size and (y.min() < 0 or y.max() > 1):
+        raise ValueError(
+            f"'{name}' targets for the {cost.name!r} cost must lie in [0, 1]. "
+            f"Got values in [{y.min():g}, {y.max():g}]; pass class labels or probabilities."
+        )
+
+
 class CrossEntropy(Cost):
     """Log-likelihood C = −Σ_j y_j ln a_j,  ∇_a C = −y / a;  with softmax δ^L = a − y.
 
+    Targets are probability rows (one-hot for labels): the softmax output error is
+    a Σ_j y_j − y, which is a − y exactly when Σ_j y_j = 1, so that is checked at the boundary.
     With softmax outputs, ln a_j = z_j − max z − ln Σ_k e^{z_k − max z}, which never takes the
     log of zero.
     """
@@ -88,6 +101,17 @@ class CrossEntropy(Cost):
 
     def gradient(self, a: Array, y: Array) -> Array:
         return -y / _clip_probabilities(a)
+
+    def check_targets(self, y: Array, name: str = "y") -> None:
+        _check_unit_interval(self, y, name)
+        sums = y.sum(axis=-1)
+        bad = namespace(y).abs(sums - 1.0) > 1e-5
+        if bad.any():
+            row = int(bad.nonzero()[0][0])
+            raise ValueError(
+                f"'{name}' targets for the 'cross_entropy' cost must be probability rows summing to 1. "
+                f"Row {row} sums to {float(sums[row]):g}; pass class labels, one-hot rows or normalised rows."
+            )
 
     def value_from_z(self, z: Array, y: Array) -> Array:
         xp = namespace(z)
@@ -116,6 +140,9 @@ class BinaryCrossEntropy(Cost):
         p = _clip_probabilities(a)
         return (p - y) / (p * (1.0 - p))
 
+    def check_targets(self, y: Array, name: str = "y") -> None:
+        _check_unit_interval(self, y, name)
+
     def value_from_z(self, z: Array, y: Array) -> Array:
         xp = namespace(z)
         terms = xp.maximum(z, 0.0) - y * z + xp.log1p(xp.exp(-xp.abs(z)))
@@ -130,9 +157,7 @@ def get_cost(name: str | Cost) -> Cost:
     if isinstance(name, Cost):
         return name
     if not isinstance(name, str) or name not in COSTS:
-        raise ValueError(
-            f"The 'cost' parameter must be one of {sorted(COSTS)}. Got {name!r} instead."
-        )
+        raise ValueError(f"The 'cost' parameter must be one of {sorted(COSTS)}. Got {name!r} instead.")
     return COSTS[name]()
 
 

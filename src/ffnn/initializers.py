@@ -48,15 +48,11 @@ def he(n_in: int, n_out: int, rng: np.random.Generator) -> Layer:
     return rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in), np.zeros(n_out)
 
 
-INITIALIZERS: dict[str, Initializer] = {
-    f.__name__: f for f in (seed000, normal, scaled_normal, glorot, he)
-}
+INITIALIZERS: dict[str, Initializer] = {f.__name__: f for f in (seed000, normal, scaled_normal, glorot, he)}
 
 
 def get_initializer(name: str) -> Initializer:
     """An initialiser by name; see the table in this module's docstring."""
     if not isinstance(name, str) or name not in INITIALIZERS:
-        raise ValueError(
-            f"The 'init' parameter must be one of {sorted(INITIALIZERS)}. Got {name!r} instead."
-        )
+        raise ValueError(f"The 'init' parameter must be one of {sorted(INITIALIZERS)}. Got {name!r} instead.")
     return INITIALIZERS[name]

@@ -124,6 +124,12 @@ class Network:
         z += self.biases[-1]
         return z, self.activations[-1].value(z, out=z.copy())
 
+    def _targets(self, y: Array, n: int, name: str = "y") -> np.ndarray:
+        """``y`` as (n, sizes[-1]) targets of the network's dtype, checked against its cost."""
+        Y = as_targets(y, n, self.sizes[-1], self.dtype, name)
+        self.cost_function.check_targets(Y, name)
+        return Y
+
     def _outputs(self, X: Array) -> tuple[np.ndarray, np.ndarray]:
         """(z^L, a^L) for validated inputs, fed forward in chunks to bound memory."""
         parts = [self._feedforward(X[i : i + _CHUNK]) for i in range(0, len(X), _CHUNK)]
@@ -143,7 +149,7 @@ class Network:
         Accuracy is the fraction classified correctly; the cost excludes any regularisation term.
         """
         X = as_inputs(X, self.sizes[0], self.dtype)
-        Y = as_targets(y, len(X), self.sizes[-1], self.dtype)
+        Y = self._targets(y, len(X))
         z, a = self._outputs(X)
         correct = np.count_nonzero(_labels_of(a) == as_labels(y, len(X), self.sizes[-1]))
         return correct / len(X), mean_cost(self.cost_function, self.activations[-1], z, a, Y)
@@ -164,7 +170,7 @@ class Network:
         ``nabla_b[l]`` has the shape of ``biases[l]`` and ``nabla_w[l]`` that of ``weights[l]``.
         """
         X = as_inputs(X, self.sizes[0], self.dtype)
-        Y = as_targets(y, len(X), self.sizes[-1], self.dtype)
+        Y = self._targets(y, len(X))
         ws = Workspace(self.sizes, len(X), self.dtype)
         ws.a[0][...] = X
         ws.y[...] = Y
@@ -220,8 +226,18 @@ class Network:
         from ffnn.training import fit  # training builds on network; the method is a convenience
 
         return fit(
-            self, X, y, epochs=epochs, batch_size=batch_size, eta=eta, lmbda=lmbda,
-            test_data=test_data, shuffle=shuffle, seed=seed, verbose=verbose, callbacks=callbacks,
+            self,
+            X,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            eta=eta,
+            lmbda=lmbda,
+            test_data=test_data,
+            shuffle=shuffle,
+            seed=seed,
+            verbose=verbose,
+            callbacks=callbacks,
         )
 
     def parameters(self) -> list[np.ndarray]:
@@ -233,11 +249,11 @@ def _labels_of(a: np.ndarray) -> np.ndarray:
     """Class labels from output activations: argmax, or a ≥ ½ for a single output neuron."""
     if a.shape[1] == 1:
         return (a[:, 0] >= 0.5).astype(np.intp)
-    return np.argmax(a, axis=1)
+    return np.asarray(np.argmax(a, axis=1), dtype=np.intp)
 
 
 def _check_seed(seed: Any) -> int | None:
-    if seed is not None and not (isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0):
+    if seed is not None and not (isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and int(seed) >= 0):
         raise ValueError(f"The 'seed' parameter must be None or a non-negative integer. Got {seed!r} instead.")
     return None if seed is None else int(seed)
 
@@ -250,18 +266,18 @@ def _layer_activations(
 ) -> list[Activation]:
     """One activation per weight layer, the output layer's last."""
     if isinstance(activation, (str, Activation)):
-        names: list[str | Activation] = [activation] * n_layers
-        default_output = matching if matching is not None else activation
+        layers = [get_activation(activation)] * n_layers
+        if output_activation is None and matching is not None:
+            output_activation = matching
     else:
-        names = list(activation)
-        if len(names) != n_layers:
+        layers = [get_activation(a) for a in activation]
+        if len(layers) != n_layers:
             raise ValueError(
                 f"The 'activation' list must give one activation per layer ({n_layers} for these sizes). "
-                f"Got {len(names)}: {names!r}."
+                f"Got {len(layers)}: {list(activation)!r}."
             )
-        default_output = names[-1]
-    out = output_activation if output_activation is not None else default_output
-    layers = [get_activation(n) for n in names[:-1]]
-    if any(a.name == "softmax" for a in layers):
+    if any(a.name == "softmax" for a in layers[:-1]):
         raise ValueError("'softmax' is an output activation; use it as output_activation, not for a hidden layer.")
-    return [*layers, get_activation(out, "output_activation")]
+    if output_activation is not None:
+        layers[-1] = get_activation(output_activation, "output_activation")
+    return layers

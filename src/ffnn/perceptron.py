@@ -29,7 +29,7 @@ class Perceptron:
     def predict(self, X: Any) -> np.ndarray:
         """ŷ = 1 where w · x + b > 0, else 0, for each row x of ``X``."""
         X = as_inputs(X, self.n_inputs, np.dtype(np.float64))
-        return (X @ self.w + self.b > 0).astype(np.intp)
+        return np.asarray(X @ self.w + self.b > 0, dtype=np.intp)
 
     def fit(self, X: Any, y: Any, epochs: int = 100) -> list[int]:
         """Sweep the examples in order, updating on each mistake, until an epoch makes none.

@@ -25,18 +25,20 @@ Example = tuple[Column, Column]
 def sigmoid(z: Column) -> Column:
     """σ(z) = 1 / (1 + e^{−z}), computed as e^{z}/(1 + e^{z}) for z < 0 so nothing overflows."""
     e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return np.asarray(np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)))
 
 
 def sigmoid_prime(z: Column) -> Column:
     """σ'(z) = σ(z)(1 − σ(z))."""
-    return sigmoid(z) * (1.0 - sigmoid(z))
+    s = sigmoid(z)
+    return s * (1.0 - s)
 
 
 def softmax(z: Column) -> Column:
     """a_j = e^{z_j} / Σ_k e^{z_k}."""
-    e = np.exp(z - z.max())
-    return e / e.sum()
+    e: np.ndarray = np.exp(z - z.max())
+    e /= e.sum()
+    return e
 
 
 ACTIVATIONS: dict[str, tuple[Callable[[Column], Column], Callable[[Column], np.ndarray]]] = {

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from ffnn._validation import as_inputs, as_labels, as_targets, check_number
+from ffnn._validation import as_inputs, check_number
 from ffnn.errors import TrainingDivergedError
 from ffnn.network import Workspace
 
@@ -90,11 +90,11 @@ def fit(
     eta = check_number(eta, "eta", low=0.0)
     lmbda = check_number(lmbda, "lmbda", low=0.0, strict=False)
     X = as_inputs(X, network.sizes[0], network.dtype)
-    Y = as_targets(y, len(X), network.sizes[-1], network.dtype)
+    Y = network._targets(y, len(X))
     test = None
     if test_data is not None:
         X_test = as_inputs(test_data[0], network.sizes[0], network.dtype, "test_data[0]")
-        as_labels(test_data[1], len(X_test), network.sizes[-1], "test_data[1]")  # checked before training
+        network._targets(test_data[1], len(X_test), "test_data[1]")  # checked before training
         test = (X_test, test_data[1])
     callbacks = [PrintProgress(), *callbacks] if verbose else list(callbacks)
     rng = np.random.default_rng(seed)
@@ -109,13 +109,14 @@ def fit(
         order = rng.permutation(n) if shuffle else np.arange(n)
         last_good = [p.copy() for p in network.parameters()]
         costs = np.empty(-(-n // batch_size))
-        for k, i in enumerate(range(0, n, batch_size)):
-            idx = order[i : i + batch_size]
-            m = len(idx)
-            np.take(X, idx, axis=0, out=ws.a[0][:m])
-            np.take(Y, idx, axis=0, out=ws.y[:m])
-            costs[k] = network.gradients(ws, m)
-            _sgd_step(network, ws, eta, decay)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught below
+            for k, i in enumerate(range(0, n, batch_size)):
+                idx = order[i : i + batch_size]
+                m = len(idx)
+                np.take(X, idx, axis=0, out=ws.a[0][:m])
+                np.take(Y, idx, axis=0, out=ws.y[:m])
+                costs[k] = network.gradients(ws, m)
+                _sgd_step(network, ws, eta, decay)
         seconds = time.perf_counter() - start
         _check_finite(network, costs, last_good, epoch, eta)
         _record(history, network, epoch, float(costs.mean()), seconds, test)
@@ -161,5 +162,5 @@ def _record(history: History, network: Network, epoch: int, train_cost: float, s
         return
     accuracy, cost = network.score(*test)
     history.test_accuracy.append(accuracy)
-    history.test_correct.append(round(accuracy * history.n_test))
+    history.test_correct.append(round(accuracy * len(test[0])))
     history.test_cost.append(cost)

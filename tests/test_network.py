@@ -1,0 +1,227 @@
+"""Network: shapes, a hand-worked SGD step, learning the seeds' toy problems, determinism, errors."""
+
+import numpy as np
+import pytest
+
+import ffnn
+from ffnn.data import toy
+
+
+def test_parameter_shapes_follow_the_seeds():
+    net = ffnn.Network([784, 30, 10], seed=0)
+    assert [w.shape for w in net.weights] == [(30, 784), (10, 30)]
+    assert [b.shape for b in net.biases] == [(30,), (10,)]
+    assert all(p.dtype == np.float32 for p in net.parameters())
+    assert net.num_layers == 3
+    assert "sizes=[784, 30, 10]" in repr(net)
+
+
+def test_output_activation_defaults_to_the_costs_match():
+    assert ffnn.Network([2, 3, 4], cost="cross_entropy").activations[-1].name == "softmax"
+    assert ffnn.Network([2, 3, 4], "relu", cost="binary_cross_entropy").activations[-1].name == "sigmoid"
+    net = ffnn.Network([2, 3, 4], "tanh")
+    assert [a.name for a in net.activations] == ["tanh", "tanh"]
+    net = ffnn.Network([2, 3, 3, 4], ["relu", "tanh", "identity"])
+    assert [a.name for a in net.activations] == ["relu", "tanh", "identity"]
+
+
+def test_one_sgd_step_on_a_2_2_1_network_worked_by_hand():
+    """x = (1, 0.5), y = 1, η = 2; the numbers below were worked out with pen-and-paper formulas:
+    z¹ = (0.7, 1.1), a¹ = (0.668188, 0.750260), z² = 1.967940, a² = 0.877390,
+    δ² = (a² − y) σ'(z²) = −0.0131900649, δ¹ = w²ᵀ δ² ⊙ σ'(z¹) = (−0.0020470850, −0.0019771367).
+    """
+    net = ffnn.Network([2, 2, 1], dtype="float64")
+    net.weights = [np.array([[0.1, 0.2], [0.3, 0.4]]), np.array([[0.7, 0.8]])]
+    net.biases = [np.array([0.5, 0.6]), np.array([0.9])]
+    X, y = np.array([[1.0, 0.5]]), np.array([[1.0]])
+    assert net.cost(X, y) == pytest.approx(0.0075166519528627, abs=1e-15)
+    nabla_b, _ = net.backprop(X, y)
+    assert nabla_b[1][0] == pytest.approx(-0.013190064885668637, abs=1e-15)
+    np.testing.assert_allclose(nabla_b[0], [-0.002047085029306896, -0.0019771366950813705], atol=1e-15)
+    net.fit(X, y, epochs=1, batch_size=1, eta=2.0)
+    np.testing.assert_allclose(net.weights[1], [[0.717626880141, 0.819791958948]], atol=1e-12)
+    np.testing.assert_allclose(net.biases[1], [0.926380129771], atol=1e-12)
+    np.testing.assert_allclose(
+        net.weights[0], [[0.104094170059, 0.202047085029], [0.303954273390, 0.401977136695]], atol=1e-12
+    )
+    np.testing.assert_allclose(net.biases[0], [0.504094170059, 0.603954273390], atol=1e-12)
+
+
+def test_learns_seed002s_four_examples():
+    """Seed 002: 3-4-1 sigmoid net, quadratic cost, full batch, 1,000 iterations at lr 1 on the
+    *summed* gradient — which is η = 4 on ffnn's mean gradient."""
+    X, y = toy.punnen()
+    net = ffnn.Network([3, 4, 1], seed=1)
+    net.fit(X, y.astype(float), epochs=1000, batch_size=4, eta=4.0, seed=0)
+    out = net.feedforward(X).ravel()
+    assert np.all(np.abs(out - y) < 0.1), out
+    np.testing.assert_array_equal(net.predict(X), y)
+
+
+def test_learns_xor():
+    X, y = toy.xor()
+    net = ffnn.Network([2, 4, 2], cost="cross_entropy", seed=0)
+    net.fit(X, y, epochs=500, batch_size=4, eta=2.0, seed=0)
+    out = net.feedforward(X)
+    assert np.all(np.abs(out - np.eye(2)[y]) < 0.1), out
+    assert net.accuracy(X, y) == 1.0
+
+
+def train(seed, data_seed=0):
+    rng = np.random.default_rng(data_seed)
+    X, y = rng.standard_normal((64, 5)), rng.integers(0, 3, 64)
+    net = ffnn.Network([5, 7, 3], seed=seed)
+    net.fit(X, y, epochs=3, batch_size=8, eta=0.5, seed=seed)
+    return net
+
+
+def test_same_seed_gives_bit_identical_weights():
+    a, b = train(42), train(42)
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_different_seeds_give_different_weights():
+    a, b = train(1), train(2)
+    assert not np.array_equal(a.weights[0], b.weights[0])
+
+
+def test_predict_accuracy_and_evaluate_agree(rng):
+    net = ffnn.Network([4, 5, 3], seed=0)
+    X, y = rng.standard_normal((50, 4)), rng.integers(0, 3, 50)
+    predicted = net.predict(X)
+    assert predicted.shape == (50,)
+    assert net.accuracy(X, y) == pytest.approx(np.mean(predicted == y))
+    assert net.accuracy(X, np.eye(3)[y]) == net.accuracy(X, y)  # one-hot targets work too
+
+
+def test_single_output_network_takes_target_values(rng):
+    net = ffnn.Network([2, 3, 1], cost="binary_cross_entropy", seed=0)
+    X = rng.standard_normal((6, 2))
+    assert net.feedforward(X).shape == (6, 1)
+    assert set(net.predict(X)) <= {0, 1}
+    assert net.cost(X, np.array([0, 1, 0, 1, 1, 0])) > 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_feedforward_stays_finite_for_huge_inputs(dtype):
+    for out in ["sigmoid", "softmax"]:
+        cost = "cross_entropy" if out == "softmax" else "quadratic"
+        net = ffnn.Network([2, 3], output_activation=out, cost=cost, dtype=dtype, seed=0)
+        net.weights[0][...] = 1.0
+        X = np.array([[1e4, 1e4], [-1e4, -1e4], [1e4, -1e4]])
+        assert np.isfinite(net.feedforward(X)).all()
+        assert np.isfinite(net.cost(X, np.array([0, 1, 2])))
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"sizes": [3]}, r"'sizes' parameter must be a list of at least 2 positive integers.*Got \[3\]"),
+        ({"sizes": [3, 0, 2]}, r"'sizes'.*Got \[3, 0, 2\]"),
+        ({"sizes": [3, -1]}, r"'sizes'.*Got \[3, -1\]"),
+        ({"sizes": 5}, r"'sizes'.*Got 5"),
+        (
+            {"sizes": [2, 2], "activation": "swish"},
+            r"'activation' parameter must be one of \['identity', 'leaky_relu'.*Got 'swish'",
+        ),
+        ({"sizes": [2, 2], "output_activation": "bogus"}, r"'output_activation' parameter must be one of"),
+        (
+            {"sizes": [2, 2], "cost": "hinge"},
+            r"'cost' parameter must be one of \['binary_cross_entropy', 'cross_entropy', 'quadratic'\]",
+        ),
+        (
+            {"sizes": [2, 2], "init": "xavier"},
+            r"'init' parameter must be one of \['glorot', 'he', 'normal', 'scaled_normal', 'seed000'\]",
+        ),
+        ({"sizes": [2, 2], "dtype": "float16"}, r"'dtype' parameter must be one of \['float32', 'float64'\]"),
+        ({"sizes": [2, 2], "seed": -3}, r"'seed' parameter must be None or a non-negative integer"),
+        ({"sizes": [2, 3, 2], "activation": ["relu"]}, r"one activation per layer \(2 for these sizes\)"),
+        ({"sizes": [2, 3, 2], "activation": "softmax"}, r"'softmax' is an output activation"),
+        (
+            {"sizes": [2, 2], "output_activation": "relu", "cost": "cross_entropy"},
+            r"needs output activations in \(0, 1\)",
+        ),
+    ],
+)
+def test_bad_construction_is_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ffnn.Network(**kwargs)
+
+
+def test_unusual_pairing_warns():
+    with pytest.warns(UserWarning, match="legal but unusual"):
+        ffnn.Network([2, 3], output_activation="softmax", cost="binary_cross_entropy")
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "error", "match"),
+    [
+        (np.zeros((4, 3)), np.zeros(4, int), ValueError, r"'X' must have shape \(n_samples, 2\).*Got shape \(4, 3\)"),
+        (np.zeros(2), np.zeros(1, int), ValueError, r"Got shape \(2,\) instead \(reshape a single example"),
+        (np.array([[0.0, np.nan]]), np.zeros(1, int), ValueError, r"'X' must be finite, but row 0 contains NaN or inf"),
+        (np.array([[0.0, np.inf]]), np.zeros(1, int), ValueError, r"'X' must be finite"),
+        (np.array([["a", "b"]]), np.zeros(1, int), TypeError, r"'X' must be a numeric array"),
+        (np.zeros((3, 2)), np.array([0, 3, 1]), ValueError, r"class labels must lie in \[0, 3\).*Got 3 at index 1"),
+        (np.zeros((3, 2)), np.array([0, -1, 1]), ValueError, r"Got -1 at index 1"),
+        (
+            np.zeros((3, 2)),
+            np.zeros(4, int),
+            ValueError,
+            r"'y' must have one entry per example \(3\). Got shape \(4,\)",
+        ),
+        (np.zeros((3, 2)), np.zeros((3, 4)), ValueError, r"targets of shape \(3, 3\). Got shape \(3, 4\)"),
+        (np.zeros((3, 2)), np.array([0.5, 1.0, 2.0]), TypeError, r"must hold integer class labels"),
+        (np.zeros((1, 2)), np.array([[0.0, np.nan, 1.0]]), ValueError, r"'y' must be finite"),
+    ],
+)
+def test_bad_data_is_refused_before_training(X, y, error, match):
+    net = ffnn.Network([2, 4, 3], seed=0)
+    before = [p.copy() for p in net.parameters()]
+    with pytest.raises(error, match=match):
+        net.fit(X, y, epochs=1, batch_size=2, eta=1.0)
+    for p, q in zip(before, net.parameters()):
+        np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"eta": 0.0}, r"'eta' parameter must be a number > 0.0. Got 0.0"),
+        ({"eta": -1.0}, r"'eta' parameter must be a number > 0.0. Got -1.0"),
+        ({"eta": float("nan")}, r"'eta' parameter must be a number > 0.0. Got nan"),
+        ({"batch_size": 0}, r"'batch_size' parameter must be an integer >= 1. Got 0"),
+        ({"epochs": -1}, r"'epochs' parameter must be an integer >= 0. Got -1"),
+        ({"epochs": 2.5}, r"'epochs' parameter must be an integer >= 0. Got 2.5"),
+        ({"lmbda": -0.1}, r"'lmbda' parameter must be a number >= 0.0. Got -0.1"),
+    ],
+)
+def test_bad_hyperparameters_are_refused(kwargs, match):
+    net = ffnn.Network([2, 3], seed=0)
+    args = {"epochs": 1, "batch_size": 2, "eta": 1.0, **kwargs}
+    before = net.weights[0].copy()
+    with pytest.raises(ValueError, match=match):
+        net.fit(np.zeros((4, 2)), np.zeros(4, int), **args)
+    np.testing.assert_array_equal(before, net.weights[0])
+
+
+def test_bad_test_data_is_refused_before_training():
+    net = ffnn.Network([2, 3], seed=0)
+    with pytest.raises(ValueError, match=r"'test_data\[1\]' class labels must lie in \[0, 3\)"):
+        net.fit(np.zeros((4, 2)), np.zeros(4, int), 1, 2, 1.0, test_data=(np.zeros((2, 2)), np.array([0, 7])))
+
+
+def test_cross_entropy_targets_must_be_probability_rows():
+    net = ffnn.Network([2, 3], cost="cross_entropy", seed=0)
+    X = np.zeros((2, 2))
+    with pytest.raises(ValueError, match=r"probability rows summing to 1. Row 1 sums to 1.5"):
+        net.backprop(X, np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5]]))
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]. Got values in \[-1, 2\]"):
+        net.cost(X, np.array([[2.0, -1.0, 0.0], [1.0, 0.0, 0.0]]))
+    net.backprop(X, np.array([[0.2, 0.3, 0.5], [0.0, 1.0, 0.0]]))  # soft labels are fine
+    bce = ffnn.Network([2, 3], cost="binary_cross_entropy", seed=0)
+    with pytest.raises(ValueError, match=r"'binary_cross_entropy' cost must lie in \[0, 1\]"):
+        bce.fit(X, np.full((2, 3), 1.5), epochs=1, batch_size=1, eta=1.0)
