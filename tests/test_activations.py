@@ -49,8 +49,10 @@ def test_no_overflow_or_warning_for_huge_z(name, dtype):
     a = get_activation(name).value(z.copy())
     assert a.dtype == dtype
     assert np.isfinite(a).all()
-    if name == "sigmoid":
-        np.testing.assert_array_equal(a[0, [0, -1]], [0.0, 1.0])
+    if name == "sigmoid":  # σ(−1e4) is held at the smallest normal float, never subnormal
+        tiny = np.finfo(dtype).tiny
+        assert tiny <= a[0, 0] < 2 * tiny
+        assert a[0, -1] == 1.0
         assert 0 < a[0, 1] < 1e-20
     if name == "softmax":
         np.testing.assert_allclose(a, [[0, 0, 0, 0, 1]], atol=0)

@@ -225,3 +225,16 @@ def test_cross_entropy_targets_must_be_probability_rows():
     bce = ffnn.Network([2, 3], cost="binary_cross_entropy", seed=0)
     with pytest.raises(ValueError, match=r"'binary_cross_entropy' cost must lie in \[0, 1\]"):
         bce.fit(X, np.full((2, 3), 1.5), epochs=1, batch_size=1, eta=1.0)
+
+
+def test_subnormal_errors_are_flushed_in_float32_only():
+    from ffnn.network import Workspace
+
+    tiny32 = np.finfo(np.float32).tiny
+    ws = Workspace([3, 4], 2, np.dtype(np.float32))
+    delta = np.array([[1e-3, tiny32 / 8, -tiny32 / 3, 0.0], [-2.5, tiny32, -tiny32, 1e-40]], np.float32)
+    ws.flush_subnormals(delta)
+    np.testing.assert_array_equal(delta, np.array([[1e-3, 0, 0, 0], [-2.5, tiny32, -tiny32, 0]], np.float32))
+    ws64 = Workspace([3, 4], 2, np.dtype(np.float64))
+    tiny_delta = np.array([[1e-310, 0, 0, 0]])
+    np.testing.assert_array_equal(ws64.flush_subnormals(tiny_delta.copy()), tiny_delta)

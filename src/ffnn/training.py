@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from ffnn._blas import gemm_at_b
 from ffnn._validation import as_inputs, check_number
 from ffnn.errors import TrainingDivergedError
 from ffnn.network import Workspace
@@ -102,7 +103,7 @@ def fit(
     n = len(X)
     batch_size = min(batch_size, n)
     ws = Workspace(network.sizes, batch_size, network.dtype)
-    decay = 1.0 - eta * lmbda / n
+    step = SGDUpdate(network, eta, 1.0 - eta * lmbda / n)
     history = History(n_test=None if test is None else len(test[0]))
     for epoch in range(epochs):
         start = time.perf_counter()
@@ -113,10 +114,9 @@ def fit(
             for k, i in enumerate(range(0, n, batch_size)):
                 idx = order[i : i + batch_size]
                 m = len(idx)
-                np.take(X, idx, axis=0, out=ws.a[0][:m])
-                np.take(Y, idx, axis=0, out=ws.y[:m])
-                costs[k] = network.gradients(ws, m)
-                _sgd_step(network, ws, eta, decay)
+                np.take(X, idx, axis=0, out=ws.a[0][:m], mode="clip")  # a permutation: always in range
+                np.take(Y, idx, axis=0, out=ws.y[:m], mode="clip")
+                costs[k] = network.gradients(ws, m, step)
         seconds = time.perf_counter() - start
         _check_finite(network, costs, last_good, epoch, eta)
         _record(history, network, epoch, float(costs.mean()), seconds, test)
@@ -125,15 +125,25 @@ def fit(
     return history
 
 
-def _sgd_step(network: Network, ws: Workspace, eta: float, decay: float) -> None:
-    """w → decay · w − η ∇_w C,  b → b − η ∇_b C, in place."""
-    for w, b, nabla_w, nabla_b in zip(network.weights, network.biases, ws.nabla_w, ws.nabla_b):
-        if decay != 1.0:
-            w *= decay
-        nabla_w *= eta
-        w -= nabla_w
-        nabla_b *= eta
-        b -= nabla_b
+class SGDUpdate:
+    """Plain SGD applied layer by layer as backprop produces each layer's factors:
+
+        w^l ← decay · w^l − η (δ^l)ᵀ a^{l−1},      b^l ← b^l − η Σ_batch δ^l,
+
+    with decay = 1 − ηλ/n (the book's L2 term) and δ^l already divided by the batch size. The
+    weight update is a single GEMM (``ffnn._blas.gemm_at_b``): the gradient is never stored.
+    """
+
+    def __init__(self, network: Network, eta: float, decay: float) -> None:
+        self.weights, self.biases = network.weights, network.biases
+        self.eta, self.decay = eta, decay
+        self._bias_step = [np.empty_like(b) for b in network.biases]
+
+    def __call__(self, l: int, delta: np.ndarray, a_prev: np.ndarray) -> None:
+        step = np.sum(delta, axis=0, out=self._bias_step[l])
+        step *= self.eta
+        self.biases[l] -= step
+        gemm_at_b(-self.eta, delta, a_prev, self.decay, self.weights[l])
 
 
 def _check_finite(network: Network, costs: np.ndarray, last_good: list[np.ndarray], epoch: int, eta: float) -> None:
