@@ -22,3 +22,60 @@ def punnen() -> tuple[np.ndarray, np.ndarray]:
     """
     X = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
     return X, np.array([0, 1, 1, 0])
+
+
+def _check(n: int, noise: float) -> tuple[int, float]:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 2:
+        raise ValueError(f"The 'n' parameter must be an integer >= 2. Got {n!r} instead.")
+    if not noise >= 0:
+        raise ValueError(f"The 'noise' parameter must be a number >= 0. Got {noise!r} instead.")
+    return n, float(noise)
+
+
+def spirals(
+    n: int = 300, classes: int = 3, noise: float = 0.2, seed: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``classes`` interleaved spiral arms in the plane, n points split as evenly as possible.
+
+    Arm k: radius r ∈ [0, 1], angle θ = 4r + 2πk/classes + noise·N(0, 1).
+    """
+    n, noise = _check(n, noise)
+    if not isinstance(classes, int) or classes < 2:
+        raise ValueError(f"The 'classes' parameter must be an integer >= 2. Got {classes!r} instead.")
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % classes
+    r = rng.random(n)
+    theta = 4.0 * r + 2.0 * np.pi * y / classes + noise * rng.standard_normal(n)
+    return np.column_stack([r * np.cos(theta), r * np.sin(theta)]), y
+
+
+def moons(n: int = 300, noise: float = 0.1, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Two interleaving half circles: class 0 on top, class 1 below and shifted right."""
+    n, noise = _check(n, noise)
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    t = np.pi * rng.random(n)
+    X = np.where(
+        (y == 0)[:, None],
+        np.column_stack([np.cos(t), np.sin(t)]),
+        np.column_stack([1.0 - np.cos(t), 0.5 - np.sin(t)]),
+    )
+    return X + noise * rng.standard_normal((n, 2)), y
+
+
+def circles(
+    n: int = 300, noise: float = 0.05, factor: float = 0.5, seed: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two concentric circles: class 0 of radius 1, class 1 of radius ``factor`` (0 < factor < 1)."""
+    n, noise = _check(n, noise)
+    if not 0 < factor < 1:
+        raise ValueError(f"The 'factor' parameter must be in (0, 1). Got {factor!r} instead.")
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    t = 2.0 * np.pi * rng.random(n)
+    radius = np.where(y == 0, 1.0, factor)
+    X = np.column_stack([radius * np.cos(t), radius * np.sin(t)])
+    return X + noise * rng.standard_normal((n, 2)), y
+
+
+TOY_SETS = {"xor": xor, "punnen": punnen, "spirals": spirals, "moons": moons, "circles": circles}

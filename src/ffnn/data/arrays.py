@@ -1,0 +1,133 @@
+"""The user's own data: ``.npz`` and ``.csv`` files, validated, never unpickled.
+
+- ``.npz``: arrays ``X`` (n, features) and ``y`` (n,) of integer labels; optionally ``X_test`` and
+  ``y_test`` (both or neither). Loaded with ``allow_pickle=False``.
+- ``.csv``: one example per row, comma-separated numbers; an optional header row. The labels are
+  the column named by ``label`` (a header name or a column index), by default the last column.
+
+Labels must be whole numbers ≥ 0 with at least 2 distinct classes; features must be finite.
+Every problem raises :class:`ffnn.errors.DataFormatError` naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ffnn.errors import DataFormatError
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+def load_arrays(path: str | os.PathLike[str], label: str | int | None = None) -> tuple[Split, Split | None]:
+    """``((X, y), (X_test, y_test))`` from a ``.npz`` or ``.csv`` file; the test pair may be None."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(f"{path}: no such file.")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        if label is not None:
+            raise ValueError(
+                "The 'label' parameter applies to .csv files only; an .npz file names its arrays y, y_test."
+            )
+        return _load_npz(path)
+    if suffix == ".csv":
+        return _check_pair(path, *_load_csv(path, label), "X", "y"), None
+    raise DataFormatError(f"{path}: unsupported file type {suffix or '(none)'}; use .npz (arrays X, y) or .csv.")
+
+
+def _load_npz(path: Path) -> tuple[Split, Split | None]:
+    try:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except ValueError as e:  # object arrays need pickle: refused
+        raise DataFormatError(
+            f"{path}: holds an object array, which would need pickle to load; save plain numeric arrays."
+        ) from e
+    except (OSError, zipfile.BadZipFile, EOFError) as e:
+        raise DataFormatError(f"{path}: not a readable .npz archive ({e}).") from e
+    missing = [k for k in ("X", "y") if k not in arrays]
+    if missing:
+        raise DataFormatError(f"{path}: missing array(s) {', '.join(missing)}; found {sorted(arrays) or 'none'}.")
+    train = _check_pair(path, arrays["X"], arrays["y"], "X", "y")
+    if ("X_test" in arrays) != ("y_test" in arrays):
+        raise DataFormatError(f"{path}: has only one of X_test and y_test; include both or neither.")
+    if "X_test" not in arrays:
+        return train, None
+    test = _check_pair(path, arrays["X_test"], arrays["y_test"], "X_test", "y_test")
+    if test[0].shape[1] != train[0].shape[1]:
+        raise DataFormatError(
+            f"{path}: X_test has {test[0].shape[1]} features but X has {train[0].shape[1]}; they must match."
+        )
+    return train, test
+
+
+def _load_csv(path: Path, label: str | int | None) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with open(path, newline="") as f:
+            rows = [row for row in csv.reader(f) if row]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataFormatError(f"{path}: cannot be read as CSV text ({e}).") from e
+    if not rows:
+        raise DataFormatError(f"{path}: is empty.")
+    header = None if _all_numbers(rows[0]) else [name.strip() for name in rows[0]]
+    body = rows[1:] if header else rows
+    width = len(rows[0])
+    column = _label_column(path, header, width, label)
+    values = np.empty((len(body), width))
+    for i, row in enumerate(body):
+        line = i + (2 if header else 1)
+        if len(row) != width:
+            raise DataFormatError(f"{path}: line {line} has {len(row)} fields, the first row has {width}.")
+        try:
+            values[i] = [float(v) for v in row]
+        except ValueError as e:
+            raise DataFormatError(f"{path}: line {line} has a field that is not a number ({e}).") from e
+    if width < 2 or not len(body):
+        raise DataFormatError(f"{path}: needs at least one feature column, a label column and one data row.")
+    return np.delete(values, column, axis=1), values[:, column]
+
+
+def _all_numbers(row: list[str]) -> bool:
+    try:
+        [float(v) for v in row]
+    except ValueError:
+        return False
+    return True
+
+
+def _label_column(path: Path, header: list[str] | None, width: int, label: str | int | None) -> int:
+    if label is None:
+        return width - 1
+    if isinstance(label, int) and not isinstance(label, bool):
+        if not -width <= label < width:
+            raise DataFormatError(f"{path}: label column {label} is out of range for {width} columns.")
+        return label % width
+    if header is None or label not in header:
+        found = f"columns are {header}" if header else "the file has no header row"
+        raise DataFormatError(f"{path}: no column named {label!r} ({found}).")
+    return header.index(label)
+
+
+def _check_pair(path: Path, X: Any, y: Any, x_name: str, y_name: str) -> Split:
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim != 2 or not np.issubdtype(X.dtype, np.number):
+        raise DataFormatError(f"{path}: {x_name} must be a 2-D numeric array (n, features); got {X.dtype} {X.shape}.")
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.number):
+        raise DataFormatError(f"{path}: {y_name} must be a 1-D array of labels; got {y.dtype} {y.shape}.")
+    if len(X) != len(y):
+        raise DataFormatError(f"{path}: {x_name} has {len(X)} rows but {y_name} has {len(y)} labels.")
+    if not np.isfinite(X).all():
+        row = int(np.argwhere(~np.isfinite(X))[0, 0])
+        raise DataFormatError(f"{path}: {x_name} row {row} contains NaN or inf; clean or impute it first.")
+    if not np.isfinite(y).all() or (y != np.round(y)).any() or (len(y) and y.min() < 0):
+        raise DataFormatError(f"{path}: {y_name} must hold whole-number class labels >= 0.")
+    labels = y.astype(np.intp)
+    if y_name == "y" and len(np.unique(labels)) < 2:
+        raise DataFormatError(f"{path}: {y_name} has {len(np.unique(labels))} class; a classifier needs at least 2.")
+    return X.astype(np.float64), labels

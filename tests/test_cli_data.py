@@ -1,0 +1,53 @@
+"""`ffnn data fetch` and `ffnn data info`, through the real installed command."""
+
+import gzip
+import hashlib
+import subprocess
+import sys
+
+import numpy as np
+
+from ffnn.data import mnist
+from ffnn.data.idx import write_idx
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "ffnn", *args], capture_output=True, text=True, env=env)
+
+
+def test_info_on_a_folder_of_files(tmp_path, rng, monkeypatch):
+    names = list(mnist.MNIST.files)
+    arrays = [
+        rng.integers(0, 256, (12, 28, 28), dtype=np.uint8),
+        np.arange(12, dtype=np.uint8) % 10,
+        rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+        np.arange(5, dtype=np.uint8),
+    ]
+    for name, array in zip(names, arrays):
+        write_idx(tmp_path / f"{name}.gz", array)
+    done = run("data", "info", "mnist", "--path", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"MNIST in {tmp_path}"
+    digest = hashlib.sha256(gzip.decompress((tmp_path / f"{names[0]}.gz").read_bytes())).hexdigest()
+    assert f"content sha256 {digest} (DIFFERS from the known checksum)" in lines[1]
+    assert "12 images 28×28; class counts 0:2 1:2 2:1" in done.stdout
+    assert "5 images 28×28; class counts 0:1 1:1 2:1 3:1 4:1 5:0" in done.stdout
+
+
+def test_info_on_missing_files_and_bad_names(tmp_path):
+    done = run("data", "info", "mnist", "--path", str(tmp_path))
+    assert done.returncode == 1
+    assert "train-images-idx3-ubyte: missing (run: ffnn data fetch mnist)" in done.stdout
+    done = run("data", "fetch", "cifar")
+    assert done.returncode == 2
+    assert "invalid choice: 'cifar'" in done.stderr
+
+
+def test_fetch_failure_is_one_clear_error(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    done = run("data", "fetch", "fashion-mnist", "--path", str(blocked))
+    assert done.returncode == 2
+    assert done.stderr.startswith("ffnn: error: Cannot create the data folder")
+    assert "Traceback" not in done.stderr
