@@ -4,13 +4,17 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: test lint bench clean
+.PHONY: demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
+
+demo: $(STAMP)
+	$(BIN)/ffnn data fetch mnist
+	$(BIN)/ffnn train --recipe nielsen-ch1 --out runs/demo-nielsen-ch1
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest

@@ -5,14 +5,18 @@ The public API, re-exported; nothing is defined here.
 
 from ffnn import activations, costs, data, gradcheck, initializers, reference
 from ffnn._version import __version__
-from ffnn.errors import TrainingDivergedError
+from ffnn.errors import DataFormatError, DataUnavailableError, ModelFileError, TrainingDivergedError
 from ffnn.network import Network
 from ffnn.perceptron import Perceptron
+from ffnn.serialization import load
 from ffnn.training import Callback, History, PrintProgress, fit
 
 __all__ = [
     "Callback",
+    "DataFormatError",
+    "DataUnavailableError",
     "History",
+    "ModelFileError",
     "Network",
     "Perceptron",
     "PrintProgress",
@@ -24,5 +28,6 @@ __all__ = [
     "fit",
     "gradcheck",
     "initializers",
+    "load",
     "reference",
 ]

@@ -88,11 +88,10 @@ def _self_test() -> bool:
     """The BLAS path agrees with NumPy on a small product with both α and β in play."""
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
-        a = rng.standard_normal((7, 5)).astype(dtype)
-        b = rng.standard_normal((7, 3)).astype(dtype)
-        c = rng.standard_normal((5, 3)).astype(dtype)
+        a, b, c = rng.standard_normal((7, 5)), rng.standard_normal((7, 3)), rng.standard_normal((5, 3))
         expected = 0.5 * c - 2.0 * (a.T @ b)
-        if not np.allclose(_blas_gemm_at_b(-2.0, a, b, 0.5, c.copy()), expected, rtol=1e-5, atol=1e-5):
+        got = _blas_gemm_at_b(-2.0, a.astype(dtype), b.astype(dtype), 0.5, c.astype(dtype))
+        if not np.allclose(got, expected, rtol=1e-5, atol=1e-5):
             return False
     return True
 

