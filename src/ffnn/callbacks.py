@@ -14,6 +14,8 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING
 
+import numpy as np
+
 from ffnn._files import atomic_open
 
 if TYPE_CHECKING:
@@ -115,3 +117,29 @@ class StopOnInterrupt:
 
     def on_epoch_end(self, network: Network, history: History) -> bool:
         return self.requested
+
+
+class EarlyStopping:
+    """Stop when the validation accuracy has not improved for ``patience`` epochs, and give the
+    network back the parameters of its best epoch (also when training ends for another reason)."""
+
+    def __init__(self, patience: int = 10) -> None:
+        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
+            raise ValueError(f"The 'patience' parameter must be an integer >= 1. Got {patience!r} instead.")
+        self.patience = patience
+        self.best_accuracy: float | None = None
+        self.best_epoch: int | None = None
+        self.best_parameters: list[np.ndarray] = []
+
+    def on_epoch_end(self, network: Network, history: History) -> bool:
+        accuracy = history.validation_accuracy[-1]
+        if accuracy is None:
+            raise ValueError("EarlyStopping needs validation data: pass validation_data= to fit.")
+        if self.best_accuracy is None or accuracy > self.best_accuracy:
+            self.best_accuracy, self.best_epoch = accuracy, history.epoch[-1]
+            self.best_parameters = [p.copy() for p in network.parameters()]
+        return history.epoch[-1] - self.best_epoch >= self.patience  # type: ignore[operator]
+
+    def on_train_end(self, network: Network, history: History) -> None:
+        for p, best in zip(network.parameters(), self.best_parameters):
+            p[...] = best

@@ -32,7 +32,6 @@ from ffnn.callbacks import EpochTable, MetricsLog, ProgressBar, StopOnInterrupt
 from ffnn.data import mnist, named
 from ffnn.errors import DataFormatError, DataUnavailableError, TrainingDivergedError
 from ffnn.metrics import confusion_matrix, per_class_accuracy
-from ffnn.network import Network
 from ffnn.serialization import load
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 1, 130
@@ -76,15 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", help="TOML file of settings; overrides the recipe")
     train.add_argument("--out", help="run folder (default: runs/<recipe>-<time>)")
     train.add_argument("--quiet", action="store_true", help="print nothing while training")
-    flags = train.add_argument_group("settings (override the config file and the recipe)")
-    flags.add_argument("--dataset", help=f"one of {', '.join(named.NAMES)}, or a .npz/.csv file")
-    flags.add_argument("--validation", type=int, help="hold out the last N training examples")
-    flags.add_argument("--sizes", type=_sizes, help="neurons per layer, e.g. 784,30,10")
-    for name in ("activation", "output-activation", "cost", "init", "dtype"):
-        flags.add_argument(f"--{name}")
-    for name, kind in (("epochs", int), ("batch-size", int), ("eta", float), ("lmbda", float), ("seed", int)):
-        flags.add_argument(f"--{name}", type=kind)
-    flags.add_argument("--batches-per-epoch", type=int, help="train on only the first N batches of each epoch")
+    flags = train.add_argument_group("settings (override the config file and the recipe; see ffnn.config)")
+    for key, default in configuration.DEFAULTS.items():
+        kind = _sizes if isinstance(default, list) else type(default)
+        flags.add_argument(f"--{key.replace('_', '-')}", dest=key, type=kind, metavar=key.upper())
     train.set_defaults(run=cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="accuracy, cost, per-class accuracy, confusion matrix")
@@ -142,35 +136,23 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_train(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
     out = Path(args.out or f"runs/{args.recipe or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}")
-    network = Network(
-        settings["sizes"],
-        activation=settings["activation"],
-        output_activation=settings["output_activation"] or None,
-        cost=settings["cost"],
-        init=settings["init"],
-        dtype=settings["dtype"],
-        seed=settings["seed"],
-    )
+    network = configuration.build_network(settings)
     data = named.load(settings["dataset"], settings["validation"], settings["seed"], settings["dtype"])
+    options, callbacks = configuration.fit_options(settings, len(data.train[0]))
     out.mkdir(parents=True, exist_ok=True)  # fails here, before training, if the folder cannot be made
     configuration.write(out / "config.toml", settings, f"ffnn {__version__} — {args.recipe or 'custom'} run")
-    n_batches = -(-len(data.train[0]) // settings["batch_size"])
-    callbacks: list[Any] = [MetricsLog(out / "metrics.csv")]
+    callbacks.append(MetricsLog(out / "metrics.csv"))
     if not args.quiet:
+        n_batches = -(-len(data.train[0]) // settings["batch_size"])
         callbacks += [ProgressBar(min(n_batches, settings["batches_per_epoch"] or n_batches)), EpochTable()]
     start = time.perf_counter()
     with StopOnInterrupt() as interrupt:
         history = network.fit(
             *data.train,
-            epochs=settings["epochs"],
-            batch_size=settings["batch_size"],
-            eta=settings["eta"],
-            lmbda=settings["lmbda"],
             test_data=data.test,
             validation_data=data.validation,
-            seed=settings["seed"],
             callbacks=[*callbacks, interrupt],
-            batches_per_epoch=settings["batches_per_epoch"] or None,
+            **options,
         )
     summary = _summary(history, settings, args.recipe, time.perf_counter() - start)
     network.save(out / "model.npz", {"config": settings, "summary": summary})

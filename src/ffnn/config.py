@@ -14,7 +14,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ffnn import optimizers, schedules
 from ffnn._files import atomic_open
+from ffnn.callbacks import EarlyStopping
+from ffnn.data.augment import Augment
+from ffnn.network import Network
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,6 +40,17 @@ DEFAULTS: dict[str, Any] = {
     "lmbda": 0.0,
     "seed": 0,
     "batches_per_epoch": 0,  # 0 = every batch; k = only the first k of each shuffled epoch
+    "optimizer": "sgd",  # sgd (plain, the seeds') | momentum | nesterov | rmsprop | adam | adamw
+    "momentum": 0.9,  # for momentum and nesterov
+    "weight_decay": 0.0,  # the optimiser's L2 (adamw: decoupled); plain sgd uses lmbda
+    "schedule": "constant",  # constant | step | exponential | cosine | halve-on-plateau
+    "warmup_epochs": 0,  # linear warm-up before the cosine schedule
+    "clip_norm": 0.0,  # clip the gradient's global norm (0 = off)
+    "dropout": 0.0,  # inverted dropout of the hidden layers
+    "input_dropout": 0.0,  # inverted dropout of the inputs
+    "max_norm": 0.0,  # max-norm constraint on each neuron's incoming weights (0 = off)
+    "patience": 0,  # early stopping on validation accuracy (0 = off; needs validation > 0)
+    "augment": "",  # "" | affine | elastic (random affine + elastic distortion of 28×28 images)
 }
 _TYPES = {key: type(value) for key, value in DEFAULTS.items()}
 
@@ -102,3 +117,75 @@ def write(path: Path, table: Mapping[str, Any], comment: str = "") -> None:
     """Write ``table`` to ``path`` as TOML, atomically."""
     with atomic_open(path) as f:
         f.write(to_toml(table, comment).encode())
+
+
+def build_network(settings: Mapping[str, Any]) -> Network:
+    """The :class:`ffnn.Network` a resolved settings table describes."""
+    return Network(
+        settings["sizes"],
+        activation=settings["activation"],
+        output_activation=settings["output_activation"] or None,
+        cost=settings["cost"],
+        init=settings["init"],
+        dtype=settings["dtype"],
+        seed=settings["seed"],
+        dropout=settings["dropout"],
+        input_dropout=settings["input_dropout"],
+    )
+
+
+def fit_options(settings: Mapping[str, Any], n_train: int) -> tuple[dict[str, Any], list[Any]]:
+    """(keyword arguments for ``fit``, callbacks) for the training a settings table describes.
+
+    Plain SGD with a constant rate keeps the seeds' fused path (``eta``, ``lmbda``); anything
+    else builds an optimiser whose learning rate ``eta`` follows ``schedule``.
+    """
+    epochs, eta = settings["epochs"], settings["eta"]
+    per_epoch = -(-n_train // settings["batch_size"])
+    if settings["batches_per_epoch"]:
+        per_epoch = min(per_epoch, settings["batches_per_epoch"])
+    kwargs: dict[str, Any] = {
+        "epochs": epochs,
+        "batch_size": settings["batch_size"],
+        "seed": settings["seed"],
+        "batches_per_epoch": settings["batches_per_epoch"] or None,
+        "max_norm": settings["max_norm"] or None,
+    }
+    callbacks: list[Any] = []
+    if settings["augment"]:
+        kwargs["augment"] = AUGMENTATIONS[settings["augment"]]()
+    if settings["patience"]:
+        callbacks.append(EarlyStopping(settings["patience"]))
+    plain = settings["optimizer"] == "sgd" and settings["schedule"] == "constant" and not settings["clip_norm"]
+    if plain and not settings["weight_decay"]:
+        kwargs.update(eta=eta, lmbda=settings["lmbda"])
+        return kwargs, callbacks
+    if settings["lmbda"]:
+        raise ConfigError("'lmbda' is plain SGD's L2; with an optimiser or schedule use 'weight_decay' instead.")
+    rate: Any = eta
+    total = epochs * per_epoch
+    warmup = settings["warmup_epochs"] * per_epoch
+    if settings["schedule"] == "step":
+        rate = schedules.step_decay(eta, 0.1, max(1, total // 3))
+    elif settings["schedule"] == "exponential":
+        rate = schedules.exponential(eta, 0.01, max(1, total))
+    elif settings["schedule"] == "cosine":
+        rate = schedules.cosine(eta, max(total, warmup + 1), warmup)
+    elif settings["schedule"] == "halve-on-plateau":
+        rate = schedules.HalveOnPlateau(eta, patience=settings["patience"] or 10)
+        callbacks.append(rate)
+    elif settings["schedule"] != "constant":
+        raise ConfigError(f"unknown schedule {settings['schedule']!r}; known: {', '.join(schedules.SCHEDULES)}.")
+    extra: dict[str, Any] = {"clip_norm": settings["clip_norm"] or None}
+    if settings["weight_decay"]:
+        extra["weight_decay"] = settings["weight_decay"]
+    if settings["optimizer"] in ("momentum", "nesterov"):
+        extra["momentum"] = settings["momentum"]
+    kwargs["optimizer"] = optimizers.get_optimizer(settings["optimizer"], rate, **extra)
+    return kwargs, callbacks
+
+
+AUGMENTATIONS = {
+    "affine": lambda: Augment(shift=2.0, rotation=10.0, scale=0.1),
+    "elastic": lambda: Augment(shift=2.0, rotation=10.0, scale=0.1, elastic_alpha=8.0, elastic_sigma=4.0),
+}

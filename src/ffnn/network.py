@@ -31,7 +31,7 @@ from ffnn.costs import check_pairing, get_cost, mean_cost, output_error
 from ffnn.initializers import get_initializer
 
 if TYPE_CHECKING:
-    from ffnn.training import Callback, History
+    from ffnn.training import History
 
 Array = Any
 LayerUpdate = Callable[[int, Array, Array], None]  # (layer index, δ^l, a^{l−1}) → None
@@ -49,6 +49,8 @@ class Workspace:
         self.z_out = np.empty((batch_size, sizes[-1]), dtype)
         self.nabla_w = [np.empty((n_out, n_in), dtype) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
         self.nabla_b = [np.empty(n_out, dtype) for n_out in sizes[1:]]
+        self.masks: list[np.ndarray | None] = [None] * (len(sizes) - 1)
+        self.scratch = [np.empty((batch_size, n), dtype) for n in sizes]
         widest = batch_size * max(sizes)
         self._bits = np.empty(widest, np.int32) if dtype == np.float32 else None
         self._normal = np.empty(widest, bool)
@@ -72,6 +74,22 @@ class Workspace:
         np.multiply(bits, normal, out=bits)
         return delta
 
+    def draw_masks(self, rates: Sequence[float], m: int, rng: np.random.Generator) -> list[np.ndarray | None]:
+        """Inverted-dropout masks for a batch of m: 1/(1 − p) with probability 1 − p, else 0."""
+        out: list[np.ndarray | None] = []
+        for l, p in enumerate(rates):
+            if not p:
+                out.append(None)
+                continue
+            if self.masks[l] is None:
+                self.masks[l] = np.empty((self.batch_size, self.a[l].shape[1]), self.a[l].dtype)
+            mask = self.masks[l][:m]  # type: ignore[index]
+            rng.random(dtype=mask.dtype, out=mask)
+            np.greater_equal(mask, p, out=mask)
+            mask *= 1.0 / (1.0 - p)
+            out.append(mask)
+        return out
+
     def store_gradient(self, l: int, delta: Array, a_prev: Array) -> None:
         """BP3: ∂C/∂b^l = Σ_batch δ^l;  BP4: ∂C/∂w^l = (δ^l)ᵀ a^{l−1} — into ``nabla_b``/``nabla_w``."""
         np.sum(delta, axis=0, out=self.nabla_b[l])
@@ -94,6 +112,10 @@ class Network:
     init : ``"seed000"``, ``"normal"``, ``"scaled_normal"``, ``"glorot"`` or ``"he"``.
     dtype : ``"float32"`` (default, fast) or ``"float64"`` (for gradient checks).
     seed : seeds the initialiser; the same seed gives the same weights.
+    dropout : inverted dropout rate p of the hidden layers (one number, or one per hidden layer):
+        in training each hidden activation is kept with probability 1 − p and scaled by 1/(1 − p),
+        so its expectation is unchanged and nothing needs rescaling at evaluation, where dropout
+        is off. ``input_dropout`` does the same to the inputs.
     """
 
     def __init__(
@@ -105,6 +127,8 @@ class Network:
         init: str = "normal",
         dtype: str = "float32",
         seed: int | None = None,
+        dropout: float | Sequence[float] = 0.0,
+        input_dropout: float = 0.0,
     ) -> None:
         self.sizes = check_sizes(sizes)
         self.cost_function = get_cost(cost)
@@ -117,6 +141,7 @@ class Network:
         rng = np.random.default_rng(_check_seed(seed))
         self.init = init
         self.metadata: dict[str, Any] = {}  # training settings and results, kept in model files
+        self.dropout = _dropout_rates(dropout, input_dropout, len(self.sizes) - 2)
         self.weights: list[np.ndarray] = []
         self.biases: list[np.ndarray] = []
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
@@ -208,7 +233,9 @@ class Network:
         self.gradients(ws, len(X))
         return [b.copy() for b in ws.nabla_b], [w.copy() for w in ws.nabla_w]
 
-    def gradients(self, ws: Workspace, m: int, apply: LayerUpdate | None = None) -> float:
+    def gradients(
+        self, ws: Workspace, m: int, apply: LayerUpdate | None = None, rng: np.random.Generator | None = None
+    ) -> float:
         """Backpropagate the batch ``ws.a[0][:m]`` with targets ``ws.y[:m]``; return its mean cost.
 
         For each layer l, from the last, BP3 and BP4 give the gradient as products of two
@@ -218,14 +245,22 @@ class Network:
         parameters with one GEMM (:class:`ffnn.training.SGDUpdate`). BP2 runs before ``apply`` so
         δ^{l−1} always sees the weights the batch was fed forward with.
 
+        With ``rng``, the network's dropout is applied: the input of layer l is multiplied by a
+        mask of 0 and 1/(1 − p) drawn from ``rng``, and the same mask gates δ on the way back.
+
         This is the training loop's hot path: every array is one of the workspace's buffers, and
         no product is computed whose result is unused (there is no δ for the input layer).
         """
         L = len(self.weights)
         a = [buf[:m] for buf in ws.a]
+        masks = ws.draw_masks(self.dropout, m, rng) if rng is not None else [None] * L
         # Feedforward, keeping every a^l (σ' is computed from a^l) and z^L for the cost.
         for l in range(L - 1):
+            if masks[l] is not None:
+                a[l] *= masks[l]
             self._layer(l, a[l], out=a[l + 1])
+        if masks[L - 1] is not None:
+            a[L - 1] *= masks[L - 1]
         z = np.matmul(a[L - 1], self.weights[-1].T, out=ws.z_out[:m])
         z += self.biases[-1]
         a_out = self.activations[-1].value(z, out=a[L])
@@ -239,7 +274,11 @@ class Network:
             delta_prev = None
             if l > 0:  # BP2: δ^{l−1} = (δ^l w^l) ⊙ σ'(z^{l−1})
                 grad_a = np.matmul(delta, self.weights[l], out=ws.delta[l][:m])
-                delta_prev = flush(self.activations[l - 1].backward(a[l], grad_a, out=grad_a))
+                a_kept = a[l]
+                if masks[l] is not None:  # through the mask, and σ' of the undropped a
+                    grad_a *= masks[l]
+                    a_kept = np.multiply(a[l], 1.0 - self.dropout[l], out=ws.scratch[l][:m])
+                delta_prev = flush(self.activations[l - 1].backward(a_kept, grad_a, out=grad_a))
             apply(l, flush(delta) if l == L - 1 else delta, a[l])  # BP3 and BP4
             delta = delta_prev
         return batch_cost
@@ -247,40 +286,14 @@ class Network:
     # -- training ------------------------------------------------------------------------------
 
     def fit(
-        self,
-        X: Array,
-        y: Array,
-        epochs: int,
-        batch_size: int,
-        eta: float,
-        lmbda: float = 0.0,
-        test_data: tuple[Array, Array] | None = None,
-        shuffle: bool = True,
-        seed: int | None = None,
-        verbose: bool = False,
-        callbacks: Sequence[Callback] = (),
-        batches_per_epoch: int | None = None,
-        validation_data: tuple[Array, Array] | None = None,
+        self, X: Array, y: Array, epochs: int, batch_size: int, eta: float | None = None, **options: Any
     ) -> History:
-        """Mini-batch stochastic gradient descent; see :func:`ffnn.training.fit`."""
+        """Train by mini-batch gradient descent: ``ffnn.training.fit(self, X, y, ...)``, whose
+        docstring lists the options (``lmbda``, ``test_data``, ``validation_data``, ``optimizer``,
+        ``callbacks``, ``seed``, ...)."""
         from ffnn.training import fit  # training builds on network; the method is a convenience
 
-        return fit(
-            self,
-            X,
-            y,
-            epochs=epochs,
-            batch_size=batch_size,
-            eta=eta,
-            lmbda=lmbda,
-            test_data=test_data,
-            shuffle=shuffle,
-            seed=seed,
-            verbose=verbose,
-            callbacks=callbacks,
-            batches_per_epoch=batches_per_epoch,
-            validation_data=validation_data,
-        )
+        return fit(self, X, y, epochs, batch_size, eta, **options)
 
     def save(self, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None) -> None:
         """Write the network to ``path`` (``.npz`` arrays + JSON header, atomically); see ``ffnn.load``."""
@@ -291,6 +304,18 @@ class Network:
     def parameters(self) -> list[np.ndarray]:
         """Every parameter array, layer by layer: [w^1, b^1, w^2, b^2, ...] (views, not copies)."""
         return [p for w, b in zip(self.weights, self.biases) for p in (w, b)]
+
+
+def _dropout_rates(dropout: float | Sequence[float], input_dropout: float, n_hidden: int) -> list[float]:
+    """[p_input, p_hidden_1, …]: the dropout rate of the input of each weight layer."""
+    hidden = [dropout] * n_hidden if isinstance(dropout, (int, float)) else list(dropout)
+    if len(hidden) != n_hidden:
+        raise ValueError(f"The 'dropout' list must give one rate per hidden layer ({n_hidden}). Got {len(hidden)}.")
+    rates = [input_dropout, *hidden]
+    for name, p in zip(["input_dropout", *["dropout"] * n_hidden], rates):
+        if not (isinstance(p, (int, float)) and not isinstance(p, bool) and 0.0 <= p < 1.0):
+            raise ValueError(f"The '{name}' parameter must be in [0, 1). Got {p!r} instead.")
+    return [float(p) for p in rates]
 
 
 def _labels_of(a: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ one); any of them may stop training.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +22,7 @@ from ffnn._blas import gemm_at_b
 from ffnn._validation import as_inputs, check_number
 from ffnn.errors import TrainingDivergedError
 from ffnn.network import Workspace
+from ffnn.optimizers import Optimizer
 
 if TYPE_CHECKING:
     from ffnn.network import Network
@@ -79,7 +80,7 @@ def fit(
     y: Any,
     epochs: int,
     batch_size: int,
-    eta: float,
+    eta: float | None = None,
     lmbda: float = 0.0,
     test_data: tuple[Any, Any] | None = None,
     shuffle: bool = True,
@@ -88,20 +89,35 @@ def fit(
     callbacks: Sequence[Callback] = (),
     batches_per_epoch: int | None = None,
     validation_data: tuple[Any, Any] | None = None,
+    optimizer: Optimizer | None = None,
+    max_norm: float | None = None,
+    augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
 ) -> History:
-    """Train ``network`` in place by mini-batch SGD and return the per-epoch :class:`History`.
+    """Train ``network`` in place by mini-batch gradient descent; return the per-epoch :class:`History`.
 
-    ``X`` is (n, sizes[0]); ``y`` holds class labels (n,) or targets (n, sizes[-1]). ``eta`` is
-    the learning rate η, ``lmbda`` the L2 strength λ. ``seed`` drives the shuffling: the same
-    seed, data and network give bit-identical weights. ``batches_per_epoch=k`` makes an "epoch"
-    the first k mini-batches of each shuffled order (seed 000 trains with k = 1). If a batch's cost or the parameters
-    become NaN or inf, training stops with :class:`ffnn.TrainingDivergedError` and the network
-    keeps the parameters of the last good epoch.
+    ``X`` is (n, sizes[0]); ``y`` holds class labels (n,) or targets (n, sizes[-1]). By default
+    the step is plain SGD with learning rate ``eta`` and the book's L2 strength ``lmbda``; an
+    ``optimizer`` from :mod:`ffnn.optimizers` replaces it (give it the learning rate and weight
+    decay; ``eta`` and ``lmbda`` are then not used). ``max_norm=c`` rescales, after each step,
+    every neuron's incoming weights w^l_j to ‖w^l_j‖ ≤ c. ``augment(X_batch, rng)`` returns each
+    input batch transformed (see :mod:`ffnn.data.augment`); the network's own dropout applies.
+    ``seed`` drives shuffling, dropout and augmentation: the same seed, data and network give
+    bit-identical weights. ``batches_per_epoch=k`` makes an "epoch" the first k mini-batches of
+    each shuffled order (seed 000 trains with k = 1). If a batch's cost or the parameters become
+    NaN or inf, training stops with :class:`ffnn.TrainingDivergedError` and the network keeps the
+    parameters of the last good epoch.
     """
     epochs = check_number(epochs, "epochs", low=0, strict=False, integer=True)
     batch_size = check_number(batch_size, "batch_size", low=1, strict=False, integer=True)
-    eta = check_number(eta, "eta", low=0.0)
     lmbda = check_number(lmbda, "lmbda", low=0.0, strict=False)
+    if optimizer is None:
+        eta = check_number(eta, "eta", low=0.0)
+    elif eta is not None or lmbda:
+        raise ValueError(
+            "With an optimizer, give it the learning rate and weight decay; 'eta' and 'lmbda' are for plain SGD."
+        )
+    if max_norm is not None:
+        max_norm = check_number(max_norm, "max_norm", low=0.0)
     if batches_per_epoch is not None:
         batches_per_epoch = check_number(batches_per_epoch, "batches_per_epoch", low=1, strict=False, integer=True)
     X = as_inputs(X, network.sizes[0], network.dtype)
@@ -111,11 +127,19 @@ def fit(
     callbacks = [PrintProgress(), *callbacks] if verbose else list(callbacks)
     batch_hooks = [cb.on_batch_end for cb in callbacks if hasattr(cb, "on_batch_end")]
     rng = np.random.default_rng(seed)
+    dropout_rng = rng if any(network.dropout) else None
 
     n = len(X)
     batch_size = min(batch_size, n)
     ws = Workspace(network.sizes, batch_size, network.dtype)
-    step = SGDUpdate(network, eta, 1.0 - eta * lmbda / n)
+    step: SGDUpdate | OptimizerUpdate
+    if optimizer is None:
+        assert eta is not None  # checked above
+        step = SGDUpdate(network, eta, 1.0 - eta * lmbda / n)
+        advice = f"try a smaller eta (it is {eta})"
+    else:
+        step = OptimizerUpdate(network, ws, optimizer)
+        advice = f"try a smaller learning rate for the {optimizer.name} optimizer"
     history = History(n_test=None if test is None else len(test[0]))
     for epoch in range(epochs):
         start = time.perf_counter()
@@ -127,19 +151,27 @@ def fit(
             for k, i in enumerate(starts):
                 idx = order[i : i + batch_size]
                 m = len(idx)
-                np.take(X, idx, axis=0, out=ws.a[0][:m], mode="clip")  # a permutation: always in range
+                batch = np.take(X, idx, axis=0, out=ws.a[0][:m], mode="clip")  # a permutation: always in range
                 np.take(Y, idx, axis=0, out=ws.y[:m], mode="clip")
-                costs[k] = network.gradients(ws, m, step)
+                if augment is not None:
+                    batch[...] = augment(batch, rng)
+                costs[k] = network.gradients(ws, m, step, dropout_rng)
+                step.finish()
+                if max_norm is not None:
+                    _constrain_norms(network, max_norm)
                 if batch_hooks and any([hook(network, epoch, k) for hook in batch_hooks]):
                     for p, good in zip(network.parameters(), last_good):
                         p[...] = good
                     history.interrupted = True
                     return history
         seconds = time.perf_counter() - start
-        _check_finite(network, costs, last_good, epoch, eta)
+        _check_finite(network, costs, last_good, epoch, advice)
         _record(history, network, epoch, float(costs.mean()), seconds, test, validation)
-        if any(cb.on_epoch_end(network, history) for cb in callbacks):
+        if any([cb.on_epoch_end(network, history) for cb in callbacks]):
             break
+    for cb in callbacks:
+        if hasattr(cb, "on_train_end"):
+            cb.on_train_end(network, history)
     return history
 
 
@@ -163,8 +195,39 @@ class SGDUpdate:
         self.biases[l] -= step
         gemm_at_b(-self.eta, delta, a_prev, self.decay, self.weights[l])
 
+    def finish(self) -> None:
+        """Nothing left to do: every layer was updated as backprop reached it."""
 
-def _check_finite(network: Network, costs: np.ndarray, last_good: list[np.ndarray], epoch: int, eta: float) -> None:
+
+class OptimizerUpdate:
+    """A step of an :class:`ffnn.optimizers.Optimizer`: backprop stores ∂C/∂w^l and ∂C/∂b^l in the
+    workspace, then ``finish`` asks the optimiser for the updates u and applies p ← p + u."""
+
+    def __init__(self, network: Network, ws: Workspace, optimizer: Optimizer) -> None:
+        self.params = network.parameters()
+        self.grads = [g for pair in zip(ws.nabla_w, ws.nabla_b) for g in pair]
+        self.optimizer = optimizer
+        self.state = optimizer.init(self.params)
+        self.store = ws.store_gradient
+
+    def __call__(self, l: int, delta: np.ndarray, a_prev: np.ndarray) -> None:
+        self.store(l, delta, a_prev)
+
+    def finish(self) -> None:
+        updates, self.state = self.optimizer.update(self.grads, self.state, self.params)
+        for p, u in zip(self.params, updates):
+            p += u
+
+
+def _constrain_norms(network: Network, max_norm: float) -> None:
+    """Max-norm: w^l_j ← w^l_j · min(1, c / ‖w^l_j‖) for each neuron j's incoming weights."""
+    for w in network.weights:
+        norms = np.sqrt(np.einsum("ij,ij->i", w, w))
+        np.minimum(1.0, max_norm / np.maximum(norms, np.finfo(w.dtype).tiny), out=norms)
+        w *= norms[:, None]
+
+
+def _check_finite(network: Network, costs: np.ndarray, last_good: list[np.ndarray], epoch: int, advice: str) -> None:
     """Restore the last good parameters and raise if a cost or a parameter is NaN or inf."""
     bad = np.flatnonzero(~np.isfinite(costs))
     if not len(bad) and all(np.isfinite(p).all() for p in network.parameters()):
@@ -175,7 +238,7 @@ def _check_finite(network: Network, costs: np.ndarray, last_good: list[np.ndarra
     value = costs[bad[0]] if len(bad) else "finite, but the parameters are not"
     raise TrainingDivergedError(
         f"Training diverged in epoch {epoch}, {where}: the cost is {value}. "
-        f"The parameters from before epoch {epoch} are kept; try a smaller eta (it is {eta})."
+        f"The parameters from before epoch {epoch} are kept; {advice}."
     )
 
 

@@ -1,0 +1,213 @@
+"""Optimisers as pairs of pure functions, composed from small transforms (the optax design).
+
+An optimiser is ``init(params) → state`` and ``update(grads, state, params) → (updates, state)``;
+the caller applies ``p ← p + u`` for each parameter. ``params`` and ``grads`` are lists of arrays
+in the order of ``Network.parameters()`` (w¹, b¹, w², b², …). Weight decay touches only arrays
+with two or more dimensions — the weights, not the biases, as in the book's L2.
+
+Each transform states its rule; g is the gradient coming in, u what goes out, t the step (from 1):
+
+- ``scale_by_learning_rate(η)``      u = −η_t g       (η a number or a schedule of the step)
+- ``trace(μ, nesterov)``              v ← μ v + g;  u = v, or u = g + μ v (Nesterov)
+- ``scale_by_rms(ρ, ε)``              s ← ρ s + (1 − ρ) g²;  u = g / (√s + ε)
+- ``scale_by_adam(β₁, β₂, ε)``        m ← β₁ m + (1 − β₁) g;  s ← β₂ s + (1 − β₂) g²;
+                                      u = m̂ / (√ŝ + ε),  m̂ = m / (1 − β₁ᵗ), ŝ = s / (1 − β₂ᵗ)
+- ``add_decayed_weights(λ)``          u = g + λ w   (before the rest: L2; after: decoupled)
+- ``clip_by_global_norm(c)``          u = g · min(1, c / ‖g‖),  ‖g‖ over all parameters
+
+The named optimisers are chains of them; their results match ``torch.optim`` step for step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ffnn._validation import check_number
+
+Params = list[np.ndarray]
+Schedule = Callable[[int], float]
+LearningRate = float | Schedule
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """``init(params) → state``, ``update(grads, state, params) → (updates, state)``."""
+
+    init: Callable[[Params], Any]
+    update: Callable[[Params, Any, Params], tuple[Params, Any]]
+    name: str = "optimizer"
+
+
+def chain(*transforms: Optimizer, name: str = "chain") -> Optimizer:
+    """Apply ``transforms`` in order, each to the output of the one before."""
+
+    def init(params: Params) -> Any:
+        return tuple(t.init(params) for t in transforms)
+
+    def update(grads: Params, state: Any, params: Params) -> tuple[Params, Any]:
+        new_state = []
+        for t, s in zip(transforms, state):
+            grads, s = t.update(grads, s, params)
+            new_state.append(s)
+        return grads, tuple(new_state)
+
+    return Optimizer(init, update, name)
+
+
+def _stateless(fn: Callable[[Params, Params], Params], name: str) -> Optimizer:
+    return Optimizer(lambda params: None, lambda g, s, p: (fn(g, p), s), name)
+
+
+def scale_by_learning_rate(learning_rate: LearningRate) -> Optimizer:
+    """u = −η_t g, with η_t = ``learning_rate(t)`` for a schedule (t counts steps from 0)."""
+    if not callable(learning_rate):
+        check_number(learning_rate, "learning_rate", low=0.0)
+
+    def update(grads: Params, step: int, params: Params) -> tuple[Params, int]:
+        eta = learning_rate(step) if callable(learning_rate) else learning_rate
+        return [-eta * g for g in grads], step + 1
+
+    return Optimizer(lambda params: 0, update, "learning_rate")
+
+
+def trace(momentum: float, nesterov: bool = False) -> Optimizer:
+    """v ← μ v + g;  u = v (heavy ball), or u = g + μ v (Nesterov)."""
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"The 'momentum' parameter must be in [0, 1). Got {momentum!r} instead.")
+
+    def update(grads: Params, velocity: Params, params: Params) -> tuple[Params, Params]:
+        velocity = [momentum * v + g for v, g in zip(velocity, grads)]
+        out = [g + momentum * v for g, v in zip(grads, velocity)] if nesterov else velocity
+        return out, velocity
+
+    return Optimizer(lambda params: [np.zeros_like(p) for p in params], update, "trace")
+
+
+def scale_by_rms(decay: float = 0.99, eps: float = 1e-8) -> Optimizer:
+    """s ← ρ s + (1 − ρ) g²;  u = g / (√s + ε)."""
+    _check_decay(decay, "decay")
+
+    def update(grads: Params, mean_square: Params, params: Params) -> tuple[Params, Params]:
+        mean_square = [decay * s + (1.0 - decay) * g * g for s, g in zip(mean_square, grads)]
+        return [g / (np.sqrt(s) + eps) for g, s in zip(grads, mean_square)], mean_square
+
+    return Optimizer(lambda params: [np.zeros_like(p) for p in params], update, "rms")
+
+
+def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Optimizer:
+    """Adam's m̂ / (√ŝ + ε) with bias-corrected moment estimates."""
+    _check_decay(b1, "b1")
+    _check_decay(b2, "b2")
+
+    def init(params: Params) -> tuple[int, Params, Params]:
+        return 0, [np.zeros_like(p) for p in params], [np.zeros_like(p) for p in params]
+
+    def update(grads: Params, state: tuple[int, Params, Params], params: Params) -> tuple[Params, Any]:
+        t, m, s = state
+        t += 1
+        m = [b1 * mi + (1.0 - b1) * g for mi, g in zip(m, grads)]
+        s = [b2 * si + (1.0 - b2) * g * g for si, g in zip(s, grads)]
+        c1, c2 = 1.0 - b1**t, 1.0 - b2**t
+        return [(mi / c1) / (np.sqrt(si / c2) + eps) for mi, si in zip(m, s)], (t, m, s)
+
+    return Optimizer(init, update, "adam")
+
+
+def add_decayed_weights(weight_decay: float) -> Optimizer:
+    """u = g + λ w for the weights (arrays of 2+ dimensions); biases pass through."""
+    check_number(weight_decay, "weight_decay", low=0.0, strict=False)
+    return _stateless(
+        lambda grads, params: [g + weight_decay * p if p.ndim >= 2 else g for g, p in zip(grads, params)],
+        "weight_decay",
+    )
+
+
+def clip_by_global_norm(max_norm: float) -> Optimizer:
+    """u = g · min(1, c / ‖g‖), ‖g‖ the Euclidean norm of all the gradients together."""
+    check_number(max_norm, "max_norm", low=0.0)
+
+    def clip(grads: Params, params: Params) -> Params:
+        norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
+        return grads if norm <= max_norm else [g * (max_norm / norm) for g in grads]
+
+    return _stateless(clip, "clip_by_global_norm")
+
+
+def _check_decay(value: float, name: str) -> None:
+    if not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
+        raise ValueError(f"The '{name}' parameter must be in [0, 1). Got {value!r} instead.")
+
+
+def _with_clip(transforms: Sequence[Optimizer], clip_norm: float | None) -> list[Optimizer]:
+    return [clip_by_global_norm(clip_norm), *transforms] if clip_norm is not None else list(transforms)
+
+
+# -- named optimisers ----------------------------------------------------------------------------
+
+
+def sgd(
+    learning_rate: LearningRate,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+    clip_norm: float | None = None,
+) -> Optimizer:
+    """SGD (with momentum/Nesterov): w ← w − η (v or g + μ v), g including the L2 term λ w."""
+    parts = [add_decayed_weights(weight_decay)] if weight_decay else []
+    if momentum or nesterov:
+        parts.append(trace(momentum, nesterov))
+    return chain(*_with_clip(parts, clip_norm), scale_by_learning_rate(learning_rate), name="sgd")
+
+
+def rmsprop(
+    learning_rate: LearningRate, decay: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
+    clip_norm: float | None = None,
+) -> Optimizer:  # fmt: skip
+    """RMSprop: w ← w − η g / (√s + ε),  s ← ρ s + (1 − ρ) g²."""
+    parts = [add_decayed_weights(weight_decay)] if weight_decay else []
+    return chain(
+        *_with_clip([*parts, scale_by_rms(decay, eps)], clip_norm),
+        scale_by_learning_rate(learning_rate),
+        name="rmsprop",
+    )
+
+
+def adam(
+    learning_rate: LearningRate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
+    clip_norm: float | None = None,
+) -> Optimizer:  # fmt: skip
+    """Adam (Kingma & Ba 2015); ``weight_decay`` is coupled L2, added to g before the moments."""
+    parts = [add_decayed_weights(weight_decay)] if weight_decay else []
+    return chain(
+        *_with_clip([*parts, scale_by_adam(b1, b2, eps)], clip_norm), scale_by_learning_rate(learning_rate), name="adam"
+    )
+
+
+def adamw(
+    learning_rate: LearningRate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.01,
+    clip_norm: float | None = None,
+) -> Optimizer:  # fmt: skip
+    """AdamW (Loshchilov & Hutter 2019): w ← w − η (m̂/(√ŝ + ε) + λ w), the decay decoupled."""
+    parts = _with_clip([scale_by_adam(b1, b2, eps)], clip_norm)
+    return chain(*parts, add_decayed_weights(weight_decay), scale_by_learning_rate(learning_rate), name="adamw")
+
+
+OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
+    "sgd": sgd,
+    "momentum": lambda learning_rate, momentum=0.9, **kw: sgd(learning_rate, momentum=momentum, **kw),
+    "nesterov": lambda learning_rate, momentum=0.9, **kw: sgd(learning_rate, momentum=momentum, nesterov=True, **kw),
+    "rmsprop": rmsprop,
+    "adam": adam,
+    "adamw": adamw,
+}
+
+
+def get_optimizer(name: str, learning_rate: LearningRate, **kwargs: Any) -> Optimizer:
+    """A named optimiser (``sgd``, ``momentum``, ``nesterov``, ``rmsprop``, ``adam``, ``adamw``)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"The 'optimizer' parameter must be one of {sorted(OPTIMIZERS)}. Got {name!r} instead.")
+    return OPTIMIZERS[name](learning_rate, **kwargs)
