@@ -28,7 +28,7 @@ from ffnn import config as configuration
 from ffnn import recipes
 from ffnn._files import atomic_open
 from ffnn._version import __version__
-from ffnn.callbacks import EpochTable, MetricsLog, ProgressBar, StopOnInterrupt
+from ffnn.callbacks import EpochTable, GradientNorms, MetricsLog, ProgressBar, StopOnInterrupt, TrainingAccuracy
 from ffnn.data import mnist, named
 from ffnn.errors import DataFormatError, DataUnavailableError, TrainingDivergedError
 from ffnn.metrics import confusion_matrix, per_class_accuracy
@@ -75,11 +75,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", help="TOML file of settings; overrides the recipe")
     train.add_argument("--out", help="run folder (default: runs/<recipe>-<time>)")
     train.add_argument("--quiet", action="store_true", help="print nothing while training")
+    train.add_argument("--no-plots", action="store_true", help="do not draw the figures at the end")
+    train.add_argument("--svg", action="store_true", help="draw the figures as SVG too")
     flags = train.add_argument_group("settings (override the config file and the recipe; see ffnn.config)")
     for key, default in configuration.DEFAULTS.items():
         kind = _sizes if isinstance(default, list) else type(default)
         flags.add_argument(f"--{key.replace('_', '-')}", dest=key, type=kind, metavar=key.upper())
     train.set_defaults(run=cmd_train)
+
+    plot = commands.add_parser("plot", help="draw the figures of a run folder into it")
+    plot.add_argument("run_dir")
+    plot.add_argument("--svg", action="store_true", help="SVG as well as PNG")
+    plot.set_defaults(run=cmd_plot)
+
+    serve = commands.add_parser("serve", help="a web page to draw a digit and see what the network says")
+    serve.add_argument("model")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=cmd_serve)
 
     evaluate = commands.add_parser("evaluate", help="accuracy, cost, per-class accuracy, confusion matrix")
     evaluate.add_argument("model")
@@ -141,6 +154,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     options, callbacks = configuration.fit_options(settings, len(data.train[0]))
     out.mkdir(parents=True, exist_ok=True)  # fails here, before training, if the folder cannot be made
     configuration.write(out / "config.toml", settings, f"ffnn {__version__} — {args.recipe or 'custom'} run")
+    X_train, y_train = data.train
+    callbacks += [GradientNorms(X_train[:1000], y_train[:1000]), TrainingAccuracy(X_train[:10_000], y_train[:10_000])]
     callbacks.append(MetricsLog(out / "metrics.csv"))
     if not args.quiet:
         n_batches = -(-len(data.train[0]) // settings["batch_size"])
@@ -161,8 +176,37 @@ def cmd_train(args: argparse.Namespace) -> int:
     if history.interrupted:
         print(f"Interrupted: saved the model of the last complete epoch ({len(history.epoch)}) to {out / 'model.npz'}")
         return EXIT_INTERRUPTED
+    if not args.no_plots and history.epoch:
+        _plot(out, args.svg, args.quiet)
     if not args.quiet:
         _print_result(summary, out)
+    return 0
+
+
+def _plot(run_dir: Path, svg: bool, quiet: bool = False) -> None:
+    try:
+        from ffnn.plotting import plot_run
+
+        files = plot_run(run_dir, ("png", "svg") if svg else ("png",))
+    except ImportError:
+        print("(figures skipped: matplotlib is not installed; pip install 'ffnn[plots]')", file=sys.stderr)
+        return
+    if not quiet:
+        print(f"Figures: {', '.join(f.name for f in files)}")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ffnn.serve import serve
+
+    serve(load(args.model), args.host, args.port)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "model.npz").is_file():
+        raise ValueError(f"{run_dir} is not a run folder (no model.npz); run ffnn train --out DIR first")
+    _plot(run_dir, args.svg)
     return 0
 
 

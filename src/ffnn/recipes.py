@@ -132,6 +132,32 @@ dropout = 0.5
 input_dropout = 0.2
 max_norm = 3.5
 """,
+    "vanishing-gradient": """
+name = "vanishing-gradient"
+description = "Why deep sigmoid networks learn slowly (seed 003's 'gradient dampening'): 784-30-30-30-30-10 sigmoid, quadratic cost, N(0,1) weights, eta 0.1, batch 10, 5 epochs. ffnn plot draws gradient_norms.png: the first layer's gradient is orders of magnitude smaller than the last layer's. Compare vanishing-gradient-relu."
+expected = "first-layer gradient norm at least 10x below the last layer's throughout; see docs/guide.md"
+dataset = "mnist"
+sizes = [784, 30, 30, 30, 30, 10]
+activation = "sigmoid"
+cost = "quadratic"
+init = "normal"
+epochs = 5
+batch_size = 10
+eta = 0.1
+""",
+    "vanishing-gradient-relu": """
+name = "vanishing-gradient-relu"
+description = "The same depth as vanishing-gradient with ReLU hidden layers, He weights and a softmax + cross-entropy output: the gradient reaches the first layer undiminished."
+expected = "first- and last-layer gradient norms of the same order; see docs/guide.md"
+dataset = "mnist"
+sizes = [784, 30, 30, 30, 30, 10]
+activation = "relu"
+cost = "cross_entropy"
+init = "he"
+epochs = 5
+batch_size = 10
+eta = 0.1
+""",
     "punnen-toy": """
 name = "punnen-toy"
 description = "Seed 002's four examples (inputs [0,0,1] [0,1,1] [1,0,1] [1,1,1], targets 0 1 1 0 as its code trains), 3-4-1 sigmoid, quadratic cost, full batch, 1,000 iterations at the seed's learning rate 1 on the summed gradient = eta 4 on ffnn's mean gradient."

@@ -49,6 +49,7 @@ class History:
     test_correct: list[int | None] = field(default_factory=list)
     n_test: int | None = None
     interrupted: bool = False  # a batch callback stopped an epoch; its partial work was undone
+    extra: dict[str, list[float]] = field(default_factory=dict)  # per-epoch series recorded by callbacks
 
 
 class Callback(Protocol):
@@ -56,7 +57,9 @@ class Callback(Protocol):
 
     A callback may also define ``on_batch_end(network, epoch, batch) -> bool | None``, called
     after every mini-batch: True stops at once, and the network goes back to the parameters of
-    the last complete epoch (``history.interrupted`` is then True). Ctrl-C handling uses it.
+    the last complete epoch (``history.interrupted`` is then True); Ctrl-C handling uses it.
+    ``on_epoch_begin(network, epoch)`` runs before each epoch, ``on_train_end(network, history)``
+    once at the end.
     """
 
     def on_epoch_end(self, network: Network, history: History) -> bool | None: ...
@@ -126,6 +129,7 @@ def fit(
     validation = _held_out(network, validation_data, "validation_data")
     callbacks = [PrintProgress(), *callbacks] if verbose else list(callbacks)
     batch_hooks = [cb.on_batch_end for cb in callbacks if hasattr(cb, "on_batch_end")]
+    epoch_hooks = [cb.on_epoch_begin for cb in callbacks if hasattr(cb, "on_epoch_begin")]
     rng = np.random.default_rng(seed)
     dropout_rng = rng if any(network.dropout) else None
 
@@ -142,6 +146,8 @@ def fit(
         advice = f"try a smaller learning rate for the {optimizer.name} optimizer"
     history = History(n_test=None if test is None else len(test[0]))
     for epoch in range(epochs):
+        for hook in epoch_hooks:
+            hook(network, epoch)
         start = time.perf_counter()
         order = rng.permutation(n) if shuffle else np.arange(n)
         last_good = [p.copy() for p in network.parameters()]
