@@ -34,7 +34,7 @@ MAX_BODY = 2 * 1024 * 1024  # bytes
 MAX_PIXELS = 4096 * 4096
 
 
-class BadRequest(ValueError):
+class RequestError(ValueError):
     """A request the API refuses; ``status`` is the HTTP status to answer with."""
 
     def __init__(self, message: str, status: int = 400) -> None:
@@ -60,34 +60,34 @@ def predict(network: Network, image: np.ndarray) -> dict[str, Any]:
 
 
 def image_from_json(payload: Any) -> np.ndarray:
-    """``{"image": 28×28 nested list of numbers in [0, 1]}`` as an array, or BadRequest."""
+    """``{"image": 28×28 nested list of numbers in [0, 1]}`` as an array, or RequestError."""
     if not isinstance(payload, dict) or "image" not in payload:
-        raise BadRequest('the JSON body must be an object with an "image" field (28×28 numbers in [0, 1])')
+        raise RequestError('the JSON body must be an object with an "image" field (28×28 numbers in [0, 1])')
     rows = payload["image"]
     if not isinstance(rows, list) or len(rows) != 28 or not all(isinstance(r, list) and len(r) == 28 for r in rows):
-        raise BadRequest('"image" must be a list of 28 rows of 28 numbers')
+        raise RequestError('"image" must be a list of 28 rows of 28 numbers')
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for r in rows for v in r):
-        raise BadRequest('"image" must hold numbers only')
+        raise RequestError('"image" must hold numbers only')
     image = np.array(rows, dtype=np.float64)
     if not np.isfinite(image).all() or image.min() < 0 or image.max() > 1:
-        raise BadRequest('"image" values must be finite and in [0, 1] (white digit on black)')
+        raise RequestError('"image" values must be finite and in [0, 1] (white digit on black)')
     return image
 
 
 def image_from_png(body: bytes) -> np.ndarray:
-    """A PNG drawing turned into MNIST's 28×28 form, or BadRequest."""
+    """A PNG drawing turned into MNIST's 28×28 form, or RequestError."""
     from PIL import Image, UnidentifiedImageError
 
     if not body.startswith(b"\x89PNG\r\n\x1a\n"):
-        raise BadRequest("the body is not a PNG image")
+        raise RequestError("the body is not a PNG image")
     try:
         with Image.open(io.BytesIO(body)) as png:
             if png.width * png.height > MAX_PIXELS:
-                raise BadRequest(f"the image is {png.width}×{png.height}; at most {MAX_PIXELS:,} pixels", 413)
+                raise RequestError(f"the image is {png.width}×{png.height}; at most {MAX_PIXELS:,} pixels", 413)
             png.load()
             rgba = png.convert("RGBA")
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
-        raise BadRequest(f"the PNG cannot be decoded ({e})") from e
+        raise RequestError(f"the PNG cannot be decoded ({e})") from e
     background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))  # transparent counts as the black of MNIST
     grey = np.asarray(Image.alpha_composite(background, rgba).convert("L"), dtype=np.float64) / 255.0
     return mnist_like(grey)
@@ -120,16 +120,16 @@ def create_app(network: Network) -> Any:
         if kind == "application/json":
             payload = request.get_json(silent=True)
             if payload is None:
-                raise BadRequest("the body is not valid JSON")
+                raise RequestError("the body is not valid JSON")
             image = image_from_json(payload)
         elif kind in ("image/png", "application/octet-stream"):
             image = image_from_png(request.get_data())
         else:
-            raise BadRequest(f"send application/json or image/png, not {kind or 'no content type'}", 415)
+            raise RequestError(f"send application/json or image/png, not {kind or 'no content type'}", 415)
         return jsonify(predict(network, image))
 
-    @app.errorhandler(BadRequest)
-    def bad_request(error: BadRequest) -> Any:
+    @app.errorhandler(RequestError)
+    def bad_request(error: RequestError) -> Any:
         return jsonify(error=str(error)), error.status
 
     @app.errorhandler(HTTPException)
