@@ -94,7 +94,8 @@ def test_misclassified_grid_shows_mistakes_only(mnist_subset, run_dir):
     net = ffnn.load(run_dir / "model.npz")
     predicted = net.predict(X_test)
     outputs = net.feedforward(X_test)
-    fig = plotting.plot_misclassified(X_test, y_test, predicted, outputs.max(axis=1), n=9)
+    rows = np.arange(len(y_test))
+    fig = plotting.plot_misclassified(X_test, y_test, predicted, outputs[rows, predicted] - outputs[rows, y_test], n=9)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert len(titles) == 9
     for title in titles:

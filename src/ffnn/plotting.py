@@ -94,18 +94,19 @@ def plot_confusion(confusion: np.ndarray, class_names: Sequence[str] | None = No
 
 
 def plot_misclassified(
-    images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, confidence: np.ndarray, n: int = 25
+    images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, margin: np.ndarray, n: int = 25
 ) -> Figure:
-    """The ``n`` wrongly classified images with the highest confidence in the wrong answer."""
+    """The ``n`` wrongly classified images with the largest ``margin`` — by default in
+    :func:`plot_run`, a^L of the wrong answer minus a^L of the true class."""
     wrong = np.flatnonzero(y_true != y_pred)
-    order = wrong[np.argsort(-confidence[wrong])][:n]
+    order = wrong[np.argsort(-margin[wrong], kind="stable")][:n]
     side = max(1, math.ceil(math.sqrt(len(order))))
     fig, axes = _figure(1.6 * side, 1.8 * side, nrows=side, ncols=side, squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, i in zip(axes.ravel(), order):
         ax.imshow(images[i].reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
-        ax.set_title(f"true {y_true[i]} → {y_pred[i]}\n({100 * confidence[i]:.0f} %)", fontsize=8)
+        ax.set_title(f"true {y_true[i]} → {y_pred[i]}\n(margin {margin[i]:.2f})", fontsize=8)
     fig.suptitle(f"Most confident mistakes ({len(wrong)} test images wrong in all)")
     return fig
 
@@ -189,8 +190,9 @@ def plot_run(run_dir: str | Path, formats: Sequence[str] = ("png",)) -> list[Pat
         plot_confusion(confusion_matrix(y, predicted, max(network.sizes[-1], 2))), run / "confusion_matrix", formats
     )
     if network.sizes[0] == 784:
-        confidence = outputs.max(axis=1) / outputs.sum(axis=1) if network.sizes[-1] > 1 else outputs[:, 0]
-        written += save(plot_misclassified(X, y, predicted, confidence), run / "misclassified", formats)
+        rows = np.arange(len(y))
+        margin = outputs[rows, predicted] - outputs[rows, y] if network.sizes[-1] > 1 else np.abs(outputs[:, 0] - y)
+        written += save(plot_misclassified(X, y, predicted, margin), run / "misclassified", formats)
         written += save(plot_first_layer(network.weights[0]), run / "first_layer_weights", formats)
     if network.sizes[0] == 2:
         written += save(plot_decision_regions(network, X, y), run / "decision_regions", formats)
