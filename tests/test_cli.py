@@ -35,10 +35,14 @@ def test_train_evaluate_predict(blobs, tmp_path):
         "--batch-size", 10, "--eta", 0.5, "--out", out,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["config.toml", "metrics.csv", "model.npz", "summary.json"]
+    files = {p.name for p in out.iterdir()}
+    assert {"config.toml", "metrics.csv", "model.npz", "summary.json", "checkpoints"} <= files
+    assert {"learning_curves.png", "confusion_matrix.png", "gradient_norms.png"} <= files
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["checkpoint-00003.npz", "checkpoint-00004.npz"]
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["epoch", "train", "cost", "validation", "test", "seconds"]
-    assert len(lines) == 1 + 5 + 2 and lines[-2].startswith("Final test accuracy: ")
+    assert len(lines) == 1 + 5 + 3 and lines[-2].startswith("Final test accuracy: ")
+    assert lines[-3].startswith("Figures: learning_curves.png")
     metrics = (out / "metrics.csv").read_text().splitlines()
     assert metrics[0].startswith("epoch,train_cost,validation_accuracy") and len(metrics) == 6
     summary = json.loads((out / "summary.json").read_text())

@@ -69,3 +69,11 @@ def test_confusion_matrix_and_per_class_accuracy():
     acc = per_class_accuracy(c)
     np.testing.assert_allclose(acc[:3], [0.5, 2 / 3, 0.0])
     assert np.isnan(acc[3])
+
+
+def test_huge_images_are_refused_before_decoding(tmp_path):
+    from PIL import Image
+
+    Image.new("L", (5000, 4000)).save(tmp_path / "big.png")  # 20 Mpx of zeros compresses to a few kB
+    with pytest.raises(ValueError, match=r"the image is 5000×4000; at most 16,777,216 pixels"):
+        read_image(tmp_path / "big.png")

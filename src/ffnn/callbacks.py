@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -145,6 +145,13 @@ class EarlyStopping:
     def on_train_end(self, network: Network, history: History) -> None:
         for p, best in zip(network.parameters(), self.best_parameters):
             p[...] = best
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"accuracy": self.best_accuracy, "epoch": self.best_epoch, "parameters": self.best_parameters}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best_accuracy, self.best_epoch = state["accuracy"], state["epoch"]
+        self.best_parameters = [np.array(p) for p in state["parameters"]]
 
 
 class GradientNorms:

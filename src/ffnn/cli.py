@@ -24,11 +24,12 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from ffnn import checkpoint, recipes
 from ffnn import config as configuration
-from ffnn import recipes
 from ffnn._files import atomic_open
 from ffnn._version import __version__
 from ffnn.callbacks import EpochTable, GradientNorms, MetricsLog, ProgressBar, StopOnInterrupt, TrainingAccuracy
+from ffnn.checkpoint import Checkpointer
 from ffnn.data import mnist, named
 from ffnn.errors import DataFormatError, DataUnavailableError, TrainingDivergedError
 from ffnn.metrics import confusion_matrix, per_class_accuracy
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--recipe", help="start from a named recipe (see: ffnn recipes)")
     train.add_argument("--config", help="TOML file of settings; overrides the recipe")
     train.add_argument("--out", help="run folder (default: runs/<recipe>-<time>)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its newest checkpoint")
     train.add_argument("--quiet", action="store_true", help="print nothing while training")
     train.add_argument("--no-plots", action="store_true", help="do not draw the figures at the end")
     train.add_argument("--svg", action="store_true", help="draw the figures as SVG too")
@@ -147,28 +149,41 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    settings = resolve_settings(args)
-    out = Path(args.out or f"runs/{args.recipe or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if args.resume:
+        out, settings, resume = _resumable(args)
+    else:
+        settings, resume = resolve_settings(args), None
+        out = Path(args.out or f"runs/{args.recipe or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}")
     network = configuration.build_network(settings)
     data = named.load(settings["dataset"], settings["validation"], settings["seed"], settings["dtype"])
     options, callbacks = configuration.fit_options(settings, len(data.train[0]))
-    out.mkdir(parents=True, exist_ok=True)  # fails here, before training, if the folder cannot be made
-    configuration.write(out / "config.toml", settings, f"ffnn {__version__} — {args.recipe or 'custom'} run")
+    if resume is None:
+        _prepare_run_folder(out, settings, args.recipe)
     X_train, y_train = data.train
     callbacks += [GradientNorms(X_train[:1000], y_train[:1000]), TrainingAccuracy(X_train[:10_000], y_train[:10_000])]
     callbacks.append(MetricsLog(out / "metrics.csv"))
     if not args.quiet:
-        n_batches = -(-len(data.train[0]) // settings["batch_size"])
+        n_batches = -(-len(X_train) // settings["batch_size"])
         callbacks += [ProgressBar(min(n_batches, settings["batches_per_epoch"] or n_batches)), EpochTable()]
+    interrupt = StopOnInterrupt()
+    callbacks.append(interrupt)
+    if settings["checkpoint_every"]:  # last, so the state it saves includes the other callbacks'
+        callbacks.append(Checkpointer(out / "checkpoints", settings["checkpoint_every"], settings["keep_checkpoints"]))
     start = time.perf_counter()
-    with StopOnInterrupt() as interrupt:
-        history = network.fit(
-            *data.train,
-            test_data=data.test,
-            validation_data=data.validation,
-            callbacks=[*callbacks, interrupt],
-            **options,
-        )
+    try:
+        with interrupt:
+            history = network.fit(
+                X_train,
+                y_train,
+                test_data=data.test,
+                validation_data=data.validation,
+                callbacks=callbacks,
+                resume=resume,
+                **options,
+            )
+    except TrainingDivergedError:
+        network.save(out / "model.npz", {"config": settings, "summary": {"diverged": True}})  # the last good epoch
+        raise
     summary = _summary(history, settings, args.recipe, time.perf_counter() - start)
     network.save(out / "model.npz", {"config": settings, "summary": summary})
     with atomic_open(out / "summary.json") as f:
@@ -181,6 +196,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.quiet:
         _print_result(summary, out)
     return 0
+
+
+def _resumable(args: argparse.Namespace) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """The run folder, its settings and its newest checkpoint's state, for --resume."""
+    given = [key for key in configuration.DEFAULTS if getattr(args, key, None) is not None]
+    if args.recipe or args.config or args.out or given:
+        raise ValueError("--resume continues a run with its own config.toml; it takes no other settings")
+    out = Path(args.resume)
+    settings = configuration.resolve(configuration.read(out / "config.toml"))
+    newest = checkpoint.latest(out / "checkpoints")
+    if newest is None:
+        raise ValueError(f"{out} has no checkpoint to resume from (checkpoints/checkpoint-*.npz)")
+    state = checkpoint.load(newest)
+    if not args.quiet:
+        print(f"Resuming {out} after epoch {state['epoch']} ({newest.name})")
+    return out, settings, state
+
+
+def _prepare_run_folder(out: Path, settings: dict[str, Any], recipe: str | None) -> None:
+    """Create the run folder and write config.toml — before training, so an unwritable folder fails first."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        configuration.write(out / "config.toml", settings, f"ffnn {__version__} — {recipe or 'custom'} run")
+    except OSError as e:
+        raise OSError(f"cannot write the run folder {out}: {e.strerror or e}; choose another with --out") from e
 
 
 def _plot(run_dir: Path, svg: bool, quiet: bool = False) -> None:

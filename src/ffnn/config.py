@@ -51,6 +51,8 @@ DEFAULTS: dict[str, Any] = {
     "max_norm": 0.0,  # max-norm constraint on each neuron's incoming weights (0 = off)
     "patience": 0,  # early stopping on validation accuracy (0 = off; needs validation > 0)
     "augment": "",  # "" | affine | elastic (random affine + elastic distortion of 28×28 images)
+    "checkpoint_every": 1,  # write the whole training state every N epochs (0 = never)
+    "keep_checkpoints": 2,  # how many of the newest checkpoints to keep
 }
 _TYPES = {key: type(value) for key, value in DEFAULTS.items()}
 

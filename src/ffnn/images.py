@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+MAX_PIXELS = 4096 * 4096
+
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """A PNG/JPEG file as a grey float array in [0, 1] (transparent pixels count as white)."""
@@ -22,13 +24,15 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise RuntimeError("Reading PNG/JPEG needs Pillow: pip install 'ffnn[images]'.") from e
     try:
         with Image.open(path) as image:
+            if image.width * image.height > MAX_PIXELS:  # checked from the header, before decoding
+                raise ValueError(f"the image is {image.width}×{image.height}; at most {MAX_PIXELS:,} pixels")
             image.load()
             flat: Image.Image = image
             if image.mode in ("RGBA", "LA", "P"):
                 rgba = image.convert("RGBA")
                 flat = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
             grey = np.asarray(flat.convert("L"), dtype=np.float64)
-    except (UnidentifiedImageError, OSError, ValueError) as e:
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
         raise ValueError(f"{path}: not a readable PNG/JPEG image ({e}).") from e
     return grey / 255.0
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ffnn._validation import check_number
 
@@ -86,6 +86,13 @@ class HalveOnPlateau:
 
     def __call__(self, step: int) -> float:
         return float(self.value)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "best": self.best, "waited": self.waited, "history": list(self.history)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.value, self.best, self.waited = state["value"], state["best"], state["waited"]
+        self.history = list(state["history"])
 
     def on_epoch_end(self, network: Network, history: History) -> bool:
         return self.observe(history.validation_accuracy[-1])

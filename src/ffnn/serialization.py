@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ffnn._files import atomic_open
+from ffnn._files import atomic_open, check_npz
 from ffnn._version import __version__
 from ffnn.errors import ModelFileError
 
@@ -98,6 +98,10 @@ def _open(path: Path) -> Iterator[Any]:
     """The .npz archive at ``path``, read without pickle; the file is closed however it ends."""
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file.")
+    try:
+        check_npz(path)
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error) as e:
+        raise ModelFileError(f"{path}: not an ffnn model file (not a readable .npz archive: {e}).") from e
     with open(path, "rb") as f:
         try:
             archive = np.load(f, allow_pickle=False)

@@ -27,11 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from ffnn.images import mnist_like
+from ffnn.images import MAX_PIXELS, mnist_like
 from ffnn.network import Network
 
 MAX_BODY = 2 * 1024 * 1024  # bytes
-MAX_PIXELS = 4096 * 4096
 
 
 class RequestError(ValueError):

@@ -11,6 +11,8 @@ one); any of them may stop training.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -95,6 +97,7 @@ def fit(
     optimizer: Optimizer | None = None,
     max_norm: float | None = None,
     augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> History:
     """Train ``network`` in place by mini-batch gradient descent; return the per-epoch :class:`History`.
 
@@ -109,6 +112,11 @@ def fit(
     each shuffled order (seed 000 trains with k = 1). If a batch's cost or the parameters become
     NaN or inf, training stops with :class:`ffnn.TrainingDivergedError` and the network keeps the
     parameters of the last good epoch.
+
+    ``resume`` is a state from :func:`ffnn.checkpoint.load` (see :class:`ffnn.checkpoint.Checkpointer`):
+    training continues after its epoch, with its parameters, optimiser state, random state,
+    history and callback states — given the same data, settings and callbacks, the result is
+    bit-identical to a run that was never interrupted. ``epochs`` is the total count.
     """
     epochs = check_number(epochs, "epochs", low=0, strict=False, integer=True)
     batch_size = check_number(batch_size, "batch_size", low=1, strict=False, integer=True)
@@ -145,7 +153,12 @@ def fit(
         step = OptimizerUpdate(network, ws, optimizer)
         advice = f"try a smaller learning rate for the {optimizer.name} optimizer"
     history = History(n_test=None if test is None else len(test[0]))
-    for epoch in range(epochs):
+    context = TrainingContext(network, step, rng, history, callbacks, epochs)
+    first_epoch = context.restore(resume) if resume is not None else 0
+    for cb in callbacks:
+        if hasattr(cb, "bind"):
+            cb.bind(context)
+    for epoch in range(first_epoch, epochs):
         for hook in epoch_hooks:
             hook(network, epoch)
         start = time.perf_counter()
@@ -204,6 +217,12 @@ class SGDUpdate:
     def finish(self) -> None:
         """Nothing left to do: every layer was updated as backprop reached it."""
 
+    def state_dict(self) -> Any:
+        return None
+
+    def load_state_dict(self, state: Any) -> None:
+        """Plain SGD has no state."""
+
 
 class OptimizerUpdate:
     """A step of an :class:`ffnn.optimizers.Optimizer`: backprop stores ∂C/∂w^l and ∂C/∂b^l in the
@@ -223,6 +242,64 @@ class OptimizerUpdate:
         updates, self.state = self.optimizer.update(self.grads, self.state, self.params)
         for p, u in zip(self.params, updates):
             p += u
+
+    def state_dict(self) -> Any:
+        return self.state
+
+    def load_state_dict(self, state: Any) -> None:
+        self.state = state
+
+
+class TrainingContext:
+    """Everything a training run's future depends on, for checkpoints: :meth:`snapshot` after an
+    epoch, :meth:`restore` before the next. Callbacks with a ``bind(context)`` method get it."""
+
+    def __init__(
+        self,
+        network: Network,
+        step: SGDUpdate | OptimizerUpdate,
+        rng: np.random.Generator,
+        history: History,
+        callbacks: Sequence[Any],
+        epochs: int,
+    ) -> None:
+        self.network, self.step, self.rng, self.history = network, step, rng, history
+        self.callbacks, self.epochs = list(callbacks), epochs
+
+    def snapshot(self) -> dict[str, Any]:
+        history = {f.name: getattr(self.history, f.name) for f in dataclasses.fields(self.history)}
+        return {
+            "epoch": self.history.epoch[-1],
+            "parameters": [p.copy() for p in self.network.parameters()],
+            "optimizer": self.step.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "history": copy.deepcopy(history),
+            "callbacks": [[type(cb).__name__, cb.state_dict()] for cb in self._stateful()],
+        }
+
+    def _stateful(self) -> list[Any]:
+        return [cb for cb in self.callbacks if hasattr(cb, "state_dict")]
+
+    def restore(self, state: dict[str, Any]) -> int:
+        """Load ``state`` into the run; return the first epoch still to train."""
+        params = self.network.parameters()
+        saved = state["parameters"]
+        if len(saved) != len(params) or any(s.shape != p.shape for s, p in zip(saved, params)):
+            raise ValueError(
+                "The checkpoint's parameters do not fit this network's sizes; resume with the same settings."
+            )
+        names = [name for name, _ in state.get("callbacks", [])]
+        if names != [type(cb).__name__ for cb in self._stateful()]:
+            raise ValueError(f"The checkpoint was made with stateful callbacks {names}; resume with the same ones.")
+        for p, s in zip(params, saved):
+            p[...] = s
+        self.step.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["rng"]
+        for name, value in state["history"].items():
+            setattr(self.history, name, copy.deepcopy(value))
+        for cb, (_, cb_state) in zip(self._stateful(), state["callbacks"]):
+            cb.load_state_dict(cb_state)
+        return int(state["epoch"]) + 1
 
 
 def _constrain_norms(network: Network, max_norm: float) -> None:

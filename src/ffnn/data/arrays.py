@@ -14,11 +14,13 @@ from __future__ import annotations
 import csv
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ffnn._files import check_npz
 from ffnn.errors import DataFormatError
 
 Split = tuple[np.ndarray, np.ndarray]
@@ -43,13 +45,17 @@ def load_arrays(path: str | os.PathLike[str], label: str | int | None = None) ->
 
 def _load_npz(path: Path) -> tuple[Split, Split | None]:
     try:
+        check_npz(path)
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error) as e:
+        raise DataFormatError(f"{path}: not a readable .npz archive ({e}).") from e
+    try:
         with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except ValueError as e:  # object arrays need pickle: refused
         raise DataFormatError(
             f"{path}: holds an object array, which would need pickle to load; save plain numeric arrays."
         ) from e
-    except (OSError, zipfile.BadZipFile, EOFError) as e:
+    except (OSError, zipfile.BadZipFile, EOFError, zlib.error) as e:
         raise DataFormatError(f"{path}: not a readable .npz archive ({e}).") from e
     missing = [k for k in ("X", "y") if k not in arrays]
     if missing:

@@ -1,0 +1,71 @@
+"""kill -9 a training run, 20 times: the newest checkpoint always loads and resuming reproduces
+the uninterrupted run's final parameters bit for bit."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import ffnn
+from ffnn import checkpoint
+
+
+def train_args(data, out):
+    return [sys.executable, "-m", "ffnn", "train", "--dataset", str(data), "--sizes", "64,96,3", "--cost", "cross_entropy",
+            "--optimizer", "adam", "--eta", "0.002", "--schedule", "cosine", "--dropout", "0.2", "--epochs", "8",
+            "--batch-size", "16", "--seed", "3", "--out", str(out), "--quiet", "--no-plots"]  # fmt: skip
+
+
+def wait_for(condition, timeout=60.0):
+    deadline = time.time() + timeout
+    while not condition():
+        if time.time() > deadline:
+            raise TimeoutError("the training process did not get there in time")
+        time.sleep(0.005)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("kill")
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((3, 64)) * 1.5
+    y = rng.integers(0, 3, 6000)
+    X = centres[y] + rng.standard_normal((6000, 64))
+    np.savez(folder / "data.npz", X=X[:5000], y=y[:5000], X_test=X[5000:], y_test=y[5000:])
+    done = subprocess.run(train_args(folder / "data.npz", folder / "reference"), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return folder, ffnn.load(folder / "reference" / "model.npz").parameters()
+
+
+@pytest.mark.parametrize("attempt", range(20))
+def test_kill_9_then_resume(attempt, setup):
+    folder, reference = setup
+    out = folder / f"run{attempt}"
+    during_write = attempt % 2 == 1
+    env = {**os.environ, "FFNN_TEST_CHECKPOINT_PAUSE": "0.25" if during_write else ""}
+    proc = subprocess.Popen(
+        train_args(folder / "data.npz", out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    checkpoints = out / "checkpoints"
+    wait_for(lambda: checkpoint.latest(checkpoints) is not None or proc.poll() is not None)
+    if during_write:  # kill while a checkpoint's temporary file is half written
+        wait_for(lambda: any(checkpoints.glob(".checkpoint-*.tmp")) or proc.poll() is not None)
+    else:  # kill at a random moment of the epochs that follow
+        time.sleep(np.random.default_rng(attempt).uniform(0.0, 0.6))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+
+    newest = checkpoint.latest(checkpoints)
+    state = checkpoint.load(newest)  # loads, whatever the moment of the kill
+    assert state["epoch"] >= 0
+
+    done = subprocess.run([sys.executable, "-m", "ffnn", "train", "--resume", str(out), "--quiet", "--no-plots"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for p, q in zip(reference, ffnn.load(out / "model.npz").parameters()):
+        np.testing.assert_array_equal(p, q)

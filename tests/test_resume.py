@@ -1,0 +1,180 @@
+"""Checkpoints and exact resume: a resumed run equals an uninterrupted one, bit for bit."""
+
+import errno
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import ffnn
+from ffnn import checkpoint, optimizers, schedules
+from ffnn.callbacks import EarlyStopping
+from ffnn.data.augment import Augment
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.random((240, 784)).astype(np.float32)
+    return X, rng.integers(0, 10, 240)
+
+
+def setting(kind):
+    """(network, fit keyword arguments, stateful callbacks) of one training configuration."""
+    dropout = 0.3 if "dropout" in kind else 0.0
+    net = ffnn.Network([784, 24, 10], "relu", cost="cross_entropy", init="he", dropout=dropout, seed=1)
+    callbacks = []
+    kwargs = {
+        "sgd": {"eta": 0.1},
+        "sgd-l2": {"eta": 0.1, "lmbda": 2.0},
+        "nesterov-cosine": {"optimizer": optimizers.sgd(schedules.cosine(0.1, 40, 5), momentum=0.9, nesterov=True)},
+        "rmsprop-step": {"optimizer": optimizers.rmsprop(schedules.step_decay(1e-3, 0.5, 10))},
+        "adam-dropout-augment": {"optimizer": optimizers.adam(1e-3), "augment": Augment(elastic_alpha=6)},
+        "adamw-clip-maxnorm": {"optimizer": optimizers.adamw(1e-3, weight_decay=0.1, clip_norm=1.0), "max_norm": 2.0},
+    }.get(kind)
+    if kind == "halving-early-stopping":
+        rule = schedules.HalveOnPlateau(0.2, patience=1)
+        kwargs = {"optimizer": optimizers.sgd(rule, momentum=0.5)}
+        callbacks = [rule, EarlyStopping(patience=4)]
+    return net, kwargs, callbacks
+
+
+class StopAfter:
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, network, history):
+        return history.epoch[-1] == self.epoch
+
+
+KINDS = [
+    "sgd",
+    "sgd-l2",
+    "nesterov-cosine",
+    "rmsprop-step",
+    "adam-dropout-augment",
+    "adamw-clip-maxnorm",
+    "halving-early-stopping",
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_resume_is_bit_identical(kind, data, tmp_path):
+    X, y = data
+    common = {
+        "epochs": 5,
+        "batch_size": 32,
+        "seed": 7,
+        "validation_data": (X[:40], y[:40]),
+        "test_data": (X[:20], y[:20]),
+    }
+    reference_net, kwargs, callbacks = setting(kind)
+    reference = reference_net.fit(X, y, callbacks=callbacks, **common, **kwargs)
+
+    net, kwargs, callbacks = setting(kind)
+    net.fit(X, y, callbacks=[*callbacks, StopAfter(1), checkpoint.Checkpointer(tmp_path)], **common, **kwargs)
+    state = checkpoint.load(checkpoint.latest(tmp_path))
+    assert state["epoch"] == 1
+    resumed_net, kwargs, callbacks = setting(kind)  # a fresh process would build exactly this
+    resumed = resumed_net.fit(
+        X, y, callbacks=[*callbacks, checkpoint.Checkpointer(tmp_path)], resume=state, **common, **kwargs
+    )
+
+    assert resumed.epoch == reference.epoch
+    assert resumed.train_cost == reference.train_cost
+    assert resumed.validation_accuracy == reference.validation_accuracy
+    for p, q in zip(reference_net.parameters(), resumed_net.parameters()):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_checkpointer_keeps_the_newest_and_writes_every_n(data, tmp_path):
+    X, y = data
+    net = ffnn.Network([784, 8, 10], seed=0)
+    net.fit(X, y, 7, 60, eta=0.5, callbacks=[checkpoint.Checkpointer(tmp_path, every=3, keep=2)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint-00005.npz",
+        "checkpoint-00006.npz",
+    ]  # 2, 5 and the last
+    state = checkpoint.load(tmp_path / "checkpoint-00006.npz")
+    assert state["epoch"] == 6 and len(state["history"]["epoch"]) == 7
+    for p, q in zip(net.parameters(), state["parameters"]):
+        np.testing.assert_array_equal(p, q)
+    assert checkpoint.latest(tmp_path / "none") is None
+
+
+def test_bad_checkpoint_files(tmp_path, data):
+    X, y = data
+    net = ffnn.Network([784, 8, 10], seed=0)
+    net.fit(X, y, 1, 60, eta=0.5, callbacks=[checkpoint.Checkpointer(tmp_path)])
+    good = tmp_path / "checkpoint-00000.npz"
+    with np.load(good) as archive:
+        arrays = dict(archive)
+    header = json.loads(arrays["header"].tobytes())
+    header["format_version"] = 9
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    np.savez(tmp_path / "future.npz", **arrays)
+    with pytest.raises(ffnn.ModelFileError, match=r"checkpoint format 9 .* reads format 1. Upgrade ffnn"):
+        checkpoint.load(tmp_path / "future.npz")
+    net.save(tmp_path / "model.npz")
+    with pytest.raises(ffnn.ModelFileError, match="not an ffnn checkpoint"):
+        checkpoint.load(tmp_path / "model.npz")
+    (tmp_path / "cut.npz").write_bytes(good.read_bytes()[:300])
+    with pytest.raises(ffnn.ModelFileError, match="not a readable ffnn checkpoint"):
+        checkpoint.load(tmp_path / "cut.npz")
+
+
+def test_resume_refuses_a_different_network(tmp_path, data):
+    X, y = data
+    ffnn.Network([784, 8, 10], seed=0).fit(X, y, 1, 60, eta=0.5, callbacks=[checkpoint.Checkpointer(tmp_path)])
+    state = checkpoint.load(checkpoint.latest(tmp_path))
+    with pytest.raises(ValueError, match="do not fit this network"):
+        ffnn.Network([784, 9, 10], seed=0).fit(X, y, 2, 60, eta=0.5, resume=state)
+
+
+def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, data, monkeypatch):
+    X, y = data
+    net = ffnn.Network([784, 8, 10], seed=0)
+    net.fit(X, y, 1, 60, eta=0.5, callbacks=[checkpoint.Checkpointer(tmp_path)])
+    before = (tmp_path / "checkpoint-00000.npz").read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.np, "savez", disk_full)
+    state = checkpoint.load(tmp_path / "checkpoint-00000.npz")
+    with pytest.raises(OSError, match="No space left on device"):
+        net.fit(X, y, 3, 60, eta=0.5, callbacks=[checkpoint.Checkpointer(tmp_path)], resume=state)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-00000.npz"]  # no partial file
+    assert (tmp_path / "checkpoint-00000.npz").read_bytes() == before
+
+
+def ffnn_cmd(*args):
+    return subprocess.run([sys.executable, "-m", "ffnn", *map(str, args)], capture_output=True, text=True)
+
+
+def test_unwritable_run_folder_fails_before_training(tmp_path):
+    (tmp_path / "file").write_text("x")
+    done = ffnn_cmd("train", "--recipe", "xor", "--out", tmp_path / "file" / "run")
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"ffnn: error: cannot write the run folder {tmp_path / 'file' / 'run'}: ")
+    assert "epoch" not in done.stdout  # nothing was trained
+
+
+def test_resume_flag_errors(tmp_path):
+    done = ffnn_cmd("train", "--resume", tmp_path, "--epochs", 3)
+    assert done.returncode == 2 and "it takes no other settings" in done.stderr
+    done = ffnn_cmd("train", "--resume", tmp_path)
+    assert done.returncode == 2 and "config.toml: cannot be read" in done.stderr
+
+
+def test_divergence_stops_keeps_the_last_good_model_and_exits_1(tmp_path):
+    out = tmp_path / "run"
+    done = ffnn_cmd("train", "--dataset", "moons", "--sizes", "2,32,2", "--activation", "relu", "--output-activation", "identity",
+                    "--epochs", 5, "--eta", "1e6", "--out", out, "--quiet")  # fmt: skip
+    assert done.returncode == 1
+    assert "ffnn: error: Training diverged in epoch 0, batch" in done.stderr and "try a smaller eta" in done.stderr
+    net = ffnn.load(out / "model.npz")
+    assert all(np.isfinite(p).all() for p in net.parameters())
+    assert net.metadata["summary"] == {"diverged": True}
