@@ -55,8 +55,9 @@ def check(read, path: Path, content: bytes, edits, errors=(DataFormatError,)):
     try:
         return read(path)
     except errors as e:
-        assert str(e) and "Traceback" not in str(e)
-        return None
+        message = str(e)
+    assert message and "Traceback" not in message
+    return None
 
 
 # -- IDX ---------------------------------------------------------------------------------------------
@@ -96,7 +97,7 @@ NPZ = (FOLDER / "base.npz").read_bytes()
 def test_fuzz_npz(edits):
     loaded = check(load_arrays, FOLDER / "mutated.npz", NPZ, edits)
     if loaded is not None:  # zip's CRC-32: the same arrays or an error
-        (X, y), test = loaded
+        (X, y), _ = loaded
         np.testing.assert_array_equal(X, NPZ_X)
         np.testing.assert_array_equal(y, NPZ_Y)
 

@@ -15,9 +15,9 @@ from ffnn import checkpoint
 
 
 def train_args(data, out):
-    return [sys.executable, "-m", "ffnn", "train", "--dataset", str(data), "--sizes", "64,96,3", "--cost", "cross_entropy",
-            "--optimizer", "adam", "--eta", "0.002", "--schedule", "cosine", "--dropout", "0.2", "--epochs", "8",
-            "--batch-size", "16", "--seed", "3", "--out", str(out), "--quiet", "--no-plots"]  # fmt: skip
+    settings = "--sizes 64,96,3 --cost cross_entropy --optimizer adam --eta 0.002 --schedule cosine --dropout 0.2"
+    settings += " --epochs 8 --batch-size 16 --seed 3 --quiet --no-plots"
+    return [sys.executable, "-m", "ffnn", "train", "--dataset", str(data), "--out", str(out), *settings.split()]
 
 
 def wait_for(condition, timeout=60.0):

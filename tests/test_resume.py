@@ -171,8 +171,8 @@ def test_resume_flag_errors(tmp_path):
 
 def test_divergence_stops_keeps_the_last_good_model_and_exits_1(tmp_path):
     out = tmp_path / "run"
-    done = ffnn_cmd("train", "--dataset", "moons", "--sizes", "2,32,2", "--activation", "relu", "--output-activation", "identity",
-                    "--epochs", 5, "--eta", "1e6", "--out", out, "--quiet")  # fmt: skip
+    settings = "--dataset moons --sizes 2,32,2 --activation relu --output-activation identity --epochs 5 --eta 1e6"
+    done = ffnn_cmd("train", *settings.split(), "--out", out, "--quiet")
     assert done.returncode == 1
     assert "ffnn: error: Training diverged in epoch 0, batch" in done.stderr and "try a smaller eta" in done.stderr
     net = ffnn.load(out / "model.npz")
