@@ -46,6 +46,15 @@ def check_npz(path: str | os.PathLike[str], max_bytes: int = 1 << 32) -> None:
     member does not expand beyond deflate's limit, and the total stays under ``max_bytes``.
     Raises ``ValueError`` (callers turn it into their own error type) with the reason.
     """
+    try:
+        _check_npz(path, max_bytes)
+    except ValueError:
+        raise
+    except Exception as e:  # zipfile raises many types (BadZipFile, NotImplementedError, struct.error, …)
+        raise ValueError(f"{type(e).__name__}: {e}") from e
+
+
+def _check_npz(path: str | os.PathLike[str], max_bytes: int) -> None:
     import zipfile
 
     import numpy as np

@@ -19,8 +19,6 @@ import json
 import os
 import re
 import time
-import zipfile
-import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,8 +116,8 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
             state = _decode(header.get("state"), archive, path)
     except ModelFileError:
         raise
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error, UnicodeDecodeError, KeyError) as e:
-        raise ModelFileError(f"{path}: not a readable ffnn checkpoint ({e}).") from e
+    except Exception as e:  # zip, npy and JSON layers raise many types for a damaged file
+        raise ModelFileError(f"{path}: not a readable ffnn checkpoint ({type(e).__name__}: {e}).") from e
     if not isinstance(state, dict) or not {"epoch", "parameters", "rng", "history"} <= state.keys():
         raise ModelFileError(f"{path}: the checkpoint's state is incomplete.")
     return state

@@ -20,7 +20,6 @@ import io
 import json
 import os
 import zipfile
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,7 +99,7 @@ def _open(path: Path) -> Iterator[Any]:
         raise ModelFileError(f"{path}: no such file.")
     try:
         check_npz(path)
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error) as e:
+    except (ValueError, OSError) as e:
         raise ModelFileError(f"{path}: not an ffnn model file (not a readable .npz archive: {e}).") from e
     with open(path, "rb") as f:
         try:
@@ -109,8 +108,13 @@ def _open(path: Path) -> Iterator[Any]:
             raise ModelFileError(f"{path}: not an ffnn model file (not a readable .npz archive: {e}).") from e
         if not hasattr(archive, "files"):  # a plain .npy array, not an archive
             raise ModelFileError(f"{path}: not an ffnn model file (a single array, not an .npz archive).")
-        with archive:
-            yield archive
+        try:
+            with archive:
+                yield archive
+        except ModelFileError:
+            raise
+        except Exception as e:  # a member that passed the size check but still cannot be read
+            raise ModelFileError(f"{path}: not an ffnn model file ({type(e).__name__}: {e}).") from e
 
 
 def _header(path: Path, archive: Any) -> dict[str, Any]:
@@ -164,7 +168,7 @@ def _array(path: Path, archive: Any, name: str, shape: tuple[int, ...] | None, d
         raise ModelFileError(f"{path}: array {name!r} is missing; the file is truncated or not a complete model.")
     try:
         array = archive[name]
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error) as e:
+    except Exception as e:  # zip and npy layers raise many types for a damaged member
         raise ModelFileError(f"{path}: array {name!r} cannot be read ({e}).") from e
     if shape is not None and array.shape != shape:
         raise ModelFileError(f"{path}: array {name!r} has shape {array.shape}, the header's sizes need {shape}.")
