@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -156,9 +157,5 @@ def test_regression_unsupported_zip_version_is_a_format_error():
         data[directory + 6 : directory + 8] = (109).to_bytes(2, "little")
         path = FOLDER / "version.npz"
         path.write_bytes(bytes(data))
-        try:
+        with pytest.raises(error, match=r"zip file version 10\.9"):
             read(path)
-        except error as e:
-            assert "zip file version 10.9" in str(e)
-        else:
-            raise AssertionError("a zip needing version 10.9 was read")
