@@ -281,7 +281,7 @@ def _print_result(summary: dict[str, Any], out: Path) -> None:
         print(
             f"Final test accuracy: {100 * final:.2f} % (best {100 * best['accuracy']:.2f} % at epoch {best['epoch']})"
         )
-    print(f"Run folder: {out} (model.npz, config.toml, metrics.csv, summary.json)")
+    print(f"Run folder: {out} (model.npz, config.toml, metrics.csv, summary.json, checkpoints/, figures)")
 
 
 # -- evaluate and predict --------------------------------------------------------------------------

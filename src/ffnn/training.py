@@ -136,10 +136,8 @@ def fit(
     test = _held_out(network, test_data, "test_data")
     validation = _held_out(network, validation_data, "validation_data")
     callbacks = [PrintProgress(), *callbacks] if verbose else list(callbacks)
-    batch_hooks = [cb.on_batch_end for cb in callbacks if hasattr(cb, "on_batch_end")]
     epoch_hooks = [cb.on_epoch_begin for cb in callbacks if hasattr(cb, "on_epoch_begin")]
     rng = np.random.default_rng(seed)
-    dropout_rng = rng if any(network.dropout) else None
 
     n = len(X)
     batch_size = min(batch_size, n)
@@ -152,6 +150,7 @@ def fit(
     else:
         step = OptimizerUpdate(network, ws, optimizer)
         advice = f"try a smaller learning rate for the {optimizer.name} optimizer"
+    batches = _BatchLoop(network, X, Y, ws, step, batch_size, batches_per_epoch, rng, augment, max_norm, callbacks)
     history = History(n_test=None if test is None else len(test[0]))
     context = TrainingContext(network, step, rng, history, callbacks, epochs)
     first_epoch = context.restore(resume) if resume is not None else 0
@@ -164,25 +163,12 @@ def fit(
         start = time.perf_counter()
         order = rng.permutation(n) if shuffle else np.arange(n)
         last_good = [p.copy() for p in network.parameters()]
-        starts = range(0, n, batch_size)[:batches_per_epoch]
-        costs = np.empty(len(starts))
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught below
-            for k, i in enumerate(starts):
-                idx = order[i : i + batch_size]
-                m = len(idx)
-                batch = np.take(X, idx, axis=0, out=ws.a[0][:m], mode="clip")  # a permutation: always in range
-                np.take(Y, idx, axis=0, out=ws.y[:m], mode="clip")
-                if augment is not None:
-                    batch[...] = augment(batch, rng)
-                costs[k] = network.gradients(ws, m, step, dropout_rng)
-                step.finish()
-                if max_norm is not None:
-                    _constrain_norms(network, max_norm)
-                if batch_hooks and any([hook(network, epoch, k) for hook in batch_hooks]):
-                    for p, good in zip(network.parameters(), last_good):
-                        p[...] = good
-                    history.interrupted = True
-                    return history
+        costs = batches.run(order, epoch)
+        if costs is None:  # a batch callback stopped training: back to the last complete epoch
+            for p, good in zip(network.parameters(), last_good):
+                p[...] = good
+            history.interrupted = True
+            return history
         seconds = time.perf_counter() - start
         _check_finite(network, costs, last_good, epoch, advice)
         _record(history, network, epoch, float(costs.mean()), seconds, test, validation)
@@ -192,6 +178,50 @@ def fit(
         if hasattr(cb, "on_train_end"):
             cb.on_train_end(network, history)
     return history
+
+
+class _BatchLoop:
+    """One epoch's mini-batches: gather, augment, backpropagate (with dropout), step, constrain."""
+
+    def __init__(
+        self,
+        network: Network,
+        X: np.ndarray,
+        Y: np.ndarray,
+        ws: Workspace,
+        step: SGDUpdate | OptimizerUpdate,
+        batch_size: int,
+        batches_per_epoch: int | None,
+        rng: np.random.Generator,
+        augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None,
+        max_norm: float | None,
+        callbacks: Sequence[Any],
+    ) -> None:
+        self.network, self.X, self.Y, self.ws, self.step = network, X, Y, ws, step
+        self.starts = range(0, len(X), batch_size)[:batches_per_epoch]
+        self.batch_size, self.rng, self.augment, self.max_norm = batch_size, rng, augment, max_norm
+        self.dropout_rng = rng if any(network.dropout) else None
+        self.hooks = [cb.on_batch_end for cb in callbacks if hasattr(cb, "on_batch_end")]
+
+    def run(self, order: np.ndarray, epoch: int) -> np.ndarray | None:
+        """Each batch's cost (before its step), or None when a batch callback asks to stop."""
+        network, ws = self.network, self.ws
+        costs = np.empty(len(self.starts))
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught after the epoch
+            for k, i in enumerate(self.starts):
+                idx = order[i : i + self.batch_size]
+                m = len(idx)
+                batch = np.take(self.X, idx, axis=0, out=ws.a[0][:m], mode="clip")  # a permutation: always in range
+                np.take(self.Y, idx, axis=0, out=ws.y[:m], mode="clip")
+                if self.augment is not None:
+                    batch[...] = self.augment(batch, self.rng)
+                costs[k] = network.gradients(ws, m, self.step, self.dropout_rng)
+                self.step.finish()
+                if self.max_norm is not None:
+                    _constrain_norms(network, self.max_norm)
+                if self.hooks and any([hook(network, epoch, k) for hook in self.hooks]):
+                    return None
+        return costs
 
 
 class SGDUpdate:
