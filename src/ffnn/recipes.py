@@ -94,7 +94,7 @@ eta = 3.0
     "mlp-best": """
 name = "mlp-best"
 description = "The most accurate fully connected MNIST network ffnn trains here in 20 minutes, without augmentation: 784-800-800-10 ReLU, softmax + cross-entropy, He init, dropout 0.5 on the hidden layers and 0.2 on the inputs (inverted), max-norm 3.5 on every neuron's weights, Nesterov momentum 0.9, eta 0.05 with a 1-epoch warm-up and a cosine decay to 0, batch 128, 120 epochs on all 60,000 training images (the final epoch is reported: no test-set model selection)."
-expected = "literature: dropout MLPs about 98.8 %; ffnn: see README's recipe table (mean and spread over 3 seeds)"
+expected = "literature: dropout MLPs about 98.8 %; ffnn, seeds 0-2: 98.75 / 98.85 / 98.78 % final (mean 98.79 %), 12-17 minutes each"
 dataset = "mnist"
 epochs = 120
 sizes = [784, 800, 800, 10]
