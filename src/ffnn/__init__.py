@@ -3,7 +3,18 @@
 The public API, re-exported; nothing is defined here.
 """
 
-from ffnn import activations, costs, data, gradcheck, initializers, reference
+from ffnn import (
+    activations,
+    callbacks,
+    checkpoint,
+    costs,
+    data,
+    gradcheck,
+    initializers,
+    optimizers,
+    reference,
+    schedules,
+)
 from ffnn._version import __version__
 from ffnn.errors import DataFormatError, DataUnavailableError, ModelFileError, TrainingDivergedError
 from ffnn.network import Network
@@ -23,11 +34,15 @@ __all__ = [
     "TrainingDivergedError",
     "__version__",
     "activations",
+    "callbacks",
+    "checkpoint",
     "costs",
     "data",
     "fit",
     "gradcheck",
     "initializers",
     "load",
+    "optimizers",
     "reference",
+    "schedules",
 ]
