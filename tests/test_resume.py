@@ -31,6 +31,7 @@ def setting(kind):
         "sgd-l2": {"eta": 0.1, "lmbda": 2.0},
         "nesterov-cosine": {"optimizer": optimizers.sgd(schedules.cosine(0.1, 40, 5), momentum=0.9, nesterov=True)},
         "rmsprop-step": {"optimizer": optimizers.rmsprop(schedules.step_decay(1e-3, 0.5, 10))},
+        "momentum-exponential": {"optimizer": optimizers.sgd(schedules.exponential(0.1, 0.5, 20), momentum=0.9)},
         "adam-dropout-augment": {"optimizer": optimizers.adam(1e-3), "augment": Augment(elastic_alpha=6)},
         "adamw-clip-maxnorm": {"optimizer": optimizers.adamw(1e-3, weight_decay=0.1, clip_norm=1.0), "max_norm": 2.0},
     }.get(kind)
@@ -53,6 +54,7 @@ KINDS = [
     "sgd",
     "sgd-l2",
     "nesterov-cosine",
+    "momentum-exponential",
     "rmsprop-step",
     "adam-dropout-augment",
     "adamw-clip-maxnorm",
