@@ -44,13 +44,13 @@ class Workspace:
     def __init__(self, sizes: Sequence[int], batch_size: int, dtype: np.dtype[Any]) -> None:
         self.batch_size = batch_size
         self.a = [np.empty((batch_size, n), dtype) for n in sizes]  # a[0] holds the input batch
-        self.delta = [np.empty((batch_size, n), dtype) for n in sizes]  # delta[0] is unused
+        self.delta = [np.empty((0, 0), dtype)] + [np.empty((batch_size, n), dtype) for n in sizes[1:]]  # no δ⁰
         self.y = np.empty((batch_size, sizes[-1]), dtype)  # the batch's targets
         self.z_out = np.empty((batch_size, sizes[-1]), dtype)
         self.nabla_w = [np.empty((n_out, n_in), dtype) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
         self.nabla_b = [np.empty(n_out, dtype) for n_out in sizes[1:]]
-        self.masks: list[np.ndarray | None] = [None] * (len(sizes) - 1)
-        self.scratch = [np.empty((batch_size, n), dtype) for n in sizes]
+        self.masks: list[np.ndarray | None] = [None] * (len(sizes) - 1)  # dropout's, made when first needed
+        self.undropped: list[np.ndarray | None] = [None] * (len(sizes) - 1)
         widest = batch_size * max(sizes)
         self._bits = np.empty(widest, np.int32) if dtype == np.float32 else None
         self._normal = np.empty(widest, bool)
@@ -82,7 +82,8 @@ class Workspace:
                 out.append(None)
                 continue
             if self.masks[l] is None:
-                self.masks[l] = np.empty((self.batch_size, self.a[l].shape[1]), self.a[l].dtype)
+                self.masks[l] = np.empty_like(self.a[l])
+                self.undropped[l] = np.empty_like(self.a[l])
             mask = self.masks[l][:m]  # type: ignore[index]
             rng.random(dtype=mask.dtype, out=mask)
             np.greater_equal(mask, p, out=mask)
@@ -277,7 +278,7 @@ class Network:
                 a_kept = a[l]
                 if masks[l] is not None:  # through the mask, and σ' of the undropped a
                     grad_a *= masks[l]
-                    a_kept = np.multiply(a[l], 1.0 - self.dropout[l], out=ws.scratch[l][:m])
+                    a_kept = np.multiply(a[l], 1.0 - self.dropout[l], out=ws.undropped[l][:m])  # type: ignore[index]
                 delta_prev = flush(self.activations[l - 1].backward(a_kept, grad_a, out=grad_a))
             apply(l, flush(delta) if l == L - 1 else delta, a[l])  # BP3 and BP4
             delta = delta_prev
