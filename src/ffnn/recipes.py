@@ -114,7 +114,7 @@ max_norm = 3.5
     "mlp-augmented": """
 name = "mlp-augmented"
 description = "mlp-best trained on distorted digits: every batch is randomly shifted (up to 2 px), rotated (10 degrees), scaled (10 %) and elastically distorted (alpha 8, sigma 4) on the fly, 300 epochs."
-expected = "literature: an MLP with elastic distortions, 99.3 % (Simard et al. 2003); ffnn: see README's recipe table"
+expected = "literature: an MLP with elastic distortions, 99.3 % (Simard et al. 2003); ffnn, seed 0: 99.27 % final (99.31 % at its best epoch), 40 minutes"
 dataset = "mnist"
 epochs = 300
 augment = "elastic"
