@@ -48,7 +48,7 @@ def predict(network: Network, image: np.ndarray) -> dict[str, Any]:
     for l in range(len(network.weights) - 1):
         a = network._layer(l, a)
         hidden.append([round(float(v), 5) for v in a[0]])
-    output = network.feedforward(image.reshape(1, -1))[0]
+    output = network._layer(len(network.weights) - 1, a)[0]  # one pass: the output layer from the last hidden
     probabilities = output if network.activations[-1].name == "softmax" else output / output.sum()
     return {
         "label": int(np.argmax(output)),
