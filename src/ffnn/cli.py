@@ -16,7 +16,10 @@ import argparse
 import gzip
 import hashlib
 import json
+import os
+import shutil
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,7 +38,7 @@ from ffnn.errors import DataFormatError, DataUnavailableError, TrainingDivergedE
 from ffnn.metrics import confusion_matrix, per_class_accuracy
 from ffnn.serialization import load
 
-EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 1, 130
+EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 2, 1, 130, 141  # 141 = 128 + SIGPIPE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainingDivergedError as e:
         print(f"ffnn: error: {e}", file=sys.stderr)
         return EXIT_DIVERGED
+    except BrokenPipeError:  # the reader went away (`ffnn recipes | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except (DataUnavailableError, DataFormatError, ValueError, OSError, RuntimeError) as e:
         print(f"ffnn: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
@@ -374,9 +380,12 @@ def cmd_recipes(args: argparse.Namespace) -> int:
             raise ValueError("name a recipe: ffnn recipes show NAME")
         print(recipes.text(args.name), end="")
         return 0
+    width = max(60, shutil.get_terminal_size().columns - 1)
     for name in recipes.names():
         info = recipes.info(name)
-        print(f"{name}\n    {info['description']}\n    expected: {info['expected']}")
+        print(name)
+        for line in (info["description"], f"expected: {info['expected']}"):
+            print(textwrap.fill(line, width, initial_indent="    ", subsequent_indent="      "))
     return 0
 
 
