@@ -385,7 +385,7 @@ def cmd_recipes(args: argparse.Namespace) -> int:
         info = recipes.info(name)
         print(name)
         for line in (info["description"], f"expected: {info['expected']}"):
-            print(textwrap.fill(line, width, initial_indent="    ", subsequent_indent="      "))
+            print(textwrap.fill(line, width, initial_indent="    ", subsequent_indent="      ", break_on_hyphens=False))
     return 0
 
 
