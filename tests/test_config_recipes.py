@@ -65,6 +65,15 @@ def test_required_recipes_are_there():
         recipes.text("nope")
 
 
+def test_a_recipe_that_extends_another_overrides_only_what_it_names():
+    best, augmented = recipes.settings("mlp-best"), recipes.settings("mlp-augmented")
+    changed = {k for k in best.keys() | augmented.keys() if best.get(k) != augmented.get(k)}
+    assert changed == {"sizes", "epochs", "augment"}
+    assert (augmented["sizes"], augmented["epochs"], augmented["augment"]) == ([784, 800, 800, 10], 300, "elastic")
+    assert (augmented["dropout"], augmented["input_dropout"], augmented["max_norm"]) == (0.5, 0.2, 3.5)
+    assert recipes.info("mlp-augmented")["extends"] == "mlp-best"
+
+
 def test_batches_per_epoch_trains_on_that_many_batches(rng):
     X, y = rng.standard_normal((100, 3)), rng.integers(0, 2, 100)
     seen = []
