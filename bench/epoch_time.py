@@ -70,7 +70,7 @@ def main() -> None:
         net = ffnn.Network(sizes, seed=0)
         model, optimizer, X_t, Y_t = torch_setup(torch, sizes, X, y)
         for r in range(args.repeats + 1):  # the first round warms both up and is dropped
-            t_ffnn = net.fit(X, y, epochs=1, batch_size=batch, eta=ETA, seed=r).seconds[0]
+            t_ffnn = ffnn.fit(net, X, y, epochs=1, batch_size=batch, eta=ETA, seed=r).seconds[0]
             t_torch = torch_epoch(torch, model, optimizer, X_t, Y_t, batch, seed=r)
             if r:
                 ffnn_times.append(t_ffnn)

@@ -31,7 +31,7 @@ def main() -> None:
     X = rng.random((60_000, 784), dtype=np.float32)
     y = rng.integers(0, 10, 60_000)
     net = ffnn.Network([int(s) for s in args.sizes.split(",")], seed=0)
-    net.fit(X, y, epochs=1, batch_size=args.batch, eta=0.5)  # warm-up
+    ffnn.fit(net, X, y, epochs=1, batch_size=args.batch, eta=0.5)  # warm-up
     profile = cProfile.Profile()
     profile.runcall(net.fit, X, y, epochs=1, batch_size=args.batch, eta=0.5)
     pstats.Stats(profile).sort_stats("tottime").print_stats(12)

@@ -56,7 +56,7 @@ def test_training_agrees_across_backends():
     code = (
         "import numpy as np, ffnn; rng = np.random.default_rng(0); X = rng.standard_normal((40, 5)); "
         "y = rng.integers(0, 3, 40); net = ffnn.Network([5, 6, 3], dtype='float64', seed=0); "
-        "net.fit(X, y, epochs=3, batch_size=7, eta=0.5, lmbda=0.1, seed=0); print(float(net.weights[0].sum()))"
+        "ffnn.fit(net, X, y, epochs=3, batch_size=7, eta=0.5, lmbda=0.1, seed=0); print(float(net.weights[0].sum()))"
     )
     results = []
     for backend in ("", "numpy"):

@@ -174,7 +174,7 @@ def test_predict_png_digits(tmp_path):
     from PIL import Image, ImageDraw
 
     net = ffnn.Network([784, 10], cost="cross_entropy", seed=0)
-    net.save(tmp_path / "m.npz")
+    ffnn.save(net, tmp_path / "m.npz")
     image = Image.new("L", (120, 160), 255)
     ImageDraw.Draw(image).line([(70, 20), (70, 140)], fill=0, width=10)  # a "1", black on white
     image.save(tmp_path / "one.png")

@@ -85,6 +85,6 @@ def test_batches_per_epoch_trains_on_that_many_batches(rng):
         def on_epoch_end(self, network, history):
             return False
 
-    ffnn.Network([3, 2], seed=0).fit(X, y, epochs=3, batch_size=10, eta=0.1, callbacks=[Count()], batches_per_epoch=1)
+    ffnn.fit(ffnn.Network([3, 2], seed=0), X, y, epochs=3, batch_size=10, eta=0.1, callbacks=[Count()], batches_per_epoch=1)
     assert seen == [(0, 0), (1, 0), (2, 0)]
     assert np.isfinite(X).all()

@@ -119,7 +119,7 @@ def test_fuzz_npz(edits):
 # -- model files ----------------------------------------------------------------------------------
 
 NET = ffnn.Network([5, 4, 3], ["tanh", "softmax"], cost="cross_entropy", dtype="float64", seed=2)
-NET.save(FOLDER / "base-model.npz", {"note": "fuzz"})
+ffnn.save(NET, FOLDER / "base-model.npz", {"note": "fuzz"})
 MODEL = fixed_zip(FOLDER / "base-model.npz")
 
 

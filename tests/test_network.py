@@ -38,7 +38,7 @@ def test_one_sgd_step_on_a_2_2_1_network_worked_by_hand():
     nabla_b, _ = net.backprop(X, y)
     assert nabla_b[1][0] == pytest.approx(-0.013190064885668637, abs=1e-15)
     np.testing.assert_allclose(nabla_b[0], [-0.002047085029306896, -0.0019771366950813705], atol=1e-15)
-    net.fit(X, y, epochs=1, batch_size=1, eta=2.0)
+    ffnn.fit(net, X, y, epochs=1, batch_size=1, eta=2.0)
     np.testing.assert_allclose(net.weights[1], [[0.717626880141, 0.819791958948]], atol=1e-12)
     np.testing.assert_allclose(net.biases[1], [0.926380129771], atol=1e-12)
     np.testing.assert_allclose(
@@ -52,7 +52,7 @@ def test_learns_seed002s_four_examples():
     *summed* gradient — which is η = 4 on ffnn's mean gradient."""
     X, y = toy.punnen()
     net = ffnn.Network([3, 4, 1], seed=1)
-    net.fit(X, y.astype(float), epochs=1000, batch_size=4, eta=4.0, seed=0)
+    ffnn.fit(net, X, y.astype(float), epochs=1000, batch_size=4, eta=4.0, seed=0)
     out = net.feedforward(X).ravel()
     assert np.all(np.abs(out - y) < 0.1), out
     np.testing.assert_array_equal(net.predict(X), y)
@@ -61,7 +61,7 @@ def test_learns_seed002s_four_examples():
 def test_learns_xor():
     X, y = toy.xor()
     net = ffnn.Network([2, 4, 2], cost="cross_entropy", seed=0)
-    net.fit(X, y, epochs=500, batch_size=4, eta=2.0, seed=0)
+    ffnn.fit(net, X, y, epochs=500, batch_size=4, eta=2.0, seed=0)
     out = net.feedforward(X)
     assert np.all(np.abs(out - np.eye(2)[y]) < 0.1), out
     assert net.accuracy(X, y) == 1.0
@@ -71,7 +71,7 @@ def train(seed, data_seed=0):
     rng = np.random.default_rng(data_seed)
     X, y = rng.standard_normal((64, 5)), rng.integers(0, 3, 64)
     net = ffnn.Network([5, 7, 3], seed=seed)
-    net.fit(X, y, epochs=3, batch_size=8, eta=0.5, seed=seed)
+    ffnn.fit(net, X, y, epochs=3, batch_size=8, eta=0.5, seed=seed)
     return net
 
 
@@ -182,7 +182,7 @@ def test_bad_data_is_refused_before_training(X, y, error, match):
     net = ffnn.Network([2, 4, 3], seed=0)
     before = [p.copy() for p in net.parameters()]
     with pytest.raises(error, match=match):
-        net.fit(X, y, epochs=1, batch_size=2, eta=1.0)
+        ffnn.fit(net, X, y, epochs=1, batch_size=2, eta=1.0)
     for p, q in zip(before, net.parameters()):
         np.testing.assert_array_equal(p, q)
 
@@ -204,14 +204,14 @@ def test_bad_hyperparameters_are_refused(kwargs, match):
     args = {"epochs": 1, "batch_size": 2, "eta": 1.0, **kwargs}
     before = net.weights[0].copy()
     with pytest.raises(ValueError, match=match):
-        net.fit(np.zeros((4, 2)), np.zeros(4, int), **args)
+        ffnn.fit(net, np.zeros((4, 2)), np.zeros(4, int), **args)
     np.testing.assert_array_equal(before, net.weights[0])
 
 
 def test_bad_test_data_is_refused_before_training():
     net = ffnn.Network([2, 3], seed=0)
     with pytest.raises(ValueError, match=r"'test_data\[1\]' class labels must lie in \[0, 3\)"):
-        net.fit(np.zeros((4, 2)), np.zeros(4, int), 1, 2, 1.0, test_data=(np.zeros((2, 2)), np.array([0, 7])))
+        ffnn.fit(net, np.zeros((4, 2)), np.zeros(4, int), 1, 2, 1.0, test_data=(np.zeros((2, 2)), np.array([0, 7])))
 
 
 def test_cross_entropy_targets_must_be_probability_rows():
@@ -224,7 +224,7 @@ def test_cross_entropy_targets_must_be_probability_rows():
     net.backprop(X, np.array([[0.2, 0.3, 0.5], [0.0, 1.0, 0.0]]))  # soft labels are fine
     bce = ffnn.Network([2, 3], cost="binary_cross_entropy", seed=0)
     with pytest.raises(ValueError, match=r"'binary_cross_entropy' cost must lie in \[0, 1\]"):
-        bce.fit(X, np.full((2, 3), 1.5), epochs=1, batch_size=1, eta=1.0)
+        ffnn.fit(bce, X, np.full((2, 3), 1.5), epochs=1, batch_size=1, eta=1.0)
 
 
 def test_subnormal_errors_are_flushed_in_float32_only():

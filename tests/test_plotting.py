@@ -106,7 +106,7 @@ def test_misclassified_grid_shows_mistakes_only(mnist_subset, run_dir):
 def test_decision_regions_for_2d_data(tmp_path):
     X, y = ffnn.data.toy.moons(n=200, seed=0)
     net = ffnn.Network([2, 16, 2], "tanh", cost="cross_entropy", seed=0)
-    net.fit(X, y, 30, 10, eta=0.3, seed=0)
+    ffnn.fit(net, X, y, 30, 10, eta=0.3, seed=0)
     fig = plotting.plot_decision_regions(net, X, y, resolution=50)
     plotting.save(fig, tmp_path / "regions", ("png",))
     pixels = png(tmp_path / "regions.png")
@@ -130,7 +130,7 @@ def test_vanishing_gradient_in_a_deep_sigmoid_network_and_not_with_relu(mnist_su
         ("relu", "relu", "cross_entropy", "he"),
     ):
         net = ffnn.Network([784, 30, 30, 30, 30, 10], act, cost=cost, init=init, seed=0)
-        h = net.fit(X, y, 2, 10, eta=0.1, seed=0, callbacks=[GradientNorms(X[:500], y[:500])])
+        h = ffnn.fit(net, X, y, 2, 10, eta=0.1, seed=0, callbacks=[GradientNorms(X[:500], y[:500])])
         ratios[name] = [last / first for first, last in zip(h.extra["grad_norm_1"], h.extra["grad_norm_5"])]
     assert all(r >= 10 for r in ratios["sigmoid"]), ratios
     assert all(r < 10 for r in ratios["relu"]), ratios

@@ -73,7 +73,7 @@ def test_fit_epochs_equal_reference_sgd(lmbda, rng):
     ref = mirror(net, "quadratic")
     X = rng.standard_normal((23, 5))
     y = rng.integers(0, 3, 23)
-    net.fit(X, y, epochs=2, batch_size=5, eta=0.7, lmbda=lmbda, seed=5)
+    ffnn.fit(net, X, y, epochs=2, batch_size=5, eta=0.7, lmbda=lmbda, seed=5)
     ref.SGD(columns(X, np.eye(3)[y]), epochs=2, mini_batch_size=5, eta=0.7, lmbda=lmbda, seed=5)
     for ours, theirs in zip(net.weights, ref.weights):
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)

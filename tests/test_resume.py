@@ -73,14 +73,14 @@ def test_resume_is_bit_identical(kind, data, tmp_path):
         "test_data": (X[:20], y[:20]),
     }
     reference_net, kwargs, callbacks = setting(kind)
-    reference = reference_net.fit(X, y, callbacks=callbacks, **common, **kwargs)
+    reference = ffnn.fit(reference_net, X, y, callbacks=callbacks, **common, **kwargs)
 
     net, kwargs, callbacks = setting(kind)
-    net.fit(X, y, callbacks=[*callbacks, StopAfter(1), checkpoint.Checkpointer(tmp_path)], **common, **kwargs)
+    ffnn.fit(net, X, y, callbacks=[*callbacks, StopAfter(1), checkpoint.Checkpointer(tmp_path)], **common, **kwargs)
     state = checkpoint.load(checkpoint.latest(tmp_path))
     assert state["epoch"] == 1
     resumed_net, kwargs, callbacks = setting(kind)  # a fresh process would build exactly this
-    resumed = resumed_net.fit(
+    resumed = ffnn.fit(resumed_net, 
         X, y, callbacks=[*callbacks, checkpoint.Checkpointer(tmp_path)], resume=state, **common, **kwargs
     )
 
@@ -94,7 +94,7 @@ def test_resume_is_bit_identical(kind, data, tmp_path):
 def test_checkpointer_keeps_the_newest_and_writes_every_n(data, tmp_path):
     X, y = data
     net = ffnn.Network([784, 8, 10], seed=0)
-    net.fit(X, y, 7, 60, eta=0.5, callbacks=[checkpoint.Checkpointer(tmp_path, every=3, keep=2)])
+    ffnn.fit(net, X, y, 7, 60, eta=0.5, callbacks=[checkpoint.Checkpointer(tmp_path, every=3, keep=2)])
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "checkpoint-00005.npz",
         "checkpoint-00006.npz",
@@ -109,7 +109,7 @@ def test_checkpointer_keeps_the_newest_and_writes_every_n(data, tmp_path):
 def test_bad_checkpoint_files(tmp_path, data):
     X, y = data
     net = ffnn.Network([784, 8, 10], seed=0)
-    net.fit(X, y, 1, 60, eta=0.5, callbacks=[checkpoint.Checkpointer(tmp_path)])
+    ffnn.fit(net, X, y, 1, 60, eta=0.5, callbacks=[checkpoint.Checkpointer(tmp_path)])
     good = tmp_path / "checkpoint-00000.npz"
     with np.load(good) as archive:
         arrays = dict(archive)
@@ -119,7 +119,7 @@ def test_bad_checkpoint_files(tmp_path, data):
     np.savez(tmp_path / "future.npz", **arrays)
     with pytest.raises(ffnn.ModelFileError, match=r"checkpoint format 9 .* reads format 1. Upgrade ffnn"):
         checkpoint.load(tmp_path / "future.npz")
-    net.save(tmp_path / "model.npz")
+    ffnn.save(net, tmp_path / "model.npz")
     with pytest.raises(ffnn.ModelFileError, match="not an ffnn checkpoint"):
         checkpoint.load(tmp_path / "model.npz")
     (tmp_path / "cut.npz").write_bytes(good.read_bytes()[:300])
@@ -129,16 +129,16 @@ def test_bad_checkpoint_files(tmp_path, data):
 
 def test_resume_refuses_a_different_network(tmp_path, data):
     X, y = data
-    ffnn.Network([784, 8, 10], seed=0).fit(X, y, 1, 60, eta=0.5, callbacks=[checkpoint.Checkpointer(tmp_path)])
+    ffnn.fit(ffnn.Network([784, 8, 10], seed=0), X, y, 1, 60, eta=0.5, callbacks=[checkpoint.Checkpointer(tmp_path)])
     state = checkpoint.load(checkpoint.latest(tmp_path))
     with pytest.raises(ValueError, match="do not fit this network"):
-        ffnn.Network([784, 9, 10], seed=0).fit(X, y, 2, 60, eta=0.5, resume=state)
+        ffnn.fit(ffnn.Network([784, 9, 10], seed=0), X, y, 2, 60, eta=0.5, resume=state)
 
 
 def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, data, monkeypatch):
     X, y = data
     net = ffnn.Network([784, 8, 10], seed=0)
-    net.fit(X, y, 1, 60, eta=0.5, callbacks=[checkpoint.Checkpointer(tmp_path)])
+    ffnn.fit(net, X, y, 1, 60, eta=0.5, callbacks=[checkpoint.Checkpointer(tmp_path)])
     before = (tmp_path / "checkpoint-00000.npz").read_bytes()
 
     def disk_full(*args, **kwargs):
@@ -147,7 +147,7 @@ def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, data, monkey
     monkeypatch.setattr(checkpoint.np, "savez", disk_full)
     state = checkpoint.load(tmp_path / "checkpoint-00000.npz")
     with pytest.raises(OSError, match="No space left on device"):
-        net.fit(X, y, 3, 60, eta=0.5, callbacks=[checkpoint.Checkpointer(tmp_path)], resume=state)
+        ffnn.fit(net, X, y, 3, 60, eta=0.5, callbacks=[checkpoint.Checkpointer(tmp_path)], resume=state)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-00000.npz"]  # no partial file
     assert (tmp_path / "checkpoint-00000.npz").read_bytes() == before
 

@@ -64,9 +64,9 @@ def test_fit_refuses_eta_with_an_optimizer_and_bad_max_norm(rng):
     net = ffnn.Network([2, 3], seed=0)
     X, y = rng.standard_normal((4, 2)), np.array([0, 1, 2, 0])
     with pytest.raises(ValueError, match="give it the learning rate and weight decay"):
-        net.fit(X, y, 1, 2, eta=0.1, optimizer=optimizers.adam(0.01))
+        ffnn.fit(net, X, y, 1, 2, eta=0.1, optimizer=optimizers.adam(0.01))
     with pytest.raises(ValueError, match=r"'max_norm' parameter must be a number > 0.0. Got -1.0"):
-        net.fit(X, y, 1, 2, eta=0.1, max_norm=-1.0)
+        ffnn.fit(net, X, y, 1, 2, eta=0.1, max_norm=-1.0)
 
 
 def test_dropout_preserves_the_expected_activation(rng):
@@ -118,7 +118,7 @@ def test_backprop_through_dropout_matches_central_differences(rng):
 def test_max_norm_bounds_every_neurons_weights(rng):
     net = ffnn.Network([10, 30, 3], "relu", cost="cross_entropy", seed=0)
     X, y = rng.standard_normal((200, 10)), rng.integers(0, 3, 200)
-    net.fit(X, y, 5, 10, optimizer=optimizers.sgd(0.5, momentum=0.9), max_norm=0.5, seed=0)
+    ffnn.fit(net, X, y, 5, 10, optimizer=optimizers.sgd(0.5, momentum=0.9), max_norm=0.5, seed=0)
     for w in net.weights:
         assert np.linalg.norm(w, axis=1).max() <= 0.5 * (1 + 1e-6)
     assert max(np.linalg.norm(w, axis=1).max() for w in net.weights) > 0.49  # the bound was active
@@ -134,7 +134,7 @@ def test_early_stopping_restores_the_best_epochs_weights(rng):
 
     stopper = EarlyStopping(patience=3)
     net = ffnn.Network([6, 40, 3], "relu", cost="cross_entropy", seed=0)
-    h = net.fit(
+    h = ffnn.fit(net, 
         X[:200], y[:200], 50, 10, eta=0.5, validation_data=(X[200:], y[200:]), callbacks=[Snapshot(), stopper], seed=0
     )
     best = int(np.argmax(h.validation_accuracy))
@@ -181,7 +181,7 @@ def test_fit_with_augmentation_and_dropout_is_reproducible(rng):
 
     def train():
         net = ffnn.Network([784, 20, 10], "relu", cost="cross_entropy", dropout=0.3, seed=0)
-        net.fit(X, y, 2, 16, optimizer=optimizers.adam(1e-3), augment=Augment(elastic_alpha=6), seed=3)
+        ffnn.fit(net, X, y, 2, 16, optimizer=optimizers.adam(1e-3), augment=Augment(elastic_alpha=6), seed=3)
         return net
 
     for p, q in zip(train().parameters(), train().parameters()):

@@ -16,8 +16,8 @@ from ffnn.activations import LeakyReLU
 def test_save_load_is_bit_identical(dtype, tmp_path, rng):
     net = ffnn.Network([5, 7, 4, 3], [LeakyReLU(0.2), "tanh", "softmax"], cost="cross_entropy", dtype=dtype, seed=1)
     X, y = rng.standard_normal((30, 5)), rng.integers(0, 3, 30)
-    net.fit(X, y, epochs=2, batch_size=8, eta=0.1, seed=0)
-    net.save(tmp_path / "m.npz", {"note": "hello", "epochs": 2})
+    ffnn.fit(net, X, y, epochs=2, batch_size=8, eta=0.1, seed=0)
+    ffnn.save(net, tmp_path / "m.npz", {"note": "hello", "epochs": 2})
     back = ffnn.load(tmp_path / "m.npz")
     assert back.sizes == net.sizes and back.dtype == net.dtype
     assert [a.name for a in back.activations] == ["leaky_relu", "tanh", "softmax"]
@@ -92,7 +92,7 @@ def test_bad_model_files(arrays, match, tmp_path):
 
 def test_pickles_truncation_and_non_models_are_refused(tmp_path):
     net = ffnn.Network([2, 3], dtype="float64", seed=0)
-    net.save(tmp_path / "good.npz")
+    ffnn.save(net, tmp_path / "good.npz")
     good = (tmp_path / "good.npz").read_bytes()
     (tmp_path / "cut.npz").write_bytes(good[: len(good) // 2])
     with pytest.raises(ffnn.ModelFileError, match=r"not an ffnn model file|cannot be read"):
@@ -115,7 +115,7 @@ def test_pickles_truncation_and_non_models_are_refused(tmp_path):
 
 def test_a_failed_save_leaves_the_previous_file(tmp_path, monkeypatch):
     net = ffnn.Network([2, 3], seed=0)
-    net.save(tmp_path / "m.npz")
+    ffnn.save(net, tmp_path / "m.npz")
     before = (tmp_path / "m.npz").read_bytes()
 
     def broken(*args, **kwargs):
@@ -123,6 +123,6 @@ def test_a_failed_save_leaves_the_previous_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(serialization.np, "savez", broken)
     with pytest.raises(OSError, match="disk full"):
-        ffnn.Network([2, 5], seed=1).save(tmp_path / "m.npz")
+        ffnn.save(ffnn.Network([2, 5], seed=1), tmp_path / "m.npz")
     assert (tmp_path / "m.npz").read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]

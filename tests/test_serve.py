@@ -25,7 +25,7 @@ def model():
     X = np.concatenate([zeros, ones]).reshape(400, 784)
     y = np.repeat([0, 1], 200)
     net = ffnn.Network([784, 16, 10], "relu", cost="cross_entropy", init="he", seed=0)
-    net.fit(X, y, 10, 20, eta=0.1, seed=0)
+    ffnn.fit(net, X, y, 10, 20, eta=0.1, seed=0)
     assert net.accuracy(X, y) == 1.0
     return net, X
 

@@ -15,7 +15,7 @@ def data(rng, n=60):
 def test_history_records_each_epoch(rng):
     X, y = data(rng)
     net = ffnn.Network([4, 6, 2], cost="cross_entropy", seed=0)
-    h = net.fit(X, y, epochs=5, batch_size=10, eta=0.5, test_data=(X[:20], y[:20]), seed=0)
+    h = ffnn.fit(net, X, y, epochs=5, batch_size=10, eta=0.5, test_data=(X[:20], y[:20]), seed=0)
     assert h.epoch == [0, 1, 2, 3, 4]
     assert len(h.train_cost) == len(h.test_accuracy) == len(h.test_cost) == len(h.seconds) == 5
     assert h.train_cost[-1] < h.train_cost[0]
@@ -27,10 +27,10 @@ def test_history_records_each_epoch(rng):
 def test_verbose_prints_the_seeds_epoch_line(rng, capsys):
     X, y = data(rng)
     net = ffnn.Network([4, 3, 2], seed=0)
-    h = net.fit(X, y, epochs=2, batch_size=10, eta=1.0, test_data=(X, y), verbose=True)
+    h = ffnn.fit(net, X, y, epochs=2, batch_size=10, eta=1.0, test_data=(X, y), verbose=True)
     lines = capsys.readouterr().out.splitlines()
     assert lines == [f"Epoch {e}: {c} / 60" for e, c in zip(h.epoch, h.test_correct)]
-    net.fit(X, y, epochs=1, batch_size=10, eta=1.0, verbose=True)
+    ffnn.fit(net, X, y, epochs=1, batch_size=10, eta=1.0, verbose=True)
     assert capsys.readouterr().out == "Epoch 0 complete\n"
 
 
@@ -41,7 +41,7 @@ def test_callback_can_stop_training(rng):
         def on_epoch_end(self, network, history):
             return len(history.epoch) == 2
 
-    h = ffnn.Network([4, 3, 2], seed=0).fit(X, y, epochs=10, batch_size=10, eta=1.0, callbacks=[StopAfterTwo()])
+    h = ffnn.fit(ffnn.Network([4, 3, 2], seed=0), X, y, epochs=10, batch_size=10, eta=1.0, callbacks=[StopAfterTwo()])
     assert h.epoch == [0, 1]
 
 
@@ -49,7 +49,7 @@ def test_zero_epochs_changes_nothing(rng):
     X, y = data(rng)
     net = ffnn.Network([4, 3, 2], seed=0)
     before = net.weights[0].copy()
-    assert net.fit(X, y, epochs=0, batch_size=10, eta=1.0).epoch == []
+    assert ffnn.fit(net, X, y, epochs=0, batch_size=10, eta=1.0).epoch == []
     np.testing.assert_array_equal(before, net.weights[0])
 
 
@@ -57,21 +57,21 @@ def test_l2_shrinks_weights(rng):
     X, y = data(rng)
     plain = ffnn.Network([4, 8, 2], seed=0)
     decayed = ffnn.Network([4, 8, 2], seed=0)
-    plain.fit(X, y, epochs=20, batch_size=10, eta=0.5, seed=0)
-    decayed.fit(X, y, epochs=20, batch_size=10, eta=0.5, lmbda=5.0, seed=0)
+    ffnn.fit(plain, X, y, epochs=20, batch_size=10, eta=0.5, seed=0)
+    ffnn.fit(decayed, X, y, epochs=20, batch_size=10, eta=0.5, lmbda=5.0, seed=0)
     assert np.linalg.norm(decayed.weights[0]) < 0.8 * np.linalg.norm(plain.weights[0])
 
 
 def test_divergence_names_epoch_and_batch_and_keeps_last_good_weights():
     X, y = toy.xor()
     net = ffnn.Network([2, 16, 2], "relu", "identity", seed=0)
-    net.fit(X, y, epochs=1, batch_size=2, eta=0.01, seed=0)
+    ffnn.fit(net, X, y, epochs=1, batch_size=2, eta=0.01, seed=0)
     good = [p.copy() for p in net.parameters()]
     with pytest.raises(
         ffnn.TrainingDivergedError,
         match=r"Training diverged in epoch \d+, batch \d+: the cost is (nan|inf).*try a smaller eta \(it is 1e\+30\)",
     ):
-        net.fit(X, y, epochs=3, batch_size=2, eta=1e30, seed=0)
+        ffnn.fit(net, X, y, epochs=3, batch_size=2, eta=1e30, seed=0)
     for p, q in zip(good, net.parameters()):
         np.testing.assert_array_equal(p, q)
     assert np.isfinite(net.feedforward(X)).all()

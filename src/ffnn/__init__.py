@@ -12,25 +12,39 @@ from ffnn import (
     gradcheck,
     initializers,
     optimizers,
-    reference,
     schedules,
 )
 from ffnn._version import __version__
-from ffnn.errors import DataFormatError, DataUnavailableError, ModelFileError, TrainingDivergedError
+from ffnn.callbacks import Callback, PrintProgress
+from ffnn.errors import (
+    DataFormatError,
+    DataUnavailableError,
+    FFNNError,
+    ModelFileError,
+    ParameterError,
+    ParameterTypeError,
+    SettingError,
+    TrainingDivergedError,
+)
 from ffnn.network import Network
 from ffnn.perceptron import Perceptron
-from ffnn.serialization import load
-from ffnn.training import Callback, History, PrintProgress, fit
+from ffnn.serialization import load, save
+from ffnn.state import History
+from ffnn.training import fit
 
 __all__ = [
     "Callback",
     "DataFormatError",
     "DataUnavailableError",
+    "FFNNError",
     "History",
     "ModelFileError",
     "Network",
+    "ParameterError",
+    "ParameterTypeError",
     "Perceptron",
     "PrintProgress",
+    "SettingError",
     "TrainingDivergedError",
     "__version__",
     "activations",
@@ -43,6 +57,6 @@ __all__ = [
     "initializers",
     "load",
     "optimizers",
-    "reference",
+    "save",
     "schedules",
 ]

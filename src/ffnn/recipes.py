@@ -12,7 +12,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ffnn.config import ConfigError, check
+from ffnn.errors import SettingError
+from ffnn.settings import check, in_recipe
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -184,7 +185,7 @@ def names() -> list[str]:
 def text(name: str) -> str:
     """The recipe's TOML text."""
     if name not in _RECIPES:
-        raise ConfigError(f"unknown recipe {name!r}; known: {', '.join(_RECIPES)} (see: ffnn recipes).")
+        raise SettingError(f"unknown recipe {name!r}; known: {', '.join(_RECIPES)} (see: ffnn recipes).")
     return _RECIPES[name].lstrip()
 
 
@@ -202,4 +203,4 @@ def settings(name: str) -> dict[str, Any]:
     table = info(name)
     own = {k: v for k, v in table.items() if k not in ("name", "description", "expected", "extends")}
     base = settings(table["extends"]) if "extends" in table else {}
-    return check({**base, **own}, f"recipe {name}")
+    return check({**base, **own}, in_recipe(name))

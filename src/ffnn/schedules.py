@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ffnn._validation import check_number
-
-if TYPE_CHECKING:
-    from ffnn.network import Network
-    from ffnn.training import History
+from ffnn.callbacks import Callback
+from ffnn.errors import ParameterError
+from ffnn.network import Network
+from ffnn.state import History
 
 Schedule = Callable[[int], float]
 
@@ -58,7 +58,7 @@ def cosine(value: float, total_steps: int, warmup_steps: int = 0, final: float =
     warmup_steps = check_number(warmup_steps, "warmup_steps", low=0, strict=False, integer=True)
     final = check_number(final, "final", low=0.0, strict=False)
     if warmup_steps >= total_steps:
-        raise ValueError(f"'warmup_steps' ({warmup_steps}) must be smaller than 'total_steps' ({total_steps}).")
+        raise ParameterError(f"'warmup_steps' ({warmup_steps}) must be smaller than 'total_steps' ({total_steps}).")
 
     def schedule(step: int) -> float:
         if step < warmup_steps:
@@ -69,12 +69,14 @@ def cosine(value: float, total_steps: int, warmup_steps: int = 0, final: float =
     return schedule
 
 
-class HalveOnPlateau:
+class HalveOnPlateau(Callback):
     """The book's rule: halve η after ``patience`` epochs without a better validation accuracy;
     ask training to stop when η has fallen to η₀ / ``stop_below`` (128 in the book).
 
     Use the same object as the optimiser's learning rate and as a ``fit`` callback.
     """
+
+    state_key = "halve_on_plateau"
 
     def __init__(self, value: float, patience: int = 10, stop_below: float = 128.0) -> None:
         self.initial = self.value = check_number(value, "learning_rate", low=0.0)
@@ -100,7 +102,7 @@ class HalveOnPlateau:
     def observe(self, accuracy: float | None) -> bool:
         """Record one epoch's validation accuracy; True when training should stop."""
         if accuracy is None:
-            raise ValueError("HalveOnPlateau needs validation data: pass validation_data= to fit.")
+            raise ParameterError("HalveOnPlateau needs validation data: pass validation_data= to fit.")
         self.history.append(self.value)
         if self.best is None or accuracy > self.best:
             self.best, self.waited = accuracy, 0

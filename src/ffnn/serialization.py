@@ -22,16 +22,15 @@ import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ffnn._files import atomic_open, check_npz
 from ffnn._version import __version__
+from ffnn.activations import LeakyReLU
 from ffnn.errors import ModelFileError
-
-if TYPE_CHECKING:
-    from ffnn.network import Network
+from ffnn.network import Network
 
 FORMAT = "ffnn-model"
 FORMAT_VERSION = 1
@@ -39,7 +38,7 @@ _MAX_HEADER = 1 << 20
 
 
 def save(network: Network, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None) -> None:
-    """Write ``network`` (and JSON-serialisable ``metadata``) to ``path`` atomically."""
+    """Write ``network`` and JSON-serialisable ``metadata`` (default: ``network.metadata``) to ``path``, atomically."""
     activations = [{"name": a.name, **({"slope": a.slope} if hasattr(a, "slope") else {})} for a in network.activations]
     header = {
         "format": FORMAT,
@@ -50,7 +49,7 @@ def save(network: Network, path: str | os.PathLike[str], metadata: dict[str, Any
         "cost": network.cost_function.name,
         "init": network.init,
         "dtype": network.dtype.name,
-        "metadata": metadata or {},
+        "metadata": network.metadata if metadata is None else metadata,
     }
     arrays: dict[str, Any] = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
     for l, (w, b) in enumerate(zip(network.weights, network.biases), start=1):
@@ -69,8 +68,6 @@ def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def load(path: str | os.PathLike[str]) -> Network:
     """The network stored in ``path``; its training metadata is in ``network.metadata``."""
-    from ffnn.activations import LeakyReLU
-    from ffnn.network import Network
 
     path = Path(path)
     with _open(path) as archive:

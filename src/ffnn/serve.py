@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ffnn.errors import ParameterError
 from ffnn.images import MAX_PIXELS, mnist_like
 from ffnn.network import Network
 
@@ -43,17 +44,12 @@ class RequestError(ValueError):
 
 def predict(network: Network, image: np.ndarray) -> dict[str, Any]:
     """The answer for one 28×28 image in [0, 1]: label, output probabilities, hidden activations."""
-    a = image.reshape(1, -1).astype(network.dtype)
-    hidden = []
-    for l in range(len(network.weights) - 1):
-        a = network._layer(l, a)
-        hidden.append([round(float(v), 5) for v in a[0]])
-    output = network._layer(len(network.weights) - 1, a)[0]  # one pass: the output layer from the last hidden
-    probabilities = output if network.activations[-1].name == "softmax" else output / output.sum()
+    *hidden, output = network.layer_outputs(image.reshape(1, -1))  # one pass: every layer's activations
+    probabilities = network.as_probabilities(output)[0]
     return {
-        "label": int(np.argmax(output)),
+        "label": int(np.argmax(probabilities)),
         "probabilities": [round(float(p), 6) for p in probabilities],
-        "activations": hidden,
+        "activations": [[round(float(v), 5) for v in a[0]] for a in hidden],
         "input": [[round(float(v), 4) for v in row] for row in image.reshape(28, 28)],
     }
 
@@ -98,7 +94,14 @@ def create_app(network: Network) -> Any:
     from werkzeug.exceptions import HTTPException
 
     if network.sizes[0] != 784:
-        raise ValueError(f"ffnn serve needs a model with 784 inputs (28×28 images); this one has {network.sizes[0]}.")
+        raise ParameterError(
+            f"ffnn serve needs a model with 784 inputs (28×28 images); this one has {network.sizes[0]}."
+        )
+    if not network.gives_probabilities:
+        raise ParameterError(
+            "ffnn serve needs a model with a softmax or sigmoid output layer; "
+            f"this one's is {network.activations[-1].name!r}."
+        )
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     page = resources.files("ffnn.web").joinpath("index.html").read_text(encoding="utf-8")

@@ -18,6 +18,8 @@ failed, and how to put the files in place by hand.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import logging
 import os
 from collections.abc import Sequence
@@ -228,3 +230,48 @@ def _dataset(dataset: Dataset | str) -> Dataset:
     if dataset not in DATASETS:
         raise ValueError(f"Unknown data set {dataset!r}; known: {', '.join(DATASETS)}.")
     return DATASETS[dataset]
+
+
+@dataclass
+class FileReport:
+    """One file of a data set as found in its folder: size, SHA-256 of its content, whether it is the known one."""
+
+    name: str
+    path: Path | None  # None: missing
+    size: int = 0
+    digest: str = ""
+    verified: bool = False
+
+
+@dataclass
+class SplitReport:
+    """The two files of a split (images, labels) and, when both are present, what they hold."""
+
+    files: list[FileReport]
+    shape: tuple[int, ...] = ()
+    class_counts: list[int] = field(default_factory=list)
+
+
+def describe(dataset: Dataset | str, path: str | os.PathLike[str] | None = None) -> tuple[Path, list[SplitReport]]:
+    """(folder, [train, test]): where a data set's files are, their sizes, checksums and class counts."""
+    dataset = _dataset(dataset)
+    folder = data_folder(dataset, path)
+    names = list(dataset.files)
+    reports = []
+    for images, labels in ((names[0], names[1]), (names[2], names[3])):
+        files = [_file_report(folder, name, dataset.files[name]) for name in (images, labels)]
+        report = SplitReport(files)
+        if all(f.path is not None for f in files):
+            X, y = read_split(folder, images, labels)
+            report.shape, report.class_counts = X.shape, np.bincount(y, minlength=10).tolist()
+        reports.append(report)
+    return folder, reports
+
+
+def _file_report(folder: Path, name: str, known: str) -> FileReport:
+    path = folder / name if (folder / name).is_file() else folder / f"{name}.gz"
+    if not path.is_file():
+        return FileReport(name, None)
+    content = path.read_bytes()
+    digest = hashlib.sha256(gzip.decompress(content) if path.suffix == ".gz" else content).hexdigest()
+    return FileReport(name, path, path.stat().st_size, digest, digest == known)

@@ -1,0 +1,181 @@
+"""Backpropagation, batched: the feedforward pass and BP1–BP4 over reusable buffers.
+
+One index convention throughout: the code's layer ``i`` (0 ≤ i < L, L weight layers) is the
+math's layer l = i + 1. ``weights[i]`` is w^l (shape (n_l, n_{l−1})), ``biases[i]`` is b^l,
+``delta[i]`` is δ^l, and ``a[i]`` is a^{l−1}, the *input* of layer i — so ``a[0]`` is the batch
+and ``a[L]`` the network's output. A batch is a matrix whose rows are examples, and the
+column-vector equations of the sources become
+
+    z^l = a^{l−1} (w^l)ᵀ + b^l,   a^l = σ(z^l)          a[i+1] = σ(a[i] @ weights[i].T + biases[i])
+    δ^L = ∇_a C ⊙ σ'(z^L)                     (BP1)      delta[L−1]
+    δ^l = (δ^{l+1} w^{l+1}) ⊙ σ'(z^l)          (BP2)      delta[i−1] = (delta[i] @ weights[i]) ⊙ σ'(a[i])
+    ∂C/∂b^l = Σ_batch δ^l                      (BP3)      nabla_b[i]
+    ∂C/∂w^l = (δ^l)ᵀ a^{l−1}                   (BP4)      nabla_w[i] = delta[i].T @ a[i]
+
+with the 1/m of the batch mean folded into δ^L, so the sums are the mean gradients. Every σ' is
+written in terms of the activation's output (``ffnn.activations``), so only the a's are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from ffnn._blas import gemm_at_b
+from ffnn.activations import Activation
+from ffnn.costs import Cost, mean_cost, output_error
+
+LayerUpdate = Callable[[int, np.ndarray, np.ndarray], None]
+"""``apply(i, delta, a_prev)``: receives layer i's BP3/BP4 factors δ^l and a^{l−1}."""
+
+
+class Layers(Protocol):
+    """What backpropagation reads of a network (``ffnn.Network`` has it)."""
+
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+    activations: list[Activation]
+    cost_function: Cost
+    dropout: list[float]
+
+
+def forward_layer(w: np.ndarray, b: np.ndarray, activation: Activation, a_prev: np.ndarray, out: Any = None) -> Any:
+    """a^l = σ(a^{l−1} (w^l)ᵀ + b^l) for a batch of rows; ``out`` receives z^l and then a^l."""
+    z = np.matmul(a_prev, w.T, out=out)
+    z += b
+    return activation.value(z, out=z)
+
+
+class Workspace:
+    """Buffers for batches of up to ``batch_size`` rows, reused from batch to batch.
+
+    ``load`` gathers a batch into them; ``backpropagate`` reads it from there and leaves the
+    gradients in ``nabla_w``/``nabla_b`` (unless its ``apply`` consumes them), in the order of
+    :meth:`gradients`.
+    """
+
+    def __init__(self, sizes: Sequence[int], batch_size: int, dtype: np.dtype[Any]) -> None:
+        pairs = list(zip(sizes[:-1], sizes[1:]))
+        self.a = [np.empty((batch_size, n), dtype) for n in sizes]  # a[i]: input of layer i; a[L]: output
+        self.delta = [np.empty((batch_size, n_out), dtype) for _, n_out in pairs]  # delta[i] = δ^(i+1)
+        self.y = np.empty((batch_size, sizes[-1]), dtype)  # the batch's targets
+        self.z_out = np.empty((batch_size, sizes[-1]), dtype)  # z^L, for the cost
+        self.nabla_w = [np.empty((n_out, n_in), dtype) for n_in, n_out in pairs]
+        self.nabla_b = [np.empty(n_out, dtype) for _, n_out in pairs]
+        self.masks: list[np.ndarray | None] = [None] * len(pairs)  # dropout's, for a[i]; made when first needed
+        self.undropped: list[np.ndarray | None] = [None] * len(pairs)
+        widest = batch_size * max(sizes)
+        self._bits = np.empty(widest, np.int32) if dtype == np.float32 else None
+        self._normal = np.empty(widest, bool)
+
+    def load(self, X: np.ndarray, Y: np.ndarray, rows: np.ndarray) -> int:
+        """Gather the examples ``rows`` of inputs ``X`` and targets ``Y`` as the batch; return its size m."""
+        m = len(rows)
+        np.take(X, rows, axis=0, out=self.a[0][:m], mode="clip")  # mode="clip" writes into out directly
+        np.take(Y, rows, axis=0, out=self.y[:m], mode="clip")
+        return m
+
+    def inputs(self, m: int) -> np.ndarray:
+        """The loaded batch's inputs a^0 (m rows), to be transformed in place (augmentation)."""
+        return self.a[0][:m]
+
+    def gradients(self) -> list[np.ndarray]:
+        """The stored ∂C/∂w^l and ∂C/∂b^l in the order of ``Network.parameters()``: [w¹, b¹, w², b², …]."""
+        return [g for pair in zip(self.nabla_w, self.nabla_b) for g in pair]
+
+    def store_gradient(self, i: int, delta: np.ndarray, a_prev: np.ndarray) -> None:
+        """BP3: ∂C/∂b^l = Σ_batch δ^l;  BP4: ∂C/∂w^l = (δ^l)ᵀ a^{l−1} — into ``nabla_b[i]``/``nabla_w[i]``."""
+        np.sum(delta, axis=0, out=self.nabla_b[i])
+        gemm_at_b(1.0, delta, a_prev, 0.0, self.nabla_w[i])
+
+    def flush_subnormals(self, delta: np.ndarray) -> np.ndarray:
+        """δ with its subnormal entries (|δ| < tiny, float32 only) set to 0, in place.
+
+        A saturated unit's σ'(z) is tiny, and δ = ∇_a C ⊙ σ'(z) falls below the normal range;
+        fed to a matrix product, such numbers slow it down by up to 5× on x86 (microcode assists
+        on every multiplication). Setting them to zero — what a CPU's flush-to-zero mode does,
+        which Python cannot turn on for the BLAS threads — changes each gradient by less than
+        10⁻³⁸. Float64 δ would need values below 10⁻³⁰⁸ and are left as they are.
+        """
+        if self._bits is None:
+            return delta
+        # Subnormal ⟺ exponent bits all zero. Done on the integer view with a multiply by the
+        # mask: no floating-point operation touches a subnormal, and no branch per element.
+        bits = delta.view(np.int32)
+        exponent = np.bitwise_and(bits, 0x7F800000, out=self._bits[: bits.size].reshape(bits.shape))
+        normal = np.not_equal(exponent, 0, out=self._normal[: bits.size].reshape(bits.shape))
+        np.multiply(bits, normal, out=bits)
+        return delta
+
+    def draw_masks(self, rates: Sequence[float], m: int, rng: np.random.Generator) -> list[np.ndarray | None]:
+        """Inverted-dropout masks for the inputs a[i] of a batch of m: 1/(1 − p) with probability 1 − p, else 0."""
+        out: list[np.ndarray | None] = []
+        for i, p in enumerate(rates):
+            if not p:
+                out.append(None)
+                continue
+            if self.masks[i] is None:
+                self.masks[i] = np.empty_like(self.a[i])
+                self.undropped[i] = np.empty_like(self.a[i])
+            mask = self.masks[i][:m]  # type: ignore[index]
+            rng.random(dtype=mask.dtype, out=mask)
+            np.greater_equal(mask, p, out=mask)
+            mask *= 1.0 / (1.0 - p)
+            out.append(mask)
+        return out
+
+
+def backpropagate(
+    net: Layers, ws: Workspace, m: int, apply: LayerUpdate | None = None, rng: np.random.Generator | None = None
+) -> float:
+    """Backpropagate the batch of m examples loaded in ``ws`` (``Workspace.load``); return its mean cost.
+
+    For each layer, from the last, BP3 and BP4 give the gradient as products of two factors,
+    ∂C/∂b^l = Σ_batch δ^l and ∂C/∂w^l = (δ^l)ᵀ a^{l−1}. ``apply(i, delta, a_prev)`` receives
+    those factors: by default ``ws.store_gradient`` multiplies them out into ``ws.nabla_b[i]`` /
+    ``ws.nabla_w[i]``; plain SGD instead folds them into the parameters with one GEMM
+    (``ffnn.steps.SGDStep``). BP2 runs before ``apply`` so δ^{l−1} always sees the weights the
+    batch was fed forward with.
+
+    With ``rng``, the network's dropout is applied: the input a[i] of layer i is multiplied by a
+    mask of 0 and 1/(1 − p) drawn from ``rng``, and the same mask gates δ on the way back.
+
+    This is the training loop's hot path: every array is one of the workspace's buffers, and no
+    product is computed whose result is unused (there is no δ for the input layer).
+    """
+    L = len(net.weights)
+    a = [buf[:m] for buf in ws.a]
+    y = ws.y[:m]
+    masks = ws.draw_masks(net.dropout, m, rng) if rng is not None else [None] * L
+    # Feedforward, keeping every a[i] (σ' is computed from it) and z^L for the cost.
+    for i in range(L - 1):
+        if masks[i] is not None:
+            a[i] *= masks[i]
+        forward_layer(net.weights[i], net.biases[i], net.activations[i], a[i], out=a[i + 1])
+    if masks[L - 1] is not None:
+        a[L - 1] *= masks[L - 1]
+    z = np.matmul(a[L - 1], net.weights[L - 1].T, out=ws.z_out[:m])
+    z += net.biases[L - 1]
+    output = net.activations[L - 1]
+    a_out = output.value(z, out=a[L])
+    batch_cost = mean_cost(net.cost_function, output, z, a_out, y)
+    # BP1, with the 1/m of the batch mean folded into δ^L (BP2–BP4 are linear in δ).
+    delta = output_error(net.cost_function, output, a_out, y, out=ws.delta[L - 1][:m])
+    delta *= 1.0 / m
+    apply = apply or ws.store_gradient
+    for i in range(L - 1, -1, -1):
+        delta_prev: np.ndarray | None = None
+        if i > 0:  # BP2: delta[i−1] = (delta[i] @ weights[i]) ⊙ σ'(a[i])
+            grad_a = np.matmul(delta, net.weights[i], out=ws.delta[i - 1][:m])
+            a_kept = a[i]
+            if masks[i] is not None:  # through the mask, and σ' of the undropped a
+                grad_a *= masks[i]
+                a_kept = np.multiply(a[i], 1.0 - net.dropout[i], out=ws.undropped[i][:m])  # type: ignore[index]
+            delta_prev = ws.flush_subnormals(net.activations[i - 1].backward(a_kept, grad_a, out=grad_a))
+        if i == L - 1:  # (hidden δ's are flushed as BP2 makes them)
+            ws.flush_subnormals(delta)
+        apply(i, delta, a[i])  # BP3 and BP4
+        delta = delta_prev
+    return batch_cost

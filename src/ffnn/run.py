@@ -1,0 +1,300 @@
+"""Runs: settings → network, data and callbacks → a run folder with its config, metrics, model,
+checkpoints and summary. The command line, the web pages and the scikit-learn estimators all
+train through here; none of them holds training logic of its own.
+
+A run folder holds
+
+    config.toml        the resolved settings (``--config`` with it repeats the run)
+    metrics.csv        one row per epoch, rewritten after each
+    checkpoints/       the whole training state, every ``checkpoint_every`` epochs
+    model.npz          the trained network with its settings and summary (``ffnn.load``)
+    summary.json       final and best accuracies, epoch times
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ffnn import checkpoint, optimizers, recipes, schedules
+from ffnn import settings as settings_table
+from ffnn._files import atomic_open
+from ffnn._version import __version__
+from ffnn.callbacks import (
+    Callback,
+    EarlyStopping,
+    EpochTable,
+    GradientNorms,
+    MetricsLog,
+    ProgressBar,
+    StopOnInterrupt,
+    TrainingAccuracy,
+)
+from ffnn.data import named
+from ffnn.data.augment import Augment
+from ffnn.errors import ParameterError, TrainingDivergedError
+from ffnn.metrics import confusion_matrix, per_class_accuracy
+from ffnn.network import Network
+from ffnn.serialization import load, save
+from ffnn.state import History
+from ffnn.training import count_batches, fit
+
+AUGMENTATIONS: dict[str, Callable[[], Augment]] = {
+    "affine": lambda: Augment(shift=2.0, rotation=10.0, scale=0.1),
+    "elastic": lambda: Augment(shift=2.0, rotation=10.0, scale=0.1, elastic_alpha=8.0, elastic_sigma=4.0),
+}
+_GRADIENT_PROBE, _ACCURACY_SAMPLE = 1000, 10_000  # training examples the figures' callbacks look at
+
+
+def resolve_settings(
+    recipe: str | None = None, config: str | None = None, flags: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Defaults ← recipe ← TOML file ← command-line flags, checked whole (see ``ffnn.settings``)."""
+    layers = []
+    if recipe:
+        layers.append(settings_table.Layer(recipes.settings(recipe), settings_table.in_recipe(recipe), strict=False))
+    if config:
+        layers.append(settings_table.Layer(settings_table.read(config), settings_table.in_file(config)))
+    layers.append(settings_table.Layer(flags or {}, settings_table.flag))
+    return settings_table.resolve(*layers)
+
+
+def build_network(settings: Mapping[str, Any]) -> Network:
+    """The :class:`ffnn.Network` a resolved settings table describes."""
+    return Network(
+        settings["sizes"],
+        activation=settings["activation"],
+        output_activation=settings["output_activation"] or None,
+        cost=settings["cost"],
+        init=settings["init"],
+        dtype=settings["dtype"],
+        seed=settings["seed"],
+        dropout=settings["dropout"],
+        input_dropout=settings["input_dropout"],
+    )
+
+
+def build_training(settings: Mapping[str, Any], n_train: int) -> tuple[dict[str, Any], list[Callback]]:
+    """(keyword arguments for ``ffnn.fit``, callbacks) for the training a settings table describes.
+
+    Plain SGD with a constant rate keeps the sources' fused path (``eta``, ``lmbda``); anything
+    else builds an optimizer whose learning rate ``eta`` follows ``schedule``, counted in
+    mini-batch steps: ``total`` = epochs × batches per epoch.
+    """
+    per_epoch = count_batches(n_train, settings["batch_size"], settings["batches_per_epoch"] or None)
+    kwargs: dict[str, Any] = {
+        "epochs": settings["epochs"],
+        "batch_size": settings["batch_size"],
+        "seed": settings["seed"],
+        "batches_per_epoch": settings["batches_per_epoch"] or None,
+        "max_norm": settings["max_norm"] or None,
+    }
+    callbacks: list[Callback] = []
+    if settings["augment"]:
+        kwargs["augment"] = AUGMENTATIONS[settings["augment"]]()
+    if settings["patience"]:
+        callbacks.append(EarlyStopping(settings["patience"]))
+    if "lmbda" in settings:  # in force only for plain SGD (ffnn.settings)
+        kwargs.update(eta=settings["eta"], lmbda=settings["lmbda"])
+        return kwargs, callbacks
+    rate = _learning_rate(settings, per_epoch)
+    if isinstance(rate, schedules.HalveOnPlateau):
+        callbacks.append(rate)
+    extra: dict[str, Any] = {"clip_norm": settings["clip_norm"] or None}
+    if settings["weight_decay"]:
+        extra["weight_decay"] = settings["weight_decay"]
+    if "momentum" in settings:
+        extra["momentum"] = settings["momentum"]
+    kwargs["optimizer"] = optimizers.get_optimizer(settings["optimizer"], rate, **extra)
+    return kwargs, callbacks
+
+
+def _learning_rate(settings: Mapping[str, Any], per_epoch: int) -> Any:
+    """η, or the schedule of η over the run's steps that ``settings["schedule"]`` names."""
+    eta, name = settings["eta"], settings["schedule"]
+    total = settings["epochs"] * per_epoch
+    if name == "step":
+        every = settings["step_every"] * per_epoch or total // 3
+        return schedules.step_decay(eta, settings["step_factor"], max(1, every))
+    if name == "exponential":
+        return schedules.exponential(eta, settings["exponential_final"], max(1, total))
+    if name == "cosine":
+        warmup = settings["warmup_epochs"] * per_epoch
+        return schedules.cosine(eta, max(total, warmup + 1), warmup)
+    if name == "halve-on-plateau":
+        return schedules.HalveOnPlateau(eta, patience=settings["plateau_patience"])
+    return eta
+
+
+@dataclass
+class RunResult:
+    """What a training run left: its folder, the trained network, the history and the summary."""
+
+    folder: Path
+    network: Network
+    history: History
+    summary: dict[str, Any]
+
+    @property
+    def interrupted(self) -> bool:
+        return self.history.interrupted
+
+
+def train(
+    settings: Mapping[str, Any],
+    folder: str | Path,
+    *,
+    recipe: str | None = None,
+    quiet: bool = False,
+    callbacks: Sequence[Callback] = (),
+) -> RunResult:
+    """Train the run ``settings`` describe into ``folder`` (created; config.toml written before training).
+
+    Ctrl-C stops after the current batch and keeps the last complete epoch (``interrupted``);
+    a diverging run saves the last good model and raises :class:`ffnn.TrainingDivergedError`.
+    """
+    folder = Path(folder)
+    network = build_network(settings)
+    data = named.load(settings["dataset"], settings["validation"], settings["seed"], settings["dtype"])
+    _prepare_folder(folder, settings, recipe)
+    return _fit(settings, folder, network, data, None, recipe, quiet, callbacks)
+
+
+def resume(folder: str | Path, *, quiet: bool = False, callbacks: Sequence[Callback] = ()) -> RunResult:
+    """Continue the run in ``folder`` from its newest checkpoint, with its own config.toml."""
+    folder = Path(folder)
+    config = folder / "config.toml"
+    settings = settings_table.resolve(settings_table.Layer(settings_table.read(config), settings_table.in_file(config)))
+    newest = checkpoint.latest(folder / "checkpoints")
+    if newest is None:
+        raise ParameterError(f"{folder} has no checkpoint to resume from (checkpoints/checkpoint-*.npz)")
+    state = checkpoint.load(newest)
+    if not quiet:
+        print(f"Resuming {folder} after epoch {state['epoch']} ({newest.name})")
+    network = build_network(settings)
+    data = named.load(settings["dataset"], settings["validation"], settings["seed"], settings["dtype"])
+    return _fit(settings, folder, network, data, state, None, quiet, callbacks)
+
+
+def _fit(
+    settings: Mapping[str, Any],
+    folder: Path,
+    network: Network,
+    data: named.Splits,
+    state: dict[str, Any] | None,
+    recipe: str | None,
+    quiet: bool,
+    extra: Sequence[Callback],
+) -> RunResult:
+    X, y = data.train
+    options, callbacks = build_training(settings, len(X))
+    callbacks += [
+        GradientNorms(X[:_GRADIENT_PROBE], y[:_GRADIENT_PROBE]),
+        TrainingAccuracy(X[:_ACCURACY_SAMPLE], y[:_ACCURACY_SAMPLE]),
+    ]
+    callbacks.append(MetricsLog(folder / "metrics.csv"))
+    if not quiet:
+        n_batches = count_batches(len(X), settings["batch_size"], settings["batches_per_epoch"] or None)
+        callbacks += [ProgressBar(n_batches), EpochTable()]
+    callbacks += extra
+    interrupt = StopOnInterrupt()
+    callbacks.append(interrupt)
+    if settings["checkpoint_every"]:
+        callbacks.append(
+            checkpoint.Checkpointer(folder / "checkpoints", settings["checkpoint_every"], settings["keep_checkpoints"])
+        )
+    start = time.perf_counter()
+    try:
+        with interrupt:
+            history = fit(
+                network,
+                X,
+                y,
+                test_data=data.test,
+                validation_data=data.validation,
+                callbacks=callbacks,
+                resume=state,
+                **options,
+            )
+    except TrainingDivergedError:
+        save(network, folder / "model.npz", {"config": dict(settings), "summary": {"diverged": True}})
+        raise
+    summary = _summary(history, settings, recipe, time.perf_counter() - start)
+    network.metadata = {"config": dict(settings), "summary": summary}
+    save(network, folder / "model.npz")
+    with atomic_open(folder / "summary.json") as f:
+        f.write(json.dumps(summary, indent=2).encode())
+    return RunResult(folder, network, history, summary)
+
+
+def _prepare_folder(folder: Path, settings: Mapping[str, Any], recipe: str | None) -> None:
+    """Create the run folder and write config.toml — before training, so an unwritable folder fails first."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        settings_table.write(folder / "config.toml", settings, f"ffnn {__version__} — {recipe or 'custom'} run")
+    except OSError as e:
+        raise OSError(f"cannot write the run folder {folder}: {e.strerror or e}; choose another with --out") from e
+
+
+def _summary(history: History, settings: Mapping[str, Any], recipe: str | None, seconds: float) -> dict[str, Any]:
+    def best(values: list[float | None]) -> dict[str, Any] | None:
+        scored = [(v, e) for v, e in zip(values, history.epoch) if v is not None]
+        if not scored:
+            return None
+        value, epoch = max(scored)
+        return {"accuracy": value, "epoch": epoch}
+
+    done = bool(history.epoch)
+    return {
+        "recipe": recipe,
+        "epochs_completed": len(history.epoch),
+        "interrupted": history.interrupted,
+        "final_test_accuracy": history.test_accuracy[-1] if done else None,
+        "best_test": best(history.test_accuracy),
+        "final_validation_accuracy": history.validation_accuracy[-1] if done else None,
+        "best_validation": best(history.validation_accuracy),
+        "final_train_cost": history.train_cost[-1] if done else None,
+        "epoch_seconds": history.seconds,
+        "wall_seconds": seconds,
+        "ffnn_version": __version__,
+        "seed": settings["seed"],
+    }
+
+
+@dataclass
+class Evaluation:
+    """A model scored on one split of a data set."""
+
+    dataset: str
+    split: str
+    n: int
+    accuracy: float
+    cost: float
+    cost_name: str
+    confusion: np.ndarray
+
+    @property
+    def per_class_accuracy(self) -> np.ndarray:
+        return per_class_accuracy(self.confusion)
+
+
+def evaluate(model: str | Path, dataset: str | None = None, split: str = "test") -> Evaluation:
+    """Score the model file ``model`` on ``split`` of ``dataset`` (default: the one it was trained on,
+    with its validation split)."""
+    network = load(model)
+    config = network.metadata.get("config", {})
+    name = dataset or config.get("dataset", "mnist")
+    data = named.load(name, config.get("validation", 0) if dataset is None else 0, config.get("seed", 0))
+    part = {"test": data.test, "validation": data.validation, "train": data.train}[split]
+    if part is None:
+        raise ParameterError(f"the dataset {name!r} has no {split} split")
+    X, y = part
+    accuracy, cost = network.score(X, y)
+    confusion = confusion_matrix(y, network.predict(X), max(network.sizes[-1], 2))
+    return Evaluation(name, split, len(y), accuracy, cost, network.cost_function.name, confusion)

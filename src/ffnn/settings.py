@@ -1,0 +1,319 @@
+"""Run settings: one table declares each setting once — its type, default, range, and which
+optimizer or schedule uses it — and every check follows from the table.
+
+Settings come in layers, defaults ← recipe ← TOML file ← command-line flags, each layer naming a
+key as its user wrote it (``--eta``, ``eta in run.toml``, ``eta in recipe mlp-best``), so a
+message points at the right place. :func:`resolve` merges the layers and refuses
+
+- an unknown key, a value of the wrong type, or one outside its range or choices;
+- a setting the chosen optimizer or schedule would silently ignore (``--optimizer sgd
+  --momentum 0.5``), when a user gave it (a recipe's ignored settings are dropped);
+- a combination that cannot run (early stopping without a validation split, ``lmbda`` beside
+  ``weight_decay``).
+
+The resolved table holds only the settings in force; ``ffnn train`` writes it to the run folder
+as ``config.toml``, and passing that file back with ``--config`` repeats the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ffnn._files import atomic_open
+from ffnn.activations import ACTIVATIONS
+from ffnn.costs import COSTS
+from ffnn.errors import SettingError
+from ffnn.initializers import INITIALIZERS
+from ffnn.optimizers import OPTIMIZERS
+from ffnn.schedules import SCHEDULES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+Table = dict[str, Any]
+
+
+def _plain_sgd(s: Mapping[str, Any]) -> bool:
+    return bool(
+        s["optimizer"] == "sgd" and s["schedule"] == "constant" and not s["clip_norm"] and not s["weight_decay"]
+    )
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its default (whose type is the setting's type), its rule and who uses it.
+
+    ``low``/``high`` bound a number (``low`` included unless ``above``; ``high`` excluded);
+    ``choices`` lists the names allowed; ``used`` says when the setting is in force, ``used_by``
+    says the same in words for messages.
+    """
+
+    name: str
+    default: Any
+    help: str
+    low: float | None = None
+    above: bool = False
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    used: Callable[[Mapping[str, Any]], bool] | None = None
+    used_by: str = ""
+
+    def rule(self) -> str:
+        """The rule in words: 'an integer >= 1', 'a number in [0, 1)', 'one of a, b'."""
+        if self.choices:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        kind = {int: "an integer", float: "a number", str: "a name", list: "a list of integers"}[type(self.default)]
+        if self.low is not None and self.high is not None:
+            return f"{kind} in [{self.low:g}, {self.high:g})"
+        if self.low is not None:
+            return f"{kind} {'>' if self.above else '>='} {self.low:g}"
+        return kind
+
+
+_ACTIVATION_NAMES = tuple(name for name in ACTIVATIONS if name != "softmax")
+SETTINGS = (
+    Setting("dataset", "mnist", "mnist | fashion-mnist | xor | punnen | spirals | moons | circles | PATH (.npz/.csv)"),
+    Setting("validation", 0, "the last k training examples held out for validation", low=0),
+    Setting("sizes", [784, 30, 10], "neurons per layer, input first (comma-separated on the command line)"),
+    Setting("activation", "sigmoid", "the hidden layers' activation", choices=_ACTIVATION_NAMES),
+    Setting(
+        "output_activation",
+        "",
+        "the output layer's ('' = the cost's matching one, else the hidden one)",
+        choices=("", *ACTIVATIONS),
+    ),
+    Setting("cost", "quadratic", "the cost function", choices=tuple(COSTS)),
+    Setting("init", "normal", "the weight initialiser", choices=tuple(INITIALIZERS)),
+    Setting("dtype", "float32", "floating-point type of parameters and data", choices=("float32", "float64")),
+    Setting("epochs", 30, "passes over the training set", low=0),
+    Setting("batch_size", 10, "examples per mini-batch", low=1),
+    Setting("eta", 3.0, "the learning rate η (of plain SGD or of the optimizer)", low=0.0, above=True),
+    Setting(
+        "lmbda",
+        0.0,
+        "plain SGD's L2 strength λ (the book's; the decay is 1 − ηλ/n)",
+        low=0.0,
+        used=_plain_sgd,
+        used_by="plain SGD (optimizer 'sgd', schedule 'constant', no clip_norm, no weight_decay)",
+    ),
+    Setting("seed", 0, "random seed of the weights, shuffling, dropout and augmentation", low=0),
+    Setting("batches_per_epoch", 0, "0 = every batch; k = only the first k of each shuffled epoch", low=0),
+    Setting("optimizer", "sgd", "the update rule", choices=tuple(OPTIMIZERS)),
+    Setting(
+        "momentum",
+        0.9,
+        "the momentum μ",
+        low=0.0,
+        high=1.0,
+        used=lambda s: s["optimizer"] in ("momentum", "nesterov"),
+        used_by="optimizer 'momentum' or 'nesterov'",
+    ),
+    Setting("weight_decay", 0.0, "the optimizer's L2 strength (adamw: decoupled)", low=0.0),
+    Setting("clip_norm", 0.0, "clip the gradient's global norm to this (0 = off)", low=0.0),
+    Setting("schedule", "constant", "how η changes over the run", choices=SCHEDULES),
+    Setting(
+        "warmup_epochs",
+        0,
+        "epochs of linear warm-up before the cosine decay",
+        low=0,
+        used=lambda s: s["schedule"] == "cosine",
+        used_by="schedule 'cosine'",
+    ),
+    Setting(
+        "step_factor",
+        0.1,
+        "the factor η is multiplied by at each step of the step schedule",
+        low=0.0,
+        above=True,
+        used=lambda s: s["schedule"] == "step",
+        used_by="schedule 'step'",
+    ),
+    Setting(
+        "step_every",
+        0,
+        "epochs between the steps of the step schedule (0 = a third of the run)",
+        low=0,
+        used=lambda s: s["schedule"] == "step",
+        used_by="schedule 'step'",
+    ),
+    Setting(
+        "exponential_final",
+        0.01,
+        "the fraction of η the exponential schedule reaches at the end",
+        low=0.0,
+        above=True,
+        used=lambda s: s["schedule"] == "exponential",
+        used_by="schedule 'exponential'",
+    ),
+    Setting(
+        "plateau_patience",
+        10,
+        "epochs without a better validation accuracy before η is halved",
+        low=1,
+        used=lambda s: s["schedule"] == "halve-on-plateau",
+        used_by="schedule 'halve-on-plateau'",
+    ),
+    Setting("dropout", 0.0, "inverted dropout rate of the hidden layers", low=0.0, high=1.0),
+    Setting("input_dropout", 0.0, "inverted dropout rate of the inputs", low=0.0, high=1.0),
+    Setting("max_norm", 0.0, "max-norm bound on each neuron's incoming weights (0 = off)", low=0.0),
+    Setting("patience", 0, "early stopping: epochs without a better validation accuracy (0 = off)", low=0),
+    Setting("augment", "", "distort 28×28 training images on the fly", choices=("", "affine", "elastic")),
+    Setting("checkpoint_every", 1, "write the whole training state every N epochs (0 = never)", low=0),
+    Setting("keep_checkpoints", 2, "how many of the newest checkpoints to keep", low=1),
+)
+BY_NAME = {s.name: s for s in SETTINGS}
+DEFAULTS: Table = {s.name: s.default for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Settings from one place, with how that place spells a key (for messages), and whether a
+    setting that would be ignored is an error (``strict``: the user's own words) or is dropped."""
+
+    values: Mapping[str, Any]
+    spell: Callable[[str], str]
+    strict: bool = True
+
+
+def flag(key: str) -> str:
+    """How the command line spells a setting: ``--batch-size``."""
+    return "--" + key.replace("_", "-")
+
+
+def in_file(path: str | os.PathLike[str]) -> Callable[[str], str]:
+    return lambda key: f"{key} in {path}"
+
+
+def in_recipe(name: str) -> Callable[[str], str]:
+    return lambda key: f"{key} in recipe {name}"
+
+
+def as_written(key: str) -> str:
+    """How Python code spells a setting: its name."""
+    return key
+
+
+def check(values: Mapping[str, Any], spell: Callable[[str], str] = as_written) -> Table:
+    """``values`` with every key known and every value of its setting's type and rule (ints count as floats)."""
+    out = {}
+    for key, value in values.items():
+        setting = BY_NAME.get(key)
+        if setting is None:
+            raise SettingError(f"{spell(key)}: unknown setting {key!r}; known: {', '.join(BY_NAME)}.")
+        out[key] = _checked(setting, value, spell(key))
+    return out
+
+
+def _checked(setting: Setting, value: Any, where: str) -> Any:
+    kind = type(setting.default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if kind is list:
+        ok = isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        ok = ok and len(value) >= 2 and all(v >= 1 for v in value)
+        if not ok:
+            raise SettingError(
+                f"{where} must be a list of at least 2 positive integers, like [784,30,10]; got {value!r}."
+            )
+        return value
+    in_range = isinstance(value, kind) and not isinstance(value, bool)
+    if in_range and setting.choices:
+        in_range = value in setting.choices
+    elif in_range and kind in (int, float):
+        low, high = setting.low, setting.high
+        in_range = value == value and abs(value) != float("inf")  # finite
+        in_range = in_range and (low is None or (value > low if setting.above else value >= low))
+        in_range = in_range and (high is None or value < high)
+    if not in_range:
+        raise SettingError(f"{where} must be {setting.rule()}; got {value!r}.")
+    return value
+
+
+def resolve(*layers: Layer) -> Table:
+    """The defaults overridden by each layer in turn (later layers win), checked whole.
+
+    Returns only the settings in force: one that the chosen optimizer or schedule does not use
+    is refused if a strict layer gave it a value other than its default, and otherwise dropped.
+    """
+    settings = dict(DEFAULTS)
+    given: dict[str, Layer] = {}
+    for layer in layers:
+        settings.update(check(layer.values, layer.spell))
+        given.update({key: layer for key in layer.values})
+    for setting in SETTINGS:
+        if setting.used is None or setting.used(settings):
+            continue
+        source = given.get(setting.name)
+        if source is not None and source.strict and settings[setting.name] != setting.default:
+            raise SettingError(
+                f"{source.spell(setting.name)} = {settings[setting.name]!r} would be ignored: it is used only by "
+                f"{setting.used_by}, and this run has {_choice_of(setting, settings, given)}. "
+                f"Drop it, or choose a setting that uses it."
+            )
+        del settings[setting.name]
+    _check_combinations(settings, given)
+    return settings
+
+
+def _choice_of(setting: Setting, settings: Table, given: Mapping[str, Layer]) -> str:
+    """The choices that make ``setting`` unused, named as written: "--optimizer 'adam'"."""
+    names = [key for key in ("optimizer", "schedule", "clip_norm", "weight_decay") if key in setting.used_by]
+    return ", ".join(f"{given[k].spell(k) if k in given else k} = {settings[k]!r}" for k in names)
+
+
+def _check_combinations(settings: Table, given: Mapping[str, Layer]) -> None:
+    def name(key: str) -> str:
+        return given[key].spell(key) if key in given else key
+
+    watchers = {"patience": settings["patience"] > 0, "schedule": settings["schedule"] == "halve-on-plateau"}
+    if not settings["validation"]:
+        for key, wanted in watchers.items():
+            if wanted:
+                raise SettingError(
+                    f"{name(key)} = {settings[key]!r} watches the validation accuracy, but there is no validation "
+                    f"split: set {name('validation')} to the number of training examples to hold out (e.g. 10000)."
+                )
+
+
+def read(path: str | os.PathLike[str]) -> Table:
+    """The settings in a TOML file (a flat table of the keys of :data:`SETTINGS`), checked."""
+    return check(_read_table(path), in_file(path))
+
+
+def _read_table(path: str | os.PathLike[str]) -> Table:
+    try:
+        with open(path, "rb") as f:
+            table = tomllib.load(f)
+    except OSError as e:
+        raise SettingError(f"{path}: cannot be read ({e.strerror or e}).") from e
+    except tomllib.TOMLDecodeError as e:
+        raise SettingError(f"{path}: not valid TOML ({e}).") from e
+    return {k: v for k, v in table.items() if k not in ("name", "description", "expected")}
+
+
+def to_toml(table: Mapping[str, Any], comment: str = "") -> str:
+    """A flat table as TOML text (strings, numbers, booleans and lists of integers)."""
+    lines = [f"# {line}" for line in comment.splitlines()]
+    for key, value in table.items():
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, float):
+            text = repr(value)
+        else:  # str, int, list[int]: JSON's spelling is TOML's
+            text = json.dumps(value)
+        lines.append(f"{key} = {text}")
+    return "\n".join(lines) + "\n"
+
+
+def write(path: Path, table: Mapping[str, Any], comment: str = "") -> None:
+    """Write ``table`` to ``path`` as TOML, atomically."""
+    with atomic_open(path) as f:
+        f.write(to_toml(table, comment).encode())
