@@ -24,7 +24,7 @@ def test_history_records_each_epoch(rng):
     assert all(s > 0 for s in h.seconds)
 
 
-def test_verbose_prints_the_seeds_epoch_line(rng, capsys):
+def test_verbose_prints_the_sources_epoch_line(rng, capsys):
     X, y = data(rng)
     net = ffnn.Network([4, 3, 2], seed=0)
     h = net.fit(X, y, epochs=2, batch_size=10, eta=1.0, test_data=(X, y), verbose=True)

@@ -12,7 +12,6 @@ from ffnn import (
     gradcheck,
     initializers,
     optimizers,
-    reference,
     schedules,
 )
 from ffnn._version import __version__
@@ -43,6 +42,5 @@ __all__ = [
     "initializers",
     "load",
     "optimizers",
-    "reference",
     "schedules",
 ]

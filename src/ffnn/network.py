@@ -110,7 +110,7 @@ class Network:
         ``binary_cross_entropy``), else the hidden activation, as in the seeds.
     cost : ``"quadratic"`` (the seeds' C = 1/2N Σ‖a − y‖²), ``"cross_entropy"`` (log-likelihood,
         with softmax) or ``"binary_cross_entropy"`` (the book's cross-entropy, with sigmoid).
-    init : ``"seed000"``, ``"normal"``, ``"scaled_normal"``, ``"glorot"`` or ``"he"``.
+    init : ``"small_uniform"``, ``"normal"``, ``"scaled_normal"``, ``"glorot"`` or ``"he"``.
     dtype : ``"float32"`` (default, fast) or ``"float64"`` (for gradient checks).
     seed : seeds the initialiser; the same seed gives the same weights.
     dropout : inverted dropout rate p of the hidden layers (one number, or one per hidden layer):
