@@ -111,8 +111,9 @@ def test_recipes_list_and_show():
     done = ffnn_cmd("recipes")
     assert done.returncode == 0
     assert "nielsen-ch1\n    Nielsen, chapter 1" in done.stdout
-    done = ffnn_cmd("recipes", "show", "seed-000")
-    assert done.stdout.startswith('name = "seed-000"') and "batches_per_epoch = 1" in done.stdout
+    done = ffnn_cmd("recipes", "show", "source-000")
+    assert done.stdout == recipes.text("source-000")
+    assert done.stdout.startswith('name = "source-000"') and "batches_per_epoch = 1" in done.stdout
 
 
 def test_recipes_list_fits_the_terminal():

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import ffnn
 from ffnn import initializers
 from ffnn.initializers import get_initializer
 
@@ -20,7 +21,7 @@ def test_shapes_and_determinism(name):
 def test_distributions():
     rng = np.random.default_rng(0)
     n_in, n_out = 400, 500  # 200,000 weights: sample moments within ~1 %
-    w, b = initializers.seed000(n_in, n_out, rng)
+    w, b = initializers.small_uniform(n_in, n_out, rng)
     assert w.min() >= 0 and w.max() < 0.01 and w.mean() == pytest.approx(0.005, rel=0.01)
     w, b = initializers.normal(n_in, n_out, rng)
     assert w.std() == pytest.approx(1.0, rel=0.01) and abs(w.mean()) < 0.01
@@ -37,3 +38,14 @@ def test_distributions():
 def test_unknown_name():
     with pytest.raises(ValueError, match=r"'init' parameter must be one of .*Got 'lecun'"):
         get_initializer("lecun")
+
+
+def test_the_former_name_seed000_still_loads_but_is_offered_nowhere(tmp_path):
+    """Model files, checkpoints and config.toml written before the rename say init = "seed000"."""
+    assert get_initializer("seed000") is initializers.small_uniform
+    ffnn.save(ffnn.Network([3, 2], init="seed000", seed=0), tmp_path / "old.npz")
+    old, new = ffnn.load(tmp_path / "old.npz"), ffnn.Network([3, 2], init="small_uniform", seed=0)
+    np.testing.assert_array_equal(old.weights[0], new.weights[0])
+    assert "seed000" not in initializers.INITIALIZERS
+    with pytest.raises(ValueError, match=r"\['glorot', 'he', 'normal', 'scaled_normal', 'small_uniform'\]\. Got 'x'"):
+        get_initializer("x")

@@ -1,4 +1,4 @@
-"""Network: shapes, a hand-worked SGD step, learning the seeds' toy problems, determinism, errors."""
+"""Network: shapes, a hand-worked SGD step, learning the sources' toy problems, determinism, errors."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import ffnn
 from ffnn.data import toy
 
 
-def test_parameter_shapes_follow_the_seeds():
+def test_parameter_shapes_follow_the_sources():
     net = ffnn.Network([784, 30, 10], seed=0)
     assert [w.shape for w in net.weights] == [(30, 784), (10, 30)]
     assert [b.shape for b in net.biases] == [(30,), (10,)]
@@ -47,8 +47,8 @@ def test_one_sgd_step_on_a_2_2_1_network_worked_by_hand():
     np.testing.assert_allclose(net.biases[0], [0.504094170059, 0.603954273390], atol=1e-12)
 
 
-def test_learns_seed002s_four_examples():
-    """Seed 002: 3-4-1 sigmoid net, quadratic cost, full batch, 1,000 iterations at lr 1 on the
+def test_learns_source002s_four_examples():
+    """Source 002: 3-4-1 sigmoid net, quadratic cost, full batch, 1,000 iterations at lr 1 on the
     *summed* gradient — which is η = 4 on ffnn's mean gradient."""
     X, y = toy.punnen()
     net = ffnn.Network([3, 4, 1], seed=1)
@@ -135,7 +135,7 @@ def test_feedforward_stays_finite_for_huge_inputs(dtype):
         ),
         (
             {"sizes": [2, 2], "init": "xavier"},
-            r"'init' parameter must be one of \['glorot', 'he', 'normal', 'scaled_normal', 'seed000'\]",
+            r"'init' parameter must be one of \['glorot', 'he', 'normal', 'scaled_normal', 'small_uniform'\]",
         ),
         ({"sizes": [2, 2], "dtype": "float16"}, r"'dtype' parameter must be one of \['float32', 'float64'\]"),
         ({"sizes": [2, 2], "seed": -3}, r"'seed' parameter must be None or a non-negative integer"),
@@ -228,7 +228,7 @@ def test_cross_entropy_targets_must_be_probability_rows():
 
 
 def test_subnormal_errors_are_flushed_in_float32_only():
-    from ffnn.network import Workspace
+    from ffnn.backprop import Workspace
 
     tiny32 = np.finfo(np.float32).tiny
     ws = Workspace([3, 4], 2, np.dtype(np.float32))

@@ -1,4 +1,4 @@
-"""Seed 002's perceptron: converges on separable data, cannot learn XOR."""
+"""Source 002's perceptron: converges on separable data, cannot learn XOR."""
 
 import numpy as np
 import pytest

@@ -1,5 +1,7 @@
-"""The batched network against the seeds' per-example algorithm (ffnn.reference)."""
+"""The batched network against the sources' per-example algorithm (ffnn.reference)."""
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -19,15 +21,22 @@ PAIRS = [
 ]
 
 
-def mirror(net: ffnn.Network, cost: str) -> reference.Network:
+def mirror(net: ffnn.Network, cost: str) -> reference.ReferenceNetwork:
     """The reference network with the same weights, activations and cost."""
-    return reference.Network(
+    return reference.ReferenceNetwork(
         net.sizes,
         [a.name for a in net.activations],
         cost,
         weights=[w.copy() for w in net.weights],
         biases=[b.copy() for b in net.biases],
     )
+
+
+def test_the_oracle_stays_out_of_the_public_namespace():
+    """``import ffnn`` neither imports nor exports it: ``ffnn.reference`` is imported by name."""
+    assert "reference" not in ffnn.__all__
+    code = "import sys, ffnn; print('ffnn.reference' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout == "False\n"
 
 
 def columns(X, Y):
@@ -86,7 +95,7 @@ def test_fit_epochs_equal_reference_sgd(lmbda, rng):
 
 def test_reference_sgd_reports_test_accuracy(capsys):
     X, y = ffnn.data.toy.xor()
-    ref = reference.Network([2, 8, 2], seed=0)
+    ref = reference.ReferenceNetwork([2, 8, 2], seed=0)
     data = columns(X, np.eye(2)[y])
     scores = ref.SGD(
         data, epochs=3, mini_batch_size=2, eta=1.0, test_data=[(x.reshape(-1, 1), t) for x, t in zip(X, y)], seed=0
@@ -95,11 +104,11 @@ def test_reference_sgd_reports_test_accuracy(capsys):
     assert "Epoch 2: " in capsys.readouterr().out
 
 
-# -- the erratum of seed 003, demonstrated -----------------------------------------------------
+# -- the erratum of source 003, demonstrated ---------------------------------------------------
 
 
-def seed003_backprop(net: reference.Network, x, y):
-    """Seed 003's backprop as printed: its hidden-layer line uses activations, not weights."""
+def source003_backprop(net: reference.ReferenceNetwork, x, y):
+    """Source 003's backprop as printed: its hidden-layer line uses activations, not weights."""
     sigmoid, sigmoid_prime = reference.sigmoid, reference.sigmoid_prime
     nabla_b = [np.zeros(b.shape) for b in net.biases]
     nabla_w = [np.zeros(w.shape) for w in net.weights]
@@ -123,21 +132,21 @@ def seed003_backprop(net: reference.Network, x, y):
     return nabla_b, nabla_w
 
 
-def test_seed003_hidden_line_fails_on_most_shapes():
-    net = reference.Network([784, 30, 10], seed=0)
+def test_source003_hidden_line_fails_on_most_shapes():
+    net = reference.ReferenceNetwork([784, 30, 10], seed=0)
     x, y = np.full((784, 1), 0.5), np.eye(10)[:, [3]]
     with pytest.raises(ValueError, match="not aligned"):
-        seed003_backprop(net, x, y)
+        source003_backprop(net, x, y)
     net.backprop(x, y)  # the corrected line runs
 
 
-def test_seed003_hidden_line_fails_gradcheck_where_shapes_fit(rng):
+def test_source003_hidden_line_fails_gradcheck_where_shapes_fit(rng):
     """With n_{L−1} = n_L the printed line runs, and gives the wrong gradient; ffnn's is right."""
     net = ffnn.Network([3, 4, 4], dtype="float64", seed=4)
     ref = mirror(net, "quadratic")
     x, y = rng.standard_normal(3), rng.uniform(size=4)
     num_b, num_w = numerical_gradient(net, x.reshape(1, -1), y.reshape(1, -1))
-    wrong_b, wrong_w = seed003_backprop(ref, x.reshape(-1, 1), y.reshape(-1, 1))
+    wrong_b, wrong_w = source003_backprop(ref, x.reshape(-1, 1), y.reshape(-1, 1))
     right_b, right_w = net.backprop(x.reshape(1, -1), y.reshape(1, -1))
     assert relative_error([b.ravel() for b in wrong_b] + wrong_w, num_b + num_w) > 0.05
     assert relative_error(right_b + right_w, num_b + num_w) < 1e-8

@@ -10,7 +10,7 @@ import pytest
 
 import ffnn
 from ffnn import checkpoint, optimizers, schedules
-from ffnn.callbacks import EarlyStopping
+from ffnn.callbacks import Callback, EarlyStopping
 from ffnn.data.augment import Augment
 
 
@@ -42,7 +42,7 @@ def setting(kind):
     return net, kwargs, callbacks
 
 
-class StopAfter:
+class StopAfter(Callback):
     def __init__(self, epoch):
         self.epoch = epoch
 

@@ -7,9 +7,9 @@ import pytest
 
 import ffnn
 from ffnn import optimizers, schedules
-from ffnn.callbacks import EarlyStopping
+from ffnn.callbacks import Callback, EarlyStopping
 from ffnn.data.augment import Augment, shift_images
-from ffnn.network import Workspace
+from ffnn.backprop import Workspace, backpropagate
 
 
 def test_schedules_values():
@@ -97,12 +97,11 @@ def test_backprop_through_dropout_matches_central_differences(rng):
     ws = Workspace(net.sizes, 7, net.dtype)
 
     def cost():
-        ws.a[0][...] = X
-        ws.y[...] = np.eye(3)[y]
-        return net.gradients(ws, 7, rng=np.random.default_rng(99))
+        m = ws.load(X, np.eye(3)[y], np.arange(7))
+        return backpropagate(net, ws, m, rng=np.random.default_rng(99))
 
     cost()
-    analytic = [g.copy() for pair in zip(ws.nabla_w, ws.nabla_b) for g in pair]
+    analytic = [g.copy() for g in ws.gradients()]
     eps = 1e-6
     for p, g in zip(net.parameters(), analytic):
         for idx in [(0,) * p.ndim, tuple(s - 1 for s in p.shape)]:
@@ -128,7 +127,7 @@ def test_early_stopping_restores_the_best_epochs_weights(rng):
     X, y = rng.standard_normal((300, 6)), rng.integers(0, 3, 300)  # noise labels: overfits, validation wanders
     snapshots = []
 
-    class Snapshot:
+    class Snapshot(Callback):
         def on_epoch_end(self, network, history):
             snapshots.append([p.copy() for p in network.parameters()])
 

@@ -28,7 +28,7 @@ def test_spirals_have_k_classes_and_circles_their_radii():
     np.testing.assert_allclose(radii[y == 1], 0.3)
 
 
-def test_xor_and_seed002_sets():
+def test_xor_and_source002_sets():
     X, y = toy.xor()
     np.testing.assert_array_equal(y, (X[:, 0] != X[:, 1]).astype(int))
     X, y = toy.punnen()

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import ffnn
+from ffnn.callbacks import Callback
 from ffnn.data import toy
 
 
@@ -24,7 +25,7 @@ def test_history_records_each_epoch(rng):
     assert all(s > 0 for s in h.seconds)
 
 
-def test_verbose_prints_the_seeds_epoch_line(rng, capsys):
+def test_verbose_prints_the_sources_epoch_line(rng, capsys):
     X, y = data(rng)
     net = ffnn.Network([4, 3, 2], seed=0)
     h = ffnn.fit(net, X, y, epochs=2, batch_size=10, eta=1.0, test_data=(X, y), verbose=True)
@@ -37,7 +38,7 @@ def test_verbose_prints_the_seeds_epoch_line(rng, capsys):
 def test_callback_can_stop_training(rng):
     X, y = data(rng)
 
-    class StopAfterTwo:
+    class StopAfterTwo(Callback):
         def on_epoch_end(self, network, history):
             return len(history.epoch) == 2
 

@@ -1,7 +1,7 @@
 """Cost functions C, each beside its gradient ∇_a C, and the output error δ^L of BP1.
 
 Targets ``y`` are arrays of the output's shape (one-hot rows for classes). Costs are means over
-the batch, as in the seeds' C = 1/2N Σ_x ‖a^L(x) − y(x)‖²; gradients are per example (the
+the batch, as in the sources' C = 1/2N Σ_x ‖a^L(x) − y(x)‖²; gradients are per example (the
 network averages them).
 
 BP1 in general is δ^L = ∇_a C ⊙ σ'(z^L), or the Jacobian product J_σᵀ ∇_a C for softmax. Each
@@ -54,7 +54,7 @@ class Cost:
 
 
 class Quadratic(Cost):
-    """C = ½‖a − y‖² per example (the seeds' cost),  ∇_a C = a − y."""
+    """C = ½‖a − y‖² per example (the sources' cost),  ∇_a C = a − y."""
 
     name = "quadratic"
 

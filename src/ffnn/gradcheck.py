@@ -15,14 +15,12 @@ no finite difference is valid: keep inputs whose z lie within 2ε of a kink out 
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ffnn._validation import as_inputs, as_targets
-
-if TYPE_CHECKING:
-    from ffnn.network import Network
+from ffnn.network import Network
 
 
 def as_float64(network: Network) -> Network:

@@ -3,13 +3,16 @@
 Every initialiser takes the ``numpy.random.Generator`` to draw from, so the same seed always gives
 the same network.
 
-| name            | weights w_jk                          | biases b_j        | source                  |
-|-----------------|---------------------------------------|-------------------|-------------------------|
-| ``seed000``     | U[0, 1) × 0.01                        | U[0, 1) × 0.01    | seed 000 (``rand*0.01``)|
-| ``normal``      | N(0, 1)                               | N(0, 1)           | seed 003 / the book ch1 |
-| ``scaled_normal`` | N(0, 1/n_in)                        | N(0, 1)           | the book ch3            |
-| ``glorot``      | U[−r, r], r = √(6 / (n_in + n_out))   | 0                 | Glorot & Bengio 2010    |
-| ``he``          | N(0, 2/n_in)                          | 0                 | He et al. 2015          |
+| name              | weights w_jk                        | biases b_j     | from                       |
+|-------------------|-------------------------------------|----------------|----------------------------|
+| ``small_uniform`` | U[0, 1) × 0.01                      | U[0, 1) × 0.01 | source 000 (``rand*0.01``) |
+| ``normal``        | N(0, 1)                             | N(0, 1)        | source 003 / the book ch1  |
+| ``scaled_normal`` | N(0, 1/n_in)                        | N(0, 1)        | the book ch3               |
+| ``glorot``        | U[−r, r], r = √(6 / (n_in + n_out)) | 0              | Glorot & Bengio 2010       |
+| ``he``            | N(0, 2/n_in)                        | 0              | He et al. 2015             |
+
+``get_initializer`` also accepts ``seed000``, the former name of ``small_uniform`` (listed nowhere
+else), so that model files, checkpoints and run folders' ``config.toml`` that name it still load.
 """
 
 from __future__ import annotations
@@ -22,13 +25,13 @@ Layer = tuple[np.ndarray, np.ndarray]
 Initializer = Callable[[int, int, np.random.Generator], Layer]
 
 
-def seed000(n_in: int, n_out: int, rng: np.random.Generator) -> Layer:
-    """w, b ~ U[0, 1) × 0.01, as seed 000's ``np.random.rand(rows, cols) * 0.01``."""
+def small_uniform(n_in: int, n_out: int, rng: np.random.Generator) -> Layer:
+    """w, b ~ U[0, 1) × 0.01, as source 000's ``np.random.rand(rows, cols) * 0.01``."""
     return rng.random((n_out, n_in)) * 0.01, rng.random(n_out) * 0.01
 
 
 def normal(n_in: int, n_out: int, rng: np.random.Generator) -> Layer:
-    """w, b ~ N(0, 1), as seed 003's ``np.random.randn``."""
+    """w, b ~ N(0, 1), as source 003's ``np.random.randn``."""
     return rng.standard_normal((n_out, n_in)), rng.standard_normal(n_out)
 
 
@@ -48,11 +51,13 @@ def he(n_in: int, n_out: int, rng: np.random.Generator) -> Layer:
     return rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in), np.zeros(n_out)
 
 
-INITIALIZERS: dict[str, Initializer] = {f.__name__: f for f in (seed000, normal, scaled_normal, glorot, he)}
+INITIALIZERS: dict[str, Initializer] = {f.__name__: f for f in (small_uniform, normal, scaled_normal, glorot, he)}
+FORMER_NAMES = {"seed000": "small_uniform"}  # accepted, never offered
 
 
 def get_initializer(name: str) -> Initializer:
-    """An initialiser by name; see the table in this module's docstring."""
-    if not isinstance(name, str) or name not in INITIALIZERS:
+    """An initialiser by name (or by a former name); see the table in this module's docstring."""
+    initializer = INITIALIZERS.get(FORMER_NAMES.get(name, name)) if isinstance(name, str) else None
+    if initializer is None:
         raise ValueError(f"The 'init' parameter must be one of {sorted(INITIALIZERS)}. Got {name!r} instead.")
-    return INITIALIZERS[name]
+    return initializer

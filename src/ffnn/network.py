@@ -26,7 +26,7 @@ from ffnn.activations import Activation, get_activation
 from ffnn.backprop import Workspace, backpropagate, forward_layer
 from ffnn.costs import check_pairing, get_cost, mean_cost
 from ffnn.errors import ParameterError
-from ffnn.initializers import get_initializer
+from ffnn.initializers import FORMER_NAMES, get_initializer
 
 Array = Any
 _CHUNK = 8192  # rows fed forward at a time outside training, to bound memory on large inputs
@@ -46,7 +46,7 @@ class Network:
         ``binary_cross_entropy``), else the hidden activation, as in the seeds.
     cost : ``"quadratic"`` (the seeds' C = 1/2N Σ‖a − y‖²), ``"cross_entropy"`` (log-likelihood,
         with softmax) or ``"binary_cross_entropy"`` (the book's cross-entropy, with sigmoid).
-    init : ``"seed000"``, ``"normal"``, ``"scaled_normal"``, ``"glorot"`` or ``"he"``.
+    init : ``"small_uniform"``, ``"normal"``, ``"scaled_normal"``, ``"glorot"`` or ``"he"``.
     dtype : ``"float32"`` (default, fast) or ``"float64"`` (for gradient checks).
     seed : seeds the initialiser; the same seed gives the same weights.
     dropout : inverted dropout rate p of the hidden layers (one number, or one per hidden layer):
@@ -76,7 +76,7 @@ class Network:
         self.dtype = resolve_dtype(dtype)
         initializer = get_initializer(init)
         rng = np.random.default_rng(_check_seed(seed))
-        self.init = init
+        self.init = FORMER_NAMES.get(init, init)  # a model read under a former name is saved under the new one
         self.metadata: dict[str, Any] = {}  # training settings and results, kept in model files
         self.dropout = _dropout_rates(dropout, input_dropout, len(self.sizes) - 2)
         self.weights: list[np.ndarray] = []

@@ -1,4 +1,4 @@
-"""The perceptron of seed 002 (chapters 1–2): one unit with a step output.
+"""The perceptron of source 002 (chapters 1–2): one unit with a step output.
 
     ŷ = 1 if w · x + b > 0 else 0,        w → w + η (y − ŷ) x,   b → b + η (y − ŷ)
 

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from ffnn.network import Network
 
-    from ffnn.network import Network
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure  # matplotlib itself is imported when a figure is drawn
 
 Metrics = dict[str, list[float | None]]
 

@@ -1,12 +1,12 @@
-"""The seeds' algorithm, literally: column vectors and a loop over each mini-batch's examples.
+"""The sources' algorithm, literally: column vectors and a loop over each mini-batch's examples.
 
-This is seed 003's ``Network`` (Nielsen's ``network.py``) with its math corrected, generalised
+This is source 003's ``Network`` (Nielsen's ``network.py``) with its math corrected, generalised
 only as far as ffnn's options go (activations, costs, L2). It is the teaching code — read it
 beside ``docs/math.md`` — and the oracle of the tests: the batched :class:`ffnn.Network` must
 give the same numbers. It imports nothing from the rest of ffnn, so it checks it independently,
 and it is deliberately plain: one example at a time, float64, no buffers.
 
-Erratum (see ``docs/errata.md``): seed 003 computes the hidden-layer error as
+Erratum (see ``docs/errata.md``): source 003 computes the hidden-layer error as
 ``np.dot(activations[-l].transpose(), delta) * sp``; BP2 needs the next layer's *weights* there,
 ``np.dot(self.weights[-l + 1].transpose(), delta) * sp``, which is what ``backprop`` does below.
 """
@@ -62,12 +62,12 @@ COSTS: dict[str, tuple[Callable[[Column, Column], float], Callable[[Column, Colu
 }
 
 
-class Network:
-    """Seed 003's network: ``weights[l]`` is (n_out, n_in), ``biases[l]`` a column (n_out, 1).
+class ReferenceNetwork:
+    """Source 003's ``Network``: ``weights[l]`` is (n_out, n_in), ``biases[l]`` a column (n_out, 1).
 
     ``activations`` names one activation per layer (a single name for all); ``weights`` and
-    ``biases`` may be given (to mirror another network), else they are drawn as in seed 003,
-    from N(0, 1).
+    ``biases`` may be given (to mirror another network), else they are drawn from N(0, 1), as
+    in source 003.
     """
 
     def __init__(
@@ -134,7 +134,7 @@ class Network:
         self.weights = [(1 - eta * lmbda / n) * w - (eta / m) * nw for w, nw in zip(self.weights, nabla_w)]
         self.biases = [b - (eta / m) * nb for b, nb in zip(self.biases, nabla_b)]
 
-    def SGD(  # noqa: N802 — the seeds' name
+    def SGD(  # noqa: N802 — the sources' name
         self,
         training_data: Sequence[Example],
         epochs: int,
@@ -146,7 +146,7 @@ class Network:
     ) -> list[int]:
         """Mini-batch SGD; each epoch visits the examples in the order ``rng.permutation(n)``.
 
-        (Seed 003 shuffles with ``random.shuffle``; a permutation from a seeded
+        (Source 003 shuffles with ``random.shuffle``; a permutation from a seeded
         ``numpy.random.Generator`` is the same idea, made reproducible — and the order in which
         ``ffnn.training.fit`` visits the data for the same seed.) Returns the number of test
         examples classified correctly after each epoch (empty without test data).

@@ -21,7 +21,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from ffnn._files import atomic_open
 from ffnn.activations import ACTIVATIONS
 from ffnn.costs import COSTS
 from ffnn.errors import SettingError
-from ffnn.initializers import INITIALIZERS
+from ffnn.initializers import FORMER_NAMES, INITIALIZERS
 from ffnn.optimizers import OPTIMIZERS
 from ffnn.schedules import SCHEDULES
 
@@ -52,8 +52,8 @@ class Setting:
     """One setting: its default (whose type is the setting's type), its rule and who uses it.
 
     ``low``/``high`` bound a number (``low`` included unless ``above``; ``high`` excluded);
-    ``choices`` lists the names allowed; ``used`` says when the setting is in force, ``used_by``
-    says the same in words for messages.
+    ``choices`` lists the names allowed (``former`` maps old names to them); ``used`` says when
+    the setting is in force, ``used_by`` says the same in words for messages.
     """
 
     name: str
@@ -65,6 +65,7 @@ class Setting:
     choices: tuple[str, ...] = ()
     used: Callable[[Mapping[str, Any]], bool] | None = None
     used_by: str = ""
+    former: Mapping[str, str] = field(default_factory=dict)  # names once allowed, read as their successors
 
     def rule(self) -> str:
         """The rule in words: 'an integer >= 1', 'a number in [0, 1)', 'one of a, b'."""
@@ -91,7 +92,7 @@ SETTINGS = (
         choices=("", *ACTIVATIONS),
     ),
     Setting("cost", "quadratic", "the cost function", choices=tuple(COSTS)),
-    Setting("init", "normal", "the weight initialiser", choices=tuple(INITIALIZERS)),
+    Setting("init", "normal", "the weight initialiser", choices=tuple(INITIALIZERS), former=FORMER_NAMES),
     Setting("dtype", "float32", "floating-point type of parameters and data", choices=("float32", "float64")),
     Setting("epochs", 30, "passes over the training set", low=0),
     Setting("batch_size", 10, "examples per mini-batch", low=1),
@@ -224,6 +225,7 @@ def _checked(setting: Setting, value: Any, where: str) -> Any:
                 f"{where} must be a list of at least 2 positive integers, like [784,30,10]; got {value!r}."
             )
         return value
+    value = setting.former.get(value, value) if isinstance(value, str) else value
     in_range = isinstance(value, kind) and not isinstance(value, bool)
     if in_range and setting.choices:
         in_range = value in setting.choices

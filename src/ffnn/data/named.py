@@ -30,7 +30,7 @@ def load(name: str, validation: int = 0, seed: int = 0, dtype: str = "float32") 
     """The data set ``name`` (see :data:`NAMES`) or the .npz/.csv file at that path.
 
     ``validation=k`` holds out the last k training examples. Toy sets draw 1,000 training and
-    500 test points (from ``seed`` and ``seed + 1``); XOR and seed 002's set are their own test.
+    500 test points (from ``seed`` and ``seed + 1``); XOR and source 002's set are their own test.
     """
     if name in mnist.DATASETS:
         splits = mnist.load(name, dtype=dtype, validation=validation)

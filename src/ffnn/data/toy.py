@@ -17,9 +17,9 @@ def xor() -> tuple[np.ndarray, np.ndarray]:
 
 
 def punnen() -> tuple[np.ndarray, np.ndarray]:
-    """Seed 002's four examples: three inputs (the third always 1, a bias in disguise).
+    """Source 002's four examples: three inputs (the third always 1, a bias in disguise).
 
-    The seed's code trains on y = [0, 1, 1, 0] (XOR of the first two inputs), although its text
+    The source's code trains on y = [0, 1, 1, 0] (XOR of the first two inputs), although its text
     states y = [0, 1, 0, 1]; this is the set its code actually learns (see docs/errata.md).
     """
     X = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
