@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ffnn._arrays import namespace, resolve_dtype
+from ffnn._arrays import resolve_dtype
 from ffnn._blas import gemm_at_b
 from ffnn._validation import as_inputs, as_labels, as_targets, check_sizes
 from ffnn.activations import Activation, get_activation
@@ -166,8 +166,7 @@ class Network:
 
     def _layer(self, l: int, a_prev: Array, out: Array | None = None) -> Array:
         """a^l = σ(a^{l−1} (w^l)ᵀ + b^l) for a batch, with l counted from 0 over the weight layers."""
-        xp = namespace(a_prev)
-        z = xp.matmul(a_prev, self.weights[l].T, out=out)
+        z = np.matmul(a_prev, self.weights[l].T, out=out)
         z += self.biases[l]
         return self.activations[l].value(z, out=z)
 
@@ -176,8 +175,7 @@ class Network:
         a = X
         for l in range(len(self.weights) - 1):
             a = self._layer(l, a)
-        xp = namespace(a)
-        z = xp.matmul(a, self.weights[-1].T)
+        z = np.matmul(a, self.weights[-1].T)
         z += self.biases[-1]
         return z, self.activations[-1].value(z, out=z.copy())
 
