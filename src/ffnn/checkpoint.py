@@ -18,7 +18,6 @@ import io
 import json
 import os
 import re
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,14 +83,7 @@ def save(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
     np.savez(buffer, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays)
     data = buffer.getvalue()
     with atomic_open(path) as f:
-        pause = float(os.environ.get("FFNN_TEST_CHECKPOINT_PAUSE", "0") or 0)
-        if pause:  # test hook: widen the window in which a kill lands mid-write
-            f.write(data[: len(data) // 2])
-            f.flush()
-            time.sleep(pause)
-            f.write(data[len(data) // 2 :])
-        else:
-            f.write(data)
+        f.write(data)
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:
