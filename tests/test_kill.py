@@ -1,11 +1,12 @@
 """kill -9 a training run, 20 times: the newest checkpoint always loads and resuming reproduces
-the uninterrupted run's final parameters bit for bit."""
+the uninterrupted run's final parameters bit for bit. Half the kills land while a checkpoint is
+half written: those runs go through slow_checkpoints.py, which pauses in the middle of each write."""
 
-import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,11 +14,25 @@ import pytest
 import ffnn
 from ffnn import checkpoint
 
+FFNN = [sys.executable, "-m", "ffnn"]
+PAUSE = 0.5  # seconds a checkpoint stays half written under slow_checkpoints.py
+SLOW_CHECKPOINTS = [sys.executable, str(Path(__file__).with_name("slow_checkpoints.py")), str(PAUSE)]
+
 
 def train_args(data, out):
     settings = "--sizes 64,96,3 --cost cross_entropy --optimizer adam --eta 0.002 --schedule cosine --dropout 0.2"
     settings += " --epochs 8 --batch-size 16 --seed 3 --quiet --no-plots"
-    return [sys.executable, "-m", "ffnn", "train", "--dataset", str(data), "--out", str(out), *settings.split()]
+    return ["train", "--dataset", str(data), "--out", str(out), *settings.split()]
+
+
+def half_written(checkpoints):
+    """The size in bytes of a checkpoint's temporary file; 0 while there is none."""
+    for tmp in checkpoints.glob(".checkpoint-*.tmp"):
+        try:
+            return tmp.stat().st_size
+        except FileNotFoundError:  # renamed into place between glob and stat
+            pass
+    return 0
 
 
 def wait_for(condition, timeout=60.0):
@@ -36,7 +51,9 @@ def setup(tmp_path_factory):
     y = rng.integers(0, 3, 6000)
     X = centres[y] + rng.standard_normal((6000, 64))
     np.savez(folder / "data.npz", X=X[:5000], y=y[:5000], X_test=X[5000:], y_test=y[5000:])
-    done = subprocess.run(train_args(folder / "data.npz", folder / "reference"), capture_output=True, text=True)
+    done = subprocess.run(
+        [*FFNN, *train_args(folder / "data.npz", folder / "reference")], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     return folder, ffnn.load(folder / "reference" / "model.npz").parameters()
 
@@ -46,21 +63,23 @@ def test_kill_9_then_resume(attempt, setup):
     folder, reference = setup
     out = folder / f"run{attempt}"
     during_write = attempt % 2 == 1
-    env = {**os.environ, "FFNN_TEST_CHECKPOINT_PAUSE": "0.25" if during_write else ""}
+    command = SLOW_CHECKPOINTS if during_write else FFNN
     proc = subprocess.Popen(
-        train_args(folder / "data.npz", out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [*command, *train_args(folder / "data.npz", out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     checkpoints = out / "checkpoints"
     wait_for(lambda: checkpoint.latest(checkpoints) is not None or proc.poll() is not None)
-    if during_write:  # kill while a checkpoint's temporary file is half written
-        wait_for(lambda: any(checkpoints.glob(".checkpoint-*.tmp")) or proc.poll() is not None)
+    if during_write:  # kill while the next checkpoint's temporary file is half written
+        wait_for(lambda: half_written(checkpoints) > 0 or proc.poll() is not None)
     else:  # kill at a random moment of the epochs that follow
         time.sleep(np.random.default_rng(attempt).uniform(0.0, 0.6))
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    proc.stderr.close()
+    _, stderr = proc.communicate()
 
     newest = checkpoint.latest(checkpoints)
+    if during_write:  # the kill landed in the window: the process died with half a file on disk
+        assert proc.returncode == -signal.SIGKILL, stderr.decode()
+        assert 0 < half_written(checkpoints) < newest.stat().st_size
     state = checkpoint.load(newest)  # loads, whatever the moment of the kill
     assert state["epoch"] >= 0
 

@@ -21,6 +21,10 @@ def test_schedules_values():
     assert cos(60) == pytest.approx(0.5) and cos(110) == pytest.approx(0.0) and cos(500) == pytest.approx(0.0)
 
 
+def test_the_schedule_type_is_declared_once_in_schedules():
+    assert optimizers.Schedule is schedules.Schedule
+
+
 def test_the_books_halving_rule_on_a_scripted_curve():
     """patience 2: halve after 2 epochs without a new best; stop when η has fallen to η₀/128."""
     rule = schedules.HalveOnPlateau(1.0, patience=2)

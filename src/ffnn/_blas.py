@@ -6,10 +6,12 @@ the weights are read and written once per batch instead of three times — on a 
 is most of the work an epoch does besides the products themselves.
 
 NumPy's wheels bundle OpenBLAS and export its CBLAS interface with 64-bit integers (symbols
-``scipy_cblas_sgemm64_`` / ``cblas_sgemm64_``). When one is found, :func:`gemm_at_b` calls it
-through ctypes — after checking, once, that it agrees with ``numpy.matmul``. Anywhere else (other
-NumPy builds, non-NumPy arrays, ``FFNN_BLAS=numpy`` in the environment) it computes the same
-result with NumPy.
+``scipy_cblas_sgemm64_`` / ``cblas_sgemm64_``). On its first call :func:`gemm_at_b` looks for
+them and checks, once, that they agree with ``numpy.matmul``; importing ffnn does none of this.
+When found, C-contiguous operands go to that GEMM through ctypes. Everything else (other NumPy
+builds, other strides, ``FFNN_BLAS=numpy`` in the environment at the first call) gets the same
+result from NumPy. Both paths check the operands' shapes and dtypes first: BLAS is handed raw
+pointers and would read past a wrong-sized array instead of failing.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import threading
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
@@ -53,7 +55,7 @@ def _load(prefix: str, ctype: type) -> Callable[..., None] | None:
     return None
 
 
-def _numpy_gemm_at_b(alpha: float, a: Any, b: Any, beta: float, c: Any) -> Any:
+def _numpy_gemm_at_b(alpha: float, a: np.ndarray, b: np.ndarray, beta: float, c: np.ndarray) -> np.ndarray:
     product = a.T @ b
     if alpha != 1.0:
         product *= alpha
@@ -66,51 +68,97 @@ def _numpy_gemm_at_b(alpha: float, a: Any, b: Any, beta: float, c: Any) -> Any:
     return c
 
 
-def _blas_gemm_at_b(alpha: float, a: np.ndarray, b: np.ndarray, beta: float, c: np.ndarray) -> np.ndarray:
-    gemm = _GEMM.get(c.dtype.char)
-    usable = (
-        a.dtype == b.dtype == c.dtype
-        and a.flags.c_contiguous
-        and b.flags.c_contiguous
-        and c.flags.c_contiguous
-        and c.flags.writeable
-    )
-    if gemm is None or not usable:
-        _numpy_gemm_at_b(alpha, a, b, beta, c)
-        return c
+def _blas_gemm_at_b(
+    gemm: Callable[..., None], alpha: float, a: np.ndarray, b: np.ndarray, beta: float, c: np.ndarray
+) -> np.ndarray:
+    """The same through CBLAS, for operands that :func:`_blas_can_take` accepts."""
     (k, m), n = a.shape, b.shape[1]
     # Row-major C (m×n) = op(A) (m×k) · B (k×n) with op(A) = Aᵀ, A stored k×m.
     gemm(_ROW_MAJOR, _TRANS, _NO_TRANS, m, n, k, alpha, a.ctypes.data, m, b.ctypes.data, n, beta, c.ctypes.data, n)
     return c
 
 
-def _self_test() -> bool:
+def _blas_can_take(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> bool:
+    """Operands laid out as the call above reads them: dense rows, c writeable and apart from a, b."""
+    return (
+        all(x.flags.c_contiguous and x.flags.aligned for x in (a, b, c))
+        and c.flags.writeable
+        and not np.may_share_memory(c, a)
+        and not np.may_share_memory(c, b)
+    )
+
+
+def _self_test(gemms: dict[str, Callable[..., None]]) -> bool:
     """The BLAS path agrees with NumPy on a small product with both α and β in play."""
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
         a, b, c = rng.standard_normal((7, 5)), rng.standard_normal((7, 3)), rng.standard_normal((5, 3))
         expected = 0.5 * c - 2.0 * (a.T @ b)
-        got = _blas_gemm_at_b(-2.0, a.astype(dtype), b.astype(dtype), 0.5, c.astype(dtype))
+        gemm = gemms[np.dtype(dtype).char]
+        got = _blas_gemm_at_b(gemm, -2.0, a.astype(dtype), b.astype(dtype), 0.5, c.astype(dtype))
         if not np.allclose(got, expected, rtol=1e-5, atol=1e-5):
             return False
     return True
 
 
-_GEMM: dict[str, Callable[..., None] | None] = {}
-BACKEND = "numpy"
-if os.environ.get("FFNN_BLAS", "").lower() != "numpy":
-    _GEMM = {"f": _load("s", ctypes.c_float), "d": _load("d", ctypes.c_double)}
-    if all(_GEMM.values()) and _self_test():
-        BACKEND = "openblas"
+def _find_gemms() -> dict[str, Callable[..., None]]:
+    """{"f": sgemm, "d": dgemm} from NumPy's OpenBLAS, self-tested; {} for the NumPy fallback."""
+    if os.environ.get("FFNN_BLAS", "").lower() == "numpy":
+        return {}
+    single, double = _load("s", ctypes.c_float), _load("d", ctypes.c_double)
+    if single is None or double is None:
+        return {}
+    gemms = {"f": single, "d": double}
+    return gemms if _self_test(gemms) else {}
+
+
+_GEMM: dict[str, Callable[..., None]] | None = None  # None until the first call of gemm_at_b
+_GEMM_LOCK = threading.Lock()
+
+
+def _gemms() -> dict[str, Callable[..., None]]:
+    """The BLAS routines, found and self-tested once, on first use."""
+    global _GEMM
+    if _GEMM is None:
+        with _GEMM_LOCK:
+            if _GEMM is None:
+                _GEMM = _find_gemms()
+    return _GEMM
+
+
+def backend() -> str:
+    """``"openblas"`` when :func:`gemm_at_b` calls NumPy's bundled OpenBLAS, else ``"numpy"``."""
+    return "openblas" if _gemms() else "numpy"
+
+
+def _check_operands(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> None:
+    """a (k, m), b (k, n), c (m, n), one dtype, float32 or float64; ValueError naming what came."""
+    arrays = {"a": a, "b": b, "c": c}
+    for name, x in arrays.items():
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"gemm_at_b needs NumPy arrays for a, b and c; got {type(x).__name__} for '{name}'.")
+    if a.ndim != 2 or b.ndim != 2:
+        rule = "a and b must be 2-D"
+    elif a.shape[0] != b.shape[0]:
+        rule = "a (k, m) and b (k, n) must have the same number of rows k"
+    elif c.shape != (a.shape[1], b.shape[1]):
+        rule = f"c must have shape (m, n) = {(a.shape[1], b.shape[1])}"
+    elif not a.dtype == b.dtype == c.dtype or a.dtype not in (np.float32, np.float64):
+        rule = "a, b and c must have one dtype, float32 or float64"
     else:
-        _GEMM = {}
+        return
+    got = ", ".join(f"{name} {x.shape} {x.dtype}" for name, x in arrays.items())
+    raise ValueError(f"gemm_at_b computes c ← β c + α aᵀ b: {rule}. Got {got}; pass matching arrays.")
 
 
-def gemm_at_b(alpha: float, a: Any, b: Any, beta: float, c: Any) -> Any:
-    """c ← β c + α aᵀ b in place, for a (k, m), b (k, n), c (m, n); returns c.
+def gemm_at_b(alpha: float, a: np.ndarray, b: np.ndarray, beta: float, c: np.ndarray) -> np.ndarray:
+    """c ← β c + α aᵀ b in place, for a (k, m), b (k, n), c (m, n) of one float dtype; returns c.
 
-    With β = 0 the old contents of c are ignored (as in BLAS, even NaNs).
+    With β = 0 the old contents of c are ignored (as in BLAS, even NaNs). Operands of other
+    shapes or dtypes raise ``ValueError`` before c is touched.
     """
-    if BACKEND == "openblas" and isinstance(c, np.ndarray):
-        return _blas_gemm_at_b(alpha, a, b, beta, c)
+    _check_operands(a, b, c)
+    gemm = _gemms().get(c.dtype.char)
+    if gemm is not None and _blas_can_take(a, b, c):
+        return _blas_gemm_at_b(gemm, alpha, a, b, beta, c)
     return _numpy_gemm_at_b(alpha, a, b, beta, c)

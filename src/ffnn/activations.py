@@ -22,7 +22,7 @@ import functools
 import math
 from typing import Any, ClassVar
 
-from ffnn._arrays import namespace
+import numpy as np
 
 Array = Any
 
@@ -31,7 +31,6 @@ class Activation:
     """σ and its derivative. Subclasses implement ``value`` and ``derivative``."""
 
     name: ClassVar[str]
-    elementwise: ClassVar[bool] = True
 
     def value(self, z: Array, out: Array | None = None) -> Array:
         """a = σ(z)."""
@@ -43,8 +42,7 @@ class Activation:
 
     def backward(self, a: Array, grad_a: Array, out: Array | None = None) -> Array:
         """δ = ∇_a C ⊙ σ'(z): the ∂C/∂z that reaches this layer's weighted input."""
-        xp = namespace(a)
-        return xp.multiply(grad_a, self.derivative(a), out=out)
+        return np.multiply(grad_a, self.derivative(a), out=out)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -62,21 +60,18 @@ class Sigmoid(Activation):
     name = "sigmoid"
 
     def value(self, z: Array, out: Array | None = None) -> Array:
-        xp = namespace(z)
-        out = xp.negative(z, out=out)
-        xp.minimum(out, _exp_limit(float(xp.finfo(out.dtype).tiny)), out=out)
-        xp.exp(out, out=out)
+        out = np.negative(z, out=out)
+        np.minimum(out, _exp_limit(float(np.finfo(out.dtype).tiny)), out=out)
+        np.exp(out, out=out)
         out += 1.0
-        return xp.reciprocal(out, out=out)
+        return np.reciprocal(out, out=out)
 
     def derivative(self, a: Array, out: Array | None = None) -> Array:
-        xp = namespace(a)
-        out = xp.subtract(1.0, a, out=out)
-        return xp.multiply(out, a, out=out)
+        out = np.subtract(1.0, a, out=out)
+        return np.multiply(out, a, out=out)
 
     def backward(self, a: Array, grad_a: Array, out: Array | None = None) -> Array:
-        xp = namespace(a)
-        out = xp.multiply(grad_a, a, out=out)  # ∇_a C ⊙ a
+        out = np.multiply(grad_a, a, out=out)  # ∇_a C ⊙ a
         out -= out * a  # ∇_a C ⊙ a ⊙ (1 − a)
         return out
 
@@ -93,12 +88,11 @@ class Tanh(Activation):
     name = "tanh"
 
     def value(self, z: Array, out: Array | None = None) -> Array:
-        return namespace(z).tanh(z, out=out)
+        return np.tanh(z, out=out)
 
     def derivative(self, a: Array, out: Array | None = None) -> Array:
-        xp = namespace(a)
-        out = xp.multiply(a, a, out=out)
-        return xp.subtract(1.0, out, out=out)
+        out = np.multiply(a, a, out=out)
+        return np.subtract(1.0, out, out=out)
 
 
 class ReLU(Activation):
@@ -107,15 +101,13 @@ class ReLU(Activation):
     name = "relu"
 
     def value(self, z: Array, out: Array | None = None) -> Array:
-        return namespace(z).maximum(z, 0.0, out=out)
+        return np.maximum(z, 0.0, out=out)
 
     def derivative(self, a: Array, out: Array | None = None) -> Array:
-        xp = namespace(a)
-        return xp.greater(a, 0.0, out=out) if out is not None else (a > 0).astype(a.dtype)
+        return np.greater(a, 0.0, out=out) if out is not None else (a > 0).astype(a.dtype)
 
     def backward(self, a: Array, grad_a: Array, out: Array | None = None) -> Array:
-        xp = namespace(a)
-        return xp.multiply(grad_a, a > 0, out=out)
+        return np.multiply(grad_a, a > 0, out=out)
 
 
 class LeakyReLU(Activation):
@@ -129,17 +121,14 @@ class LeakyReLU(Activation):
         self.slope = float(slope)
 
     def value(self, z: Array, out: Array | None = None) -> Array:
-        xp = namespace(z)
         # For 0 < α < 1, max(z, αz) is z when z > 0 and αz otherwise.
-        return xp.maximum(z, self.slope * z, out=out)
+        return np.maximum(z, self.slope * z, out=out)
 
     def derivative(self, a: Array, out: Array | None = None) -> Array:
-        xp = namespace(a)
-        return xp.where(a > 0, a.dtype.type(1.0), a.dtype.type(self.slope))
+        return np.where(a > 0, a.dtype.type(1.0), a.dtype.type(self.slope))
 
     def backward(self, a: Array, grad_a: Array, out: Array | None = None) -> Array:
-        xp = namespace(a)
-        return xp.multiply(grad_a, self.derivative(a), out=out)
+        return np.multiply(grad_a, self.derivative(a), out=out)
 
     def __repr__(self) -> str:
         return f"LeakyReLU(slope={self.slope})"
@@ -158,7 +147,7 @@ class Identity(Activation):
         return out
 
     def derivative(self, a: Array, out: Array | None = None) -> Array:
-        return namespace(a).ones_like(a)
+        return np.ones_like(a)
 
     def backward(self, a: Array, grad_a: Array, out: Array | None = None) -> Array:
         if out is None:
@@ -177,13 +166,11 @@ class Softmax(Activation):
     """
 
     name = "softmax"
-    elementwise = False
 
     def value(self, z: Array, out: Array | None = None) -> Array:
-        xp = namespace(z)
-        out = xp.subtract(z, xp.max(z, axis=-1, keepdims=True), out=out)
-        xp.exp(out, out=out)
-        out /= xp.sum(out, axis=-1, keepdims=True)
+        out = np.subtract(z, np.max(z, axis=-1, keepdims=True), out=out)
+        np.exp(out, out=out)
+        out /= np.sum(out, axis=-1, keepdims=True)
         return out
 
     def derivative(self, a: Array, out: Array | None = None) -> Array:
@@ -193,9 +180,8 @@ class Softmax(Activation):
         )
 
     def backward(self, a: Array, grad_a: Array, out: Array | None = None) -> Array:
-        xp = namespace(a)
-        inner = xp.sum(grad_a * a, axis=-1, keepdims=True)  # ∇_a C · a, one per example
-        out = xp.subtract(grad_a, inner, out=out)
+        inner = np.sum(grad_a * a, axis=-1, keepdims=True)  # ∇_a C · a, one per example
+        out = np.subtract(grad_a, inner, out=out)
         out *= a
         return out
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 import warnings
 from typing import Any, ClassVar
 
-from ffnn._arrays import namespace
+import numpy as np
+
 from ffnn.activations import Activation
 
 Array = Any
@@ -59,9 +60,8 @@ class Quadratic(Cost):
     name = "quadratic"
 
     def value(self, a: Array, y: Array) -> Array:
-        xp = namespace(a)
         d = a - y
-        return 0.5 * xp.sum(d * d, axis=-1)
+        return 0.5 * np.sum(d * d, axis=-1)
 
     def gradient(self, a: Array, y: Array) -> Array:
         return a - y
@@ -69,9 +69,8 @@ class Quadratic(Cost):
 
 def _clip_probabilities(a: Array) -> Array:
     """a clipped into [tiny, 1 − ε] so log a and log(1 − a) stay finite (unmatched pairs only)."""
-    xp = namespace(a)
-    info = xp.finfo(a.dtype)
-    return xp.clip(a, info.tiny, 1.0 - info.eps)
+    info = np.finfo(a.dtype)
+    return np.clip(a, info.tiny, 1.0 - info.eps)
 
 
 def _check_unit_interval(cost: Cost, y: Array, name: str) -> None:
@@ -96,8 +95,7 @@ class CrossEntropy(Cost):
     needs_probabilities = True
 
     def value(self, a: Array, y: Array) -> Array:
-        xp = namespace(a)
-        return -xp.sum(y * xp.log(_clip_probabilities(a)), axis=-1)
+        return -np.sum(y * np.log(_clip_probabilities(a)), axis=-1)
 
     def gradient(self, a: Array, y: Array) -> Array:
         return -y / _clip_probabilities(a)
@@ -105,7 +103,7 @@ class CrossEntropy(Cost):
     def check_targets(self, y: Array, name: str = "y") -> None:
         _check_unit_interval(self, y, name)
         sums = y.sum(axis=-1)
-        bad = namespace(y).abs(sums - 1.0) > 1e-5
+        bad = np.abs(sums - 1.0) > 1e-5
         if bad.any():
             row = int(bad.nonzero()[0][0])
             raise ValueError(
@@ -114,10 +112,9 @@ class CrossEntropy(Cost):
             )
 
     def value_from_z(self, z: Array, y: Array) -> Array:
-        xp = namespace(z)
-        shifted = z - xp.max(z, axis=-1, keepdims=True)
-        log_a = shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
-        return -xp.sum(y * log_a, axis=-1)
+        shifted = z - np.max(z, axis=-1, keepdims=True)
+        log_a = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+        return -np.sum(y * log_a, axis=-1)
 
 
 class BinaryCrossEntropy(Cost):
@@ -132,9 +129,8 @@ class BinaryCrossEntropy(Cost):
     needs_probabilities = True
 
     def value(self, a: Array, y: Array) -> Array:
-        xp = namespace(a)
         p = _clip_probabilities(a)
-        return -xp.sum(y * xp.log(p) + (1.0 - y) * xp.log1p(-p), axis=-1)
+        return -np.sum(y * np.log(p) + (1.0 - y) * np.log1p(-p), axis=-1)
 
     def gradient(self, a: Array, y: Array) -> Array:
         p = _clip_probabilities(a)
@@ -144,9 +140,8 @@ class BinaryCrossEntropy(Cost):
         _check_unit_interval(self, y, name)
 
     def value_from_z(self, z: Array, y: Array) -> Array:
-        xp = namespace(z)
-        terms = xp.maximum(z, 0.0) - y * z + xp.log1p(xp.exp(-xp.abs(z)))
-        return xp.sum(terms, axis=-1)
+        terms = np.maximum(z, 0.0) - y * z + np.log1p(np.exp(-np.abs(z)))
+        return np.sum(terms, axis=-1)
 
 
 COSTS: dict[str, type[Cost]] = {cls.name: cls for cls in (Quadratic, CrossEntropy, BinaryCrossEntropy)}
@@ -186,13 +181,12 @@ def check_pairing(cost: Cost, output: Activation) -> None:
 
 def output_error(cost: Cost, output: Activation, a: Array, y: Array, out: Array | None = None) -> Array:
     """BP1: δ^L = ∇_a C ⊙ σ'(z^L), which is a^L − y for the matching pairs."""
-    xp = namespace(a)
     if output.name == cost.matching_activation:
-        return xp.subtract(a, y, out=out)
+        return np.subtract(a, y, out=out)
     return output.backward(a, cost.gradient(a, y), out=out)
 
 
 def mean_cost(cost: Cost, output: Activation, z: Array, a: Array, y: Array) -> float:
     """C averaged over the batch, computed from z^L by the stable form where the pair matches."""
     per_example = cost.value_from_z(z, y) if output.name == cost.matching_activation else cost.value(a, y)
-    return float(namespace(a).mean(per_example))
+    return float(np.mean(per_example))

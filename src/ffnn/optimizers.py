@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from ffnn._validation import check_number
+from ffnn.schedules import Schedule
 
 Params = list[np.ndarray]
-Schedule = Callable[[int], float]
 LearningRate = float | Schedule
 
 
