@@ -91,8 +91,12 @@ def test_flags_override_config_file_which_overrides_recipe(tmp_path):
         (["train", "--dataset", "cifar10"], "ffnn: error: unknown dataset 'cifar10'"),
         (
             ["train", "--dataset", "xor", "--sizes", "2,3", "--eta", "-1", "--epochs", "1"],
-            "'eta' parameter must be a number > 0.0",
+            "ffnn: error: --eta must be a number > 0; got -1.0.",
         ),
+        (["train", "--optimizer", "adam", "--eta", "-1"], "ffnn: error: --eta must be a number > 0; got -1.0."),
+        (["train", "--optimizer", "sgd", "--momentum", "0.5"], "ffnn: error: --momentum = 0.5 would be ignored"),
+        (["train", "--optimizer", "nesterov", "--momentum", "1.5"], "--momentum must be a number in [0, 1); got 1.5."),
+        (["train", "--patience", "3"], "--patience = 3 watches the validation accuracy, but there is no validation"),
         (["evaluate", "/no/such/model.npz"], "ffnn: error: /no/such/model.npz: no such file."),
         (["predict", "README.md", "x.png"], "not an ffnn model file"),
         (["recipes", "show", "nope"], "unknown recipe 'nope'"),
@@ -203,3 +207,27 @@ def test_nielsen_ch1_one_epoch_on_real_mnist(tmp_path):
     assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["final_test_accuracy"] >= 0.90
+
+
+def test_a_bug_in_ffnn_is_reported_as_one_not_as_a_usage_error(tmp_path):
+    """An unexpected exception: exit 70, one line saying it is ffnn's bug and where the traceback
+    is; with FFNN_DEBUG=1 the traceback itself. Never exit 2, which means the user's mistake."""
+    code = (
+        "import sys, ffnn.cli as cli, ffnn.run as run\n"
+        "def broken(*args): return {}['no such key']\n"
+        "run.evaluate = broken\n"
+        "sys.exit(cli.main(['evaluate', 'model.npz']))\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    env.pop("FFNN_DEBUG", None)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 70
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ffnn: internal error (a bug in ffnn, not in your command): ")
+    assert "KeyError: 'no such key'" in lines[0] and "FFNN_DEBUG=1" in lines[0]
+    (report,) = tmp_path.glob("ffnn-bug-*.txt")
+    assert str(report) in lines[0]
+    assert "Traceback (most recent call last)" in report.read_text() and "def broken" not in done.stderr
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**env, "FFNN_DEBUG": "1"})
+    assert done.returncode == 70
+    assert "Traceback (most recent call last)" in done.stderr and "KeyError: 'no such key'" in done.stderr

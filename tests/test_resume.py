@@ -80,8 +80,8 @@ def test_resume_is_bit_identical(kind, data, tmp_path):
     state = checkpoint.load(checkpoint.latest(tmp_path))
     assert state["epoch"] == 1
     resumed_net, kwargs, callbacks = setting(kind)  # a fresh process would build exactly this
-    resumed = ffnn.fit(resumed_net, 
-        X, y, callbacks=[*callbacks, checkpoint.Checkpointer(tmp_path)], resume=state, **common, **kwargs
+    resumed = ffnn.fit(
+        resumed_net, X, y, callbacks=[*callbacks, checkpoint.Checkpointer(tmp_path)], resume=state, **common, **kwargs
     )
 
     assert resumed.epoch == reference.epoch
@@ -117,7 +117,7 @@ def test_bad_checkpoint_files(tmp_path, data):
     header["format_version"] = 9
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
     np.savez(tmp_path / "future.npz", **arrays)
-    with pytest.raises(ffnn.ModelFileError, match=r"checkpoint format 9 .* reads format 1. Upgrade ffnn"):
+    with pytest.raises(ffnn.ModelFileError, match=r"checkpoint format 9 .* reads format 2. Upgrade ffnn"):
         checkpoint.load(tmp_path / "future.npz")
     ffnn.save(net, tmp_path / "model.npz")
     with pytest.raises(ffnn.ModelFileError, match="not an ffnn checkpoint"):

@@ -7,9 +7,9 @@ import pytest
 
 import ffnn
 from ffnn import optimizers, schedules
+from ffnn.backprop import Workspace, backpropagate
 from ffnn.callbacks import Callback, EarlyStopping
 from ffnn.data.augment import Augment, shift_images
-from ffnn.backprop import Workspace, backpropagate
 
 
 def test_schedules_values():
@@ -21,7 +21,7 @@ def test_schedules_values():
     assert cos(60) == pytest.approx(0.5) and cos(110) == pytest.approx(0.0) and cos(500) == pytest.approx(0.0)
 
 
-def test_the_schedule_type_is_declared_once_in_schedules():
+def test_the_schedule_type_is_declared_once():
     assert optimizers.Schedule is schedules.Schedule
 
 
@@ -137,8 +137,16 @@ def test_early_stopping_restores_the_best_epochs_weights(rng):
 
     stopper = EarlyStopping(patience=3)
     net = ffnn.Network([6, 40, 3], "relu", cost="cross_entropy", seed=0)
-    h = ffnn.fit(net, 
-        X[:200], y[:200], 50, 10, eta=0.5, validation_data=(X[200:], y[200:]), callbacks=[Snapshot(), stopper], seed=0
+    h = ffnn.fit(
+        net,
+        X[:200],
+        y[:200],
+        50,
+        10,
+        eta=0.5,
+        validation_data=(X[200:], y[200:]),
+        callbacks=[Snapshot(), stopper],
+        seed=0,
     )
     best = int(np.argmax(h.validation_accuracy))
     assert stopper.best_epoch == best and len(h.epoch) == best + 4 < 50

@@ -51,7 +51,9 @@ def test_batches_per_epoch_trains_on_that_many_batches(rng):
             seen.append((epoch, batch))
             return False
 
-    ffnn.fit(ffnn.Network([3, 2], seed=0), X, y, epochs=3, batch_size=10, eta=0.1, callbacks=[Count()], batches_per_epoch=1)
+    ffnn.fit(
+        ffnn.Network([3, 2], seed=0), X, y, epochs=3, batch_size=10, eta=0.1, callbacks=[Count()], batches_per_epoch=1
+    )
     assert seen == [(0, 0), (1, 0), (2, 0)]
     assert np.isfinite(X).all()
 
@@ -63,22 +65,37 @@ def test_batches_per_epoch_trains_on_that_many_batches(rng):
         ({"optimizer": "adam", "eta": -1.0}, r"^--eta must be a number > 0; got -1.0\.$"),
         ({"momentum": 1.5, "optimizer": "nesterov"}, r"^--momentum must be a number in \[0, 1\); got 1.5\.$"),
         ({"dropout": 1.0}, r"^--dropout must be a number in \[0, 1\); got 1.0\.$"),
-        ({"optimizer": "adamm"}, r"^--optimizer must be one of 'sgd', 'momentum', 'nesterov', 'rmsprop', 'adam', 'adamw'"),
+        (
+            {"optimizer": "adamm"},
+            r"^--optimizer must be one of 'sgd', 'momentum', 'nesterov', 'rmsprop', 'adam', 'adamw'",
+        ),
         ({"batch_size": 0}, r"^--batch-size must be an integer >= 1; got 0\.$"),
         ({"sizes": [784]}, r"^--sizes must be a list of at least 2 positive integers"),
         # settings the chosen optimizer or schedule would silently ignore
-        ({"optimizer": "sgd", "momentum": 0.5}, r"^--momentum = 0.5 would be ignored: it is used only by optimizer "
-         r"'momentum' or 'nesterov', and this run has --optimizer = 'sgd'\."),
-        ({"optimizer": "adam", "lmbda": 5.0}, r"^--lmbda = 5.0 would be ignored: it is used only by plain SGD .*"
-         r"--optimizer = 'adam'"),
+        (
+            {"optimizer": "sgd", "momentum": 0.5},
+            r"^--momentum = 0.5 would be ignored: it is used only by optimizer "
+            r"'momentum' or 'nesterov', and this run has --optimizer = 'sgd'\.",
+        ),
+        (
+            {"optimizer": "adam", "lmbda": 5.0},
+            r"^--lmbda = 5.0 would be ignored: it is used only by plain SGD .*"
+            r"--optimizer = 'adam'",
+        ),
         ({"weight_decay": 1e-4, "lmbda": 5.0}, r"^--lmbda = 5.0 would be ignored: .*--weight-decay = 0.0001"),
         ({"schedule": "constant", "warmup_epochs": 2}, r"^--warmup-epochs = 2 would be ignored: .*schedule 'cosine'"),
-        ({"step_factor": 0.5}, r"^--step-factor = 0.5 would be ignored: it is used only by schedule 'step', "
-         r"and this run has schedule = 'constant'"),
+        (
+            {"step_factor": 0.5},
+            r"^--step-factor = 0.5 would be ignored: it is used only by schedule 'step', "
+            r"and this run has schedule = 'constant'",
+        ),
         ({"schedule": "cosine", "plateau_patience": 3}, r"^--plateau-patience = 3 would be ignored"),
         # combinations that cannot run
-        ({"patience": 5}, r"^--patience = 5 watches the validation accuracy, but there is no validation split: "
-         r"set validation"),
+        (
+            {"patience": 5},
+            r"^--patience = 5 watches the validation accuracy, but there is no validation split: "
+            r"set validation",
+        ),
         ({"schedule": "halve-on-plateau", "optimizer": "momentum"}, r"^--schedule = 'halve-on-plateau' watches"),
     ],
 )

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from ffnn.errors import ParameterError
+
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
@@ -13,5 +15,5 @@ def resolve_dtype(dtype: Any) -> np.dtype[Any]:
     """``"float32"``/``"float64"`` (or the NumPy types) as a NumPy dtype; anything else is an error."""
     name = np.dtype(dtype).name if isinstance(dtype, (type, np.dtype)) else dtype
     if name not in DTYPES:
-        raise ValueError(f"The 'dtype' parameter must be one of {sorted(DTYPES)}. Got {dtype!r} instead.")
+        raise ParameterError(f"The 'dtype' parameter must be one of {sorted(DTYPES)}. Got {dtype!r} instead.")
     return np.dtype(DTYPES[name])

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ffnn.errors import ParameterError, ParameterTypeError
+
 
 def check_sizes(sizes: Any) -> list[int]:
     """``sizes`` as a list of at least two positive ints (neurons per layer, input first)."""
@@ -20,7 +22,7 @@ def check_sizes(sizes: Any) -> list[int]:
         or len(values) < 2
         or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and int(s) > 0 for s in values)
     ):
-        raise ValueError(
+        raise ParameterError(
             "The 'sizes' parameter must be a list of at least 2 positive integers "
             f"(input size first, e.g. [784, 30, 10]). Got {sizes!r} instead."
         )
@@ -34,7 +36,7 @@ def check_number(value: Any, name: str, *, low: float, strict: bool = True, inte
     ok = ok_type and np.isfinite(value) and (value > low if strict else value >= low)
     if not ok:
         bound = f"> {low}" if strict else f">= {low}"
-        raise ValueError(f"The '{name}' parameter must be {kind} {bound}. Got {value!r} instead.")
+        raise ParameterError(f"The '{name}' parameter must be {kind} {bound}. Got {value!r} instead.")
     return int(value) if integer else float(value)
 
 
@@ -42,19 +44,21 @@ def as_inputs(X: Any, n_in: int, dtype: np.dtype[Any], name: str = "X") -> np.nd
     """``X`` as a C-contiguous (n, n_in) array of ``dtype`` with finite entries."""
     arr = np.asarray(X)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"'{name}' must be a numeric array. Got an array of dtype {arr.dtype} instead.")
+        raise ParameterTypeError(f"'{name}' must be a numeric array. Got an array of dtype {arr.dtype} instead.")
     if arr.ndim != 2 or arr.shape[1] != n_in:
-        raise ValueError(
+        raise ParameterError(
             f"'{name}' must have shape (n_samples, {n_in}) to match the input layer. "
             f"Got shape {arr.shape} instead"
             + (" (reshape a single example with X.reshape(1, -1))." if arr.ndim == 1 else ".")
         )
     if arr.shape[0] == 0:
-        raise ValueError(f"'{name}' must contain at least one example. Got shape {arr.shape}.")
+        raise ParameterError(f"'{name}' must contain at least one example. Got shape {arr.shape}.")
     arr = np.ascontiguousarray(arr, dtype=dtype)
     if not np.isfinite(arr).all():
         bad = int(np.argwhere(~np.isfinite(arr))[0, 0])
-        raise ValueError(f"'{name}' must be finite, but row {bad} contains NaN or inf. Clean or impute the data first.")
+        raise ParameterError(
+            f"'{name}' must be finite, but row {bad} contains NaN or inf. Clean or impute the data first."
+        )
     return arr
 
 
@@ -67,18 +71,18 @@ def as_targets(y: Any, n_samples: int, n_out: int, dtype: np.dtype[Any], name: s
     """
     arr = np.asarray(y)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"'{name}' must be a numeric array. Got an array of dtype {arr.dtype} instead.")
+        raise ParameterTypeError(f"'{name}' must be a numeric array. Got an array of dtype {arr.dtype} instead.")
     if arr.shape[:1] != (n_samples,):
-        raise ValueError(f"'{name}' must have one entry per example ({n_samples}). Got shape {arr.shape} instead.")
+        raise ParameterError(f"'{name}' must have one entry per example ({n_samples}). Got shape {arr.shape} instead.")
     if arr.ndim == 1 and n_out > 1:
         if not np.issubdtype(arr.dtype, np.integer):
-            raise TypeError(
+            raise ParameterTypeError(
                 f"'{name}' of shape ({n_samples},) must hold integer class labels. "
                 f"Got dtype {arr.dtype}; pass labels as integers or targets as shape ({n_samples}, {n_out})."
             )
         bad = (arr < 0) | (arr >= n_out)
         if bad.any():
-            raise ValueError(
+            raise ParameterError(
                 f"'{name}' class labels must lie in [0, {n_out}) for an output layer of {n_out} neurons. "
                 f"Got {arr[bad][0]} at index {int(np.flatnonzero(bad)[0])}."
             )
@@ -88,13 +92,13 @@ def as_targets(y: Any, n_samples: int, n_out: int, dtype: np.dtype[Any], name: s
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2 or arr.shape[1] != n_out:
-        raise ValueError(
+        raise ParameterError(
             f"'{name}' must be class labels of shape ({n_samples},) or targets of shape "
             f"({n_samples}, {n_out}). Got shape {arr.shape} instead."
         )
     arr = np.ascontiguousarray(arr, dtype=dtype)
     if not np.isfinite(arr).all():
-        raise ValueError(f"'{name}' must be finite, but it contains NaN or inf.")
+        raise ParameterError(f"'{name}' must be finite, but it contains NaN or inf.")
     return arr
 
 

@@ -24,6 +24,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ffnn.errors import ParameterError, ParameterTypeError
+
 Array = Any
 
 
@@ -117,7 +119,7 @@ class LeakyReLU(Activation):
 
     def __init__(self, slope: float = 0.01) -> None:
         if not 0.0 < slope < 1.0:
-            raise ValueError(f"The 'slope' parameter must be in (0, 1). Got {slope!r} instead.")
+            raise ParameterError(f"The 'slope' parameter must be in (0, 1). Got {slope!r} instead.")
         self.slope = float(slope)
 
     def value(self, z: Array, out: Array | None = None) -> Array:
@@ -174,7 +176,7 @@ class Softmax(Activation):
         return out
 
     def derivative(self, a: Array, out: Array | None = None) -> Array:
-        raise TypeError(
+        raise ParameterTypeError(
             "softmax has no element-wise derivative (its Jacobian couples the outputs); "
             "use Softmax.backward(a, grad_a) for δ = a ⊙ (∇_a C − ∇_a C · a)."
         )
@@ -196,5 +198,5 @@ def get_activation(name: str | Activation, parameter: str = "activation") -> Act
     if isinstance(name, Activation):
         return name
     if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(f"The '{parameter}' parameter must be one of {sorted(ACTIVATIONS)}. Got {name!r} instead.")
+        raise ParameterError(f"The '{parameter}' parameter must be one of {sorted(ACTIVATIONS)}. Got {name!r} instead.")
     return ACTIVATIONS[name]()

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ffnn.activations import Activation
+from ffnn.errors import ParameterError
 
 Array = Any
 
@@ -75,7 +76,7 @@ def _clip_probabilities(a: Array) -> Array:
 
 def _check_unit_interval(cost: Cost, y: Array, name: str) -> None:
     if y.size and (y.min() < 0 or y.max() > 1):
-        raise ValueError(
+        raise ParameterError(
             f"'{name}' targets for the {cost.name!r} cost must lie in [0, 1]. "
             f"Got values in [{y.min():g}, {y.max():g}]; pass class labels or probabilities."
         )
@@ -106,7 +107,7 @@ class CrossEntropy(Cost):
         bad = np.abs(sums - 1.0) > 1e-5
         if bad.any():
             row = int(bad.nonzero()[0][0])
-            raise ValueError(
+            raise ParameterError(
                 f"'{name}' targets for the 'cross_entropy' cost must be probability rows summing to 1. "
                 f"Row {row} sums to {float(sums[row]):g}; pass class labels, one-hot rows or normalised rows."
             )
@@ -152,7 +153,7 @@ def get_cost(name: str | Cost) -> Cost:
     if isinstance(name, Cost):
         return name
     if not isinstance(name, str) or name not in COSTS:
-        raise ValueError(f"The 'cost' parameter must be one of {sorted(COSTS)}. Got {name!r} instead.")
+        raise ParameterError(f"The 'cost' parameter must be one of {sorted(COSTS)}. Got {name!r} instead.")
     return COSTS[name]()
 
 
@@ -166,7 +167,7 @@ def check_pairing(cost: Cost, output: Activation) -> None:
     if not cost.needs_probabilities or output.name == cost.matching_activation:
         return
     if output.name not in _BOUNDED_OUTPUTS:
-        raise ValueError(
+        raise ParameterError(
             f"The '{cost.name}' cost needs output activations in (0, 1) (sigmoid or softmax); "
             f"got output_activation={output.name!r}. Use output_activation="
             f"{cost.matching_activation!r} or cost='quadratic'."

@@ -40,3 +40,7 @@ class DataUnavailableError(FFNNError, RuntimeError):
 
 class TrainingDivergedError(FFNNError, FloatingPointError):
     """The cost or the parameters became NaN or inf during training; the last good ones are kept."""
+
+
+class ExtraNotInstalledError(FFNNError, ImportError):
+    """An optional part of ffnn is used without its extra installed; the message names the extra."""

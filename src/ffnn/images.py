@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ffnn.errors import DataFormatError, ExtraNotInstalledError, ParameterError
+
 MAX_PIXELS = 4096 * 4096
 
 
@@ -21,11 +23,11 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError as e:  # pragma: no cover - depends on the installation
-        raise RuntimeError("Reading PNG/JPEG needs Pillow: pip install 'ffnn[images]'.") from e
+        raise ExtraNotInstalledError("Reading PNG/JPEG needs Pillow: pip install 'ffnn[images]'.") from e
     try:
         with Image.open(path) as image:
             if image.width * image.height > MAX_PIXELS:  # checked from the header, before decoding
-                raise ValueError(f"the image is {image.width}×{image.height}; at most {MAX_PIXELS:,} pixels")
+                raise DataFormatError(f"the image is {image.width}×{image.height}; at most {MAX_PIXELS:,} pixels")
             image.load()
             flat: Image.Image = image
             if image.mode in ("RGBA", "LA", "P"):
@@ -33,7 +35,7 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
                 flat = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
             grey = np.asarray(flat.convert("L"), dtype=np.float64)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
-        raise ValueError(f"{path}: not a readable PNG/JPEG image ({e}).") from e
+        raise DataFormatError(f"{path}: not a readable PNG/JPEG image ({e}).") from e
     return grey / 255.0
 
 
@@ -50,9 +52,9 @@ def mnist_like(image: Any, threshold: float = 0.1) -> np.ndarray:
     """
     img = np.asarray(image, dtype=np.float64)
     if img.ndim != 2 or min(img.shape) < 1:
-        raise ValueError(f"mnist_like needs a 2-D grey image; got shape {img.shape}.")
+        raise ParameterError(f"mnist_like needs a 2-D grey image; got shape {img.shape}.")
     if not np.isfinite(img).all() or img.min() < 0 or img.max() > 1:
-        raise ValueError("mnist_like needs grey values in [0, 1].")
+        raise ParameterError("mnist_like needs grey values in [0, 1].")
     border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
     if border.mean() > 0.5:
         img = 1.0 - img

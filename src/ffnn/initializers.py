@@ -21,6 +21,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ffnn.errors import ParameterError
+
 Layer = tuple[np.ndarray, np.ndarray]
 Initializer = Callable[[int, int, np.random.Generator], Layer]
 
@@ -59,5 +61,5 @@ def get_initializer(name: str) -> Initializer:
     """An initialiser by name (or by a former name); see the table in this module's docstring."""
     initializer = INITIALIZERS.get(FORMER_NAMES.get(name, name)) if isinstance(name, str) else None
     if initializer is None:
-        raise ValueError(f"The 'init' parameter must be one of {sorted(INITIALIZERS)}. Got {name!r} instead.")
+        raise ParameterError(f"The 'init' parameter must be one of {sorted(INITIALIZERS)}. Got {name!r} instead.")
     return initializer

@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 
 from ffnn._validation import check_number
-from ffnn.schedules import Schedule
+from ffnn.errors import ParameterError
 
 Params = list[np.ndarray]
+Schedule = Callable[[int], float]  # η_t as a function of the step t (ffnn.schedules makes them)
 LearningRate = float | Schedule
 
 
@@ -77,7 +78,7 @@ def scale_by_learning_rate(learning_rate: LearningRate) -> Optimizer:
 def trace(momentum: float, nesterov: bool = False) -> Optimizer:
     """v ← μ v + g;  u = v (heavy ball), or u = g + μ v (Nesterov)."""
     if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"The 'momentum' parameter must be in [0, 1). Got {momentum!r} instead.")
+        raise ParameterError(f"The 'momentum' parameter must be in [0, 1). Got {momentum!r} instead.")
 
     def update(grads: Params, velocity: Params, params: Params) -> tuple[Params, Params]:
         velocity = [momentum * v + g for v, g in zip(velocity, grads)]
@@ -139,7 +140,7 @@ def clip_by_global_norm(max_norm: float) -> Optimizer:
 
 def _check_decay(value: float, name: str) -> None:
     if not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
-        raise ValueError(f"The '{name}' parameter must be in [0, 1). Got {value!r} instead.")
+        raise ParameterError(f"The '{name}' parameter must be in [0, 1). Got {value!r} instead.")
 
 
 def _with_clip(transforms: Sequence[Optimizer], clip_norm: float | None) -> list[Optimizer]:
@@ -209,5 +210,5 @@ OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
 def get_optimizer(name: str, learning_rate: LearningRate, **kwargs: Any) -> Optimizer:
     """A named optimiser (``sgd``, ``momentum``, ``nesterov``, ``rmsprop``, ``adam``, ``adamw``)."""
     if name not in OPTIMIZERS:
-        raise ValueError(f"The 'optimizer' parameter must be one of {sorted(OPTIMIZERS)}. Got {name!r} instead.")
+        raise ParameterError(f"The 'optimizer' parameter must be one of {sorted(OPTIMIZERS)}. Got {name!r} instead.")
     return OPTIMIZERS[name](learning_rate, **kwargs)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ffnn._validation import as_inputs, check_number
+from ffnn.errors import ParameterError
 
 
 class Perceptron:
@@ -40,7 +41,7 @@ class Perceptron:
         X = as_inputs(X, self.n_inputs, np.dtype(np.float64))
         labels = np.asarray(y)
         if labels.shape != (len(X),) or not np.isin(labels, (0, 1)).all():
-            raise ValueError(f"'y' must hold one label per example, each 0 or 1. Got {labels!r}.")
+            raise ParameterError(f"'y' must hold one label per example, each 0 or 1. Got {labels!r}.")
         epochs = check_number(epochs, "epochs", low=0, strict=False, integer=True)
         mistakes = []
         for _ in range(epochs):

@@ -17,16 +17,14 @@ Pass one as an optimiser's learning rate: ``adam(cosine(1e-3, total_steps=...))`
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 from ffnn._validation import check_number
 from ffnn.callbacks import Callback
 from ffnn.errors import ParameterError
 from ffnn.network import Network
+from ffnn.optimizers import Schedule
 from ffnn.state import History
-
-Schedule = Callable[[int], float]
 
 
 def constant(value: float) -> Schedule:

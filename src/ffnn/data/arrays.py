@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ffnn._files import check_npz
-from ffnn.errors import DataFormatError
+from ffnn.errors import DataFormatError, ParameterError
 
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -32,7 +32,7 @@ def load_arrays(path: str | os.PathLike[str], label: str | int | None = None) ->
     suffix = path.suffix.lower()
     if suffix == ".npz":
         if label is not None:
-            raise ValueError(
+            raise ParameterError(
                 "The 'label' parameter applies to .csv files only; an .npz file names its arrays y, y_test."
             )
         return _load_npz(path)

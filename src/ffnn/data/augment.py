@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ffnn.errors import ParameterError
+
 SIDE = 28
 _CENTRE = (SIDE - 1) / 2.0
 
@@ -45,11 +47,11 @@ class Augment:
             ("elastic_alpha", elastic_alpha),
         ):
             if not (isinstance(value, (int, float)) and value >= 0):
-                raise ValueError(f"The '{name}' parameter must be a number >= 0. Got {value!r} instead.")
+                raise ParameterError(f"The '{name}' parameter must be a number >= 0. Got {value!r} instead.")
         if not 0 <= scale < 1:
-            raise ValueError(f"The 'scale' parameter must be in [0, 1). Got {scale!r} instead.")
+            raise ParameterError(f"The 'scale' parameter must be in [0, 1). Got {scale!r} instead.")
         if not elastic_sigma > 0:
-            raise ValueError(f"The 'elastic_sigma' parameter must be > 0. Got {elastic_sigma!r} instead.")
+            raise ParameterError(f"The 'elastic_sigma' parameter must be > 0. Got {elastic_sigma!r} instead.")
         self.shift, self.rotation, self.scale = float(shift), float(rotation), float(scale)
         self.alpha, self.sigma = float(elastic_alpha), float(elastic_sigma)
         self._gaussian = _gaussian_matrix(self.sigma)

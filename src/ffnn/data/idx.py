@@ -28,7 +28,7 @@ from typing import IO, Any
 import numpy as np
 
 from ffnn._files import atomic_open
-from ffnn.errors import DataFormatError
+from ffnn.errors import DataFormatError, ParameterError
 
 TYPE_CODES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype(">u1"),
@@ -106,11 +106,11 @@ def write_idx(path: str | os.PathLike[str], array: Any) -> None:
     arr = np.asarray(array)
     native = arr.dtype.newbyteorder("=")
     if native not in _CODE_OF:
-        raise ValueError(
+        raise ParameterError(
             f"write_idx cannot store dtype {arr.dtype}; IDX holds uint8, int8, int16, int32, float32, float64."
         )
     if any(n >= 2**32 for n in arr.shape) or arr.ndim > 255:
-        raise ValueError(f"write_idx cannot store shape {arr.shape}: at most 255 dimensions of < 2**32 each.")
+        raise ParameterError(f"write_idx cannot store shape {arr.shape}: at most 255 dimensions of < 2**32 each.")
     code = _CODE_OF[native]
     payload = struct.pack(f">BBBB{arr.ndim}I", 0, 0, code, arr.ndim, *arr.shape)
     payload += np.ascontiguousarray(arr, dtype=TYPE_CODES[code]).tobytes()

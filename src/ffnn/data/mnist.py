@@ -32,7 +32,7 @@ import numpy as np
 from ffnn._arrays import resolve_dtype
 from ffnn.data.idx import read_idx
 from ffnn.data.sources import Mirrors, NpmPackage, Source, SourceError, SystemFolder
-from ffnn.errors import DataFormatError, DataUnavailableError
+from ffnn.errors import DataFormatError, DataUnavailableError, ParameterError
 
 log = logging.getLogger("ffnn.data")
 
@@ -198,7 +198,9 @@ def load(
     dataset = _dataset(dataset)
     np_dtype = resolve_dtype(dtype)
     if not isinstance(validation, int) or isinstance(validation, bool) or not 0 <= validation < 60_000:
-        raise ValueError(f"The 'validation' parameter must be an integer in [0, 60000). Got {validation!r} instead.")
+        raise ParameterError(
+            f"The 'validation' parameter must be an integer in [0, 60000). Got {validation!r} instead."
+        )
     folder = fetch(dataset, path, sources)
     names = list(dataset.files)
     splits = [read_split(folder, names[0], names[1]), read_split(folder, names[2], names[3])]
@@ -228,7 +230,7 @@ def _dataset(dataset: Dataset | str) -> Dataset:
     if isinstance(dataset, Dataset):
         return dataset
     if dataset not in DATASETS:
-        raise ValueError(f"Unknown data set {dataset!r}; known: {', '.join(DATASETS)}.")
+        raise ParameterError(f"Unknown data set {dataset!r}; known: {', '.join(DATASETS)}.")
     return DATASETS[dataset]
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from ffnn.data import mnist, toy
 from ffnn.data.arrays import load_arrays
+from ffnn.errors import ParameterError
 
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -46,7 +47,7 @@ def load(name: str, validation: int = 0, seed: int = 0, dtype: str = "float32") 
     if Path(name).suffix.lower() in (".npz", ".csv"):
         train, test = load_arrays(name)
         return _hold_out(train, validation, test)
-    raise ValueError(f"unknown dataset {name!r}; use one of {', '.join(NAMES)} or a path to a .npz/.csv file.")
+    raise ParameterError(f"unknown dataset {name!r}; use one of {', '.join(NAMES)} or a path to a .npz/.csv file.")
 
 
 def _hold_out(train: Split, k: int, test: Split | None) -> Splits:
@@ -54,5 +55,5 @@ def _hold_out(train: Split, k: int, test: Split | None) -> Splits:
     if not k:
         return Splits((X, y), None, test)
     if not 0 < k < len(X):
-        raise ValueError(f"validation={k} must be smaller than the {len(X)} training examples.")
+        raise ParameterError(f"validation={k} must be smaller than the {len(X)} training examples.")
     return Splits((X[:-k], y[:-k]), (X[-k:], y[-k:]), test)

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ffnn.errors import ParameterError
+
 
 def xor() -> tuple[np.ndarray, np.ndarray]:
     """The four points of XOR: y = x1 ⊕ x2. No single line separates the classes."""
@@ -28,9 +30,9 @@ def punnen() -> tuple[np.ndarray, np.ndarray]:
 
 def _check(n: int, noise: float) -> tuple[int, float]:
     if not isinstance(n, int) or isinstance(n, bool) or n < 2:
-        raise ValueError(f"The 'n' parameter must be an integer >= 2. Got {n!r} instead.")
+        raise ParameterError(f"The 'n' parameter must be an integer >= 2. Got {n!r} instead.")
     if not noise >= 0:
-        raise ValueError(f"The 'noise' parameter must be a number >= 0. Got {noise!r} instead.")
+        raise ParameterError(f"The 'noise' parameter must be a number >= 0. Got {noise!r} instead.")
     return n, float(noise)
 
 
@@ -43,7 +45,7 @@ def spirals(
     """
     n, noise = _check(n, noise)
     if not isinstance(classes, int) or classes < 2:
-        raise ValueError(f"The 'classes' parameter must be an integer >= 2. Got {classes!r} instead.")
+        raise ParameterError(f"The 'classes' parameter must be an integer >= 2. Got {classes!r} instead.")
     rng = np.random.default_rng(seed)
     y = np.arange(n) % classes
     r = rng.random(n)
@@ -71,7 +73,7 @@ def circles(
     """Two concentric circles: class 0 of radius 1, class 1 of radius ``factor`` (0 < factor < 1)."""
     n, noise = _check(n, noise)
     if not 0 < factor < 1:
-        raise ValueError(f"The 'factor' parameter must be in (0, 1). Got {factor!r} instead.")
+        raise ParameterError(f"The 'factor' parameter must be in (0, 1). Got {factor!r} instead.")
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 2
     t = 2.0 * np.pi * rng.random(n)
