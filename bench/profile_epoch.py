@@ -1,8 +1,8 @@
 """Where one ffnn epoch's time goes, by function (cProfile), for one benchmark configuration.
 
-The matrix products run inside ``Network._layer`` (forward), ``Network.gradients`` (BP2, output
-layer) and ``SGDUpdate.__call__`` (BP4 fused with the update); compare their share with the
-"products alone" column of ``epoch_time.py``.
+The matrix products run inside ``backprop.forward_layer`` (forward), ``backprop.backpropagate``
+(BP2, output layer) and ``SGDStep.__call__`` (BP4 fused with the update); compare their share with
+the "products alone" column of ``epoch_time.py``.
 
 Usage: ``python bench/profile_epoch.py [--sizes 784,800,10] [--batch 128]``
 """

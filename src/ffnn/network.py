@@ -43,8 +43,8 @@ class Network:
         ``"leaky_relu"``, ``"identity"``), or a list with one per layer (output included).
     output_activation : the output layer's activation (those above, or ``"softmax"``). By default
         the one that matches the cost (softmax for ``cross_entropy``, sigmoid for
-        ``binary_cross_entropy``), else the hidden activation, as in the seeds.
-    cost : ``"quadratic"`` (the seeds' C = 1/2N Σ‖a − y‖²), ``"cross_entropy"`` (log-likelihood,
+        ``binary_cross_entropy``), else the hidden activation, as in the sources.
+    cost : ``"quadratic"`` (the sources' C = 1/2N Σ‖a − y‖²), ``"cross_entropy"`` (log-likelihood,
         with softmax) or ``"binary_cross_entropy"`` (the book's cross-entropy, with sigmoid).
     init : ``"small_uniform"``, ``"normal"``, ``"scaled_normal"``, ``"glorot"`` or ``"he"``.
     dtype : ``"float32"`` (default, fast) or ``"float64"`` (for gradient checks).
@@ -95,7 +95,7 @@ class Network:
 
     @property
     def num_layers(self) -> int:
-        """Layers counted as in the seeds: the input layer included."""
+        """Layers counted as in the sources: the input layer included."""
         return len(self.sizes)
 
     # -- feedforward ---------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def fit(
     input batch transformed (see :mod:`ffnn.data.augment`); the network's own dropout applies.
     ``seed`` drives shuffling, dropout and augmentation: the same seed, data and network give
     bit-identical weights. ``batches_per_epoch=k`` makes an "epoch" the first k mini-batches of
-    each shuffled order (seed 000 trains with k = 1). If a batch's cost or the parameters become
+    each shuffled order (source 000 trains with k = 1). If a batch's cost or the parameters become
     NaN or inf, training stops with :class:`ffnn.TrainingDivergedError` and the network keeps the
     parameters of the last good epoch.
 
