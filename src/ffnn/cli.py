@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         default = ",".join(map(str, setting.default)) if isinstance(setting.default, list) else setting.default
         flags.add_argument(
             settings_table.flag(setting.name), dest=setting.name, type=kind, metavar=setting.name.upper(),
-            help=f"{setting.help} (default {default!r})".replace("%", "%%"),
+            help=f"{setting.help}{_choices(setting)} (default {default!r})".replace("%", "%%"),
         )  # fmt: skip
     train.set_defaults(run=cmd_train)
 
@@ -156,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--path", help="data folder (default: $FFNN_DATA or ~/.cache/ffnn)")
         sub.set_defaults(run=action)
     return parser
+
+
+def _choices(setting: settings_table.Setting) -> str:
+    return ": " + " | ".join(c or "''" for c in setting.choices) if setting.choices else ""
 
 
 def _sizes(text: str) -> list[int]:
