@@ -2,21 +2,30 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HASH   := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+DEMO   := $(VENV)/.demo-$(HASH)
+TEST   := $(VENV)/.test-$(HASH)
 
 .PHONY: demo test lint bench browser clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
+
+# The demo needs the core (NumPy), matplotlib for its figures and tqdm for its progress bar: nothing else.
+$(DEMO): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[plots,progress]'
+	touch $@
+
+$(TEST): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-demo: $(STAMP)
+demo: $(DEMO)
 	$(BIN)/ffnn data fetch mnist
-	$(BIN)/ffnn train --recipe nielsen-ch1 --out runs/demo-nielsen-ch1
+	$(BIN)/ffnn train --recipe nielsen-ch1 --out runs/demo-nielsen-ch1 --overwrite
 
-test: $(STAMP) lint browser
+test: $(TEST) lint browser
 	$(BIN)/python -m pytest
 
 # The browser test drives Debian's Chromium (Playwright's own browser download needs the internet).
@@ -24,12 +33,12 @@ browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 	  || echo "warning: could not install Debian's chromium (not root?): the browser test will be skipped"
 
-lint: $(STAMP)
+lint: $(TEST)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(TEST)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/epoch_time.py
 

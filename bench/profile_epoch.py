@@ -33,7 +33,7 @@ def main() -> None:
     net = ffnn.Network([int(s) for s in args.sizes.split(",")], seed=0)
     ffnn.fit(net, X, y, epochs=1, batch_size=args.batch, eta=0.5)  # warm-up
     profile = cProfile.Profile()
-    profile.runcall(net.fit, X, y, epochs=1, batch_size=args.batch, eta=0.5)
+    profile.runcall(ffnn.fit, net, X, y, epochs=1, batch_size=args.batch, eta=0.5)
     pstats.Stats(profile).sort_stats("tottime").print_stats(12)
 
 

@@ -21,7 +21,7 @@ SLOW_CHECKPOINTS = [sys.executable, str(Path(__file__).with_name("slow_checkpoin
 
 def train_args(data, out):
     settings = "--sizes 64,96,3 --cost cross_entropy --optimizer adam --eta 0.002 --schedule cosine --dropout 0.2"
-    settings += " --epochs 8 --batch-size 16 --seed 3 --quiet --no-plots"
+    settings += " --epochs 8 --batch-size 16 --seed 3 --checkpoint-every 1 --quiet --no-plots"
     return ["train", "--dataset", str(data), "--out", str(out), *settings.split()]
 
 

@@ -354,8 +354,10 @@ def test_every_recipe_resolves_to_the_settings_it_had_before_it_became_a_file():
     (plain SGD's lmbda beside an optimizer, momentum beside plain SGD, warm-up beside a constant
     rate) are no longer carried, and each of them had its default value."""
     assert recipes.names() == list(RESOLVED)  # the book's order
-    for name, expected in RESOLVED.items():
-        in_force = resolved(recipes.settings(name))
+    how_saved = {"checkpoint_every", "checkpoint_seconds", "keep_checkpoints"}  # not what is trained: issue 12
+    for name, pinned in RESOLVED.items():  # made checkpoints by time (every 60 s) the default
+        expected = {k: v for k, v in pinned.items() if k not in how_saved}
+        in_force = {k: v for k, v in resolved(recipes.settings(name)).items() if k not in how_saved}
         assert in_force == {k: v for k, v in expected.items() if k in in_force}, name
         dropped = expected.keys() - in_force.keys()
         assert dropped <= {"lmbda", "momentum", "warmup_epochs"}, name

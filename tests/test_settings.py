@@ -25,7 +25,7 @@ def test_toml_round_trip(tmp_path):
     ("text", "match"),
     [
         ("epochz = 3\n", r"epochz in .*c.toml: unknown setting 'epochz'; known: dataset, validation"),
-        ("epochs = 'three'\n", r"epochs in .*c.toml must be an integer >= 0; got 'three'"),
+        ("epochs = 'three'\n", r"epochs in .*c.toml must be an integer >= 1; got 'three'"),
         ("sizes = [784, 'x']\n", r"sizes in .*c.toml must be a list of at least 2 positive integers"),
         ("eta = true\n", r"eta in .*c.toml must be a number > 0; got True"),
         ("epochs = \n", r"not valid TOML"),
@@ -71,7 +71,19 @@ def test_batches_per_epoch_trains_on_that_many_batches(rng):
         ),
         ({"batch_size": 0}, r"^--batch-size must be an integer >= 1; got 0\.$"),
         ({"sizes": [784]}, r"^--sizes must be a list of at least 2 positive integers"),
-        # settings the chosen optimizer or schedule would silently ignore
+        # settings the chosen optimizer or schedule would silently ignore: typed, so refused even at the default
+        ({"optimizer": "adam", "momentum": 0.9}, r"^--momentum = 0.9 would be ignored"),
+        # issue 12, item 11: each of these was a traceback or a wrong name
+        ({"augment": "foo"}, r"^--augment must be one of '', 'affine', 'elastic'; got 'foo'\.$"),
+        ({"clip_norm": -1.0}, r"^--clip-norm must be a number >= 0; got -1.0\.$"),
+        ({"validation": -1}, r"^--validation must be an integer >= 0; got -1\.$"),
+        ({"warmup_epochs": -1, "schedule": "cosine"}, r"^--warmup-epochs must be an integer >= 0; got -1\.$"),
+        ({"epochs": 0}, r"^--epochs must be an integer >= 1; got 0\.$"),
+        (
+            {"augment": "affine", "sizes": [2, 4, 2]},
+            r"^--augment = 'affine' distorts 28×28 images, but this network "
+            r"has 2 inputs",
+        ),
         (
             {"optimizer": "sgd", "momentum": 0.5},
             r"^--momentum = 0.5 would be ignored: it is used only by optimizer "
@@ -94,7 +106,7 @@ def test_batches_per_epoch_trains_on_that_many_batches(rng):
         (
             {"patience": 5},
             r"^--patience = 5 watches the validation accuracy, but there is no validation split: "
-            r"set validation",
+            r"set --validation",
         ),
         ({"schedule": "halve-on-plateau", "optimizer": "momentum"}, r"^--schedule = 'halve-on-plateau' watches"),
     ],
@@ -108,13 +120,17 @@ def test_a_file_and_a_recipe_are_named_as_such(tmp_path):
     (tmp_path / "run.toml").write_text("optimizer = 'sgd'\nmomentum = 0.5\n")
     with pytest.raises(SettingError, match=r"^momentum in .*run.toml = 0.5 would be ignored"):
         table.resolve(table.Layer(table.read(tmp_path / "run.toml"), table.in_file(tmp_path / "run.toml")))
+    # a file that lists every setting, as older run folders' config.toml do, reads: defaults are not changes
+    (tmp_path / "old.toml").write_text("optimizer = 'sgd'\nmomentum = 0.9\nwarmup_epochs = 0\n")
+    old = table.Layer(table.read(tmp_path / "old.toml"), table.in_file(tmp_path / "old.toml"), "refuse-changed")
+    assert "momentum" not in table.resolve(old)
     with pytest.raises(SettingError, match=r"^eta in recipe xor must be a number > 0; got 0.0\.$"):
-        table.resolve(table.Layer({"eta": 0.0}, table.in_recipe("xor"), strict=False))
+        table.resolve(table.Layer({"eta": 0.0}, table.in_recipe("xor"), unused="drop"))
 
 
 def test_what_a_recipe_sets_for_another_optimizer_is_dropped_not_refused():
     """--optimizer adam over recipe mlp-best: the recipe's Nesterov momentum no longer applies."""
-    recipe = table.Layer({"optimizer": "nesterov", "momentum": 0.95}, table.in_recipe("r"), strict=False)
+    recipe = table.Layer({"optimizer": "nesterov", "momentum": 0.95}, table.in_recipe("r"), unused="drop")
     settings = table.resolve(recipe, flags(optimizer="adam"))
     assert settings["optimizer"] == "adam" and "momentum" not in settings and "lmbda" not in settings
     with pytest.raises(SettingError, match=r"^--momentum = 0.95 would be ignored"):
@@ -136,3 +152,19 @@ def test_the_former_name_of_an_initialiser_is_read_as_the_new_one(tmp_path):
     assert table.read(tmp_path / "config.toml")["init"] == "small_uniform"
     with pytest.raises(SettingError, match=r"^--init must be one of 'small_uniform', 'normal'"):
         table.resolve(flags(init="seed001"))
+
+
+def test_a_config_written_before_the_patience_split_reads_as_it_ran(tmp_path):
+    """Before plateau_patience, `patience` drove both early stopping and the halving rule."""
+    (tmp_path / "config.toml").write_text("validation = 100\nschedule = 'halve-on-plateau'\npatience = 3\n")
+    assert table.read(tmp_path / "config.toml")["plateau_patience"] == 3
+    (tmp_path / "new.toml").write_text(
+        "validation = 100\nschedule = 'halve-on-plateau'\npatience = 3\nplateau_patience = 5\n"
+    )
+    assert table.read(tmp_path / "new.toml")["plateau_patience"] == 5
+
+
+def test_checkpoint_seconds_is_in_force_only_by_time():
+    assert table.resolve(flags())["checkpoint_seconds"] == 60.0
+    with pytest.raises(SettingError, match=r"^--checkpoint-seconds = 5.0 would be ignored: .*--checkpoint-every = 2"):
+        table.resolve(flags(checkpoint_every=2, checkpoint_seconds=5.0))

@@ -1,10 +1,14 @@
 """fit: history, progress output, callbacks, divergence."""
 
+import io
+import re
+import time
+
 import numpy as np
 import pytest
 
 import ffnn
-from ffnn.callbacks import Callback
+from ffnn.callbacks import Callback, ProgressBar
 from ffnn.data import toy
 
 
@@ -76,3 +80,33 @@ def test_divergence_names_epoch_and_batch_and_keeps_last_good_weights():
     for p, q in zip(good, net.parameters()):
         np.testing.assert_array_equal(p, q)
     assert np.isfinite(net.feedforward(X)).all()
+
+
+def test_verbose_with_validation_data_only_prints_the_validation_accuracy(capsys):
+    X, y = toy.xor()
+    net = ffnn.Network([2, 4, 2], cost="cross_entropy", seed=0)
+    ffnn.fit(net, X, y, epochs=2, batch_size=4, eta=2.0, validation_data=(X, y), verbose=True, seed=0)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["Epoch 0", "Epoch 1"]
+    assert all(re.fullmatch(r"Epoch \d: validation accuracy \d+\.\d\d %", line) for line in lines), lines
+
+
+def test_the_progress_bar_shows_rate_and_time_left_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    class Slow(Callback):  # 40 batches of 15 ms: long enough for the bar to redraw
+        def on_batch_end(self, network, epoch, batch):
+            time.sleep(0.015)
+            return False
+
+    stream = Terminal()
+    X, y = toy.spirals(n=400, classes=2, seed=0)
+    net = ffnn.Network([2, 8, 2], cost="cross_entropy", seed=0)
+    ffnn.fit(net, X, y, epochs=1, batch_size=10, eta=0.1, callbacks=[Slow(), ProgressBar(40, stream)], seed=0)
+    shown = stream.getvalue()
+    assert "epoch 0:" in shown and re.search(r"\d+/40 \[00:00<00:00, +\d+\.\d+batch/s\]", shown), shown
+    quiet = io.StringIO()  # not a terminal: no bar
+    ffnn.fit(net, X, y, epochs=1, batch_size=10, eta=0.1, callbacks=[ProgressBar(40, quiet)], seed=0)
+    assert quiet.getvalue() == ""

@@ -26,6 +26,7 @@ import numpy as np
 from ffnn._blas import gemm_at_b
 from ffnn.activations import Activation
 from ffnn.costs import Cost, mean_cost, output_error
+from ffnn.errors import ParameterError
 
 LayerUpdate = Callable[[int, np.ndarray, np.ndarray], None]
 """``apply(i, delta, a_prev)``: receives layer i's BP3/BP4 factors δ^l and a^{l−1}."""
@@ -73,6 +74,13 @@ class Workspace:
     def load(self, X: np.ndarray, Y: np.ndarray, rows: np.ndarray) -> int:
         """Gather the examples ``rows`` of inputs ``X`` and targets ``Y`` as the batch; return its size m."""
         m = len(rows)
+        if not 0 < m <= len(self.y) or X.shape[1:] != self.a[0].shape[1:] or Y.shape[1:] != self.y.shape[1:]:
+            raise ParameterError(
+                f"A batch of {m} rows of X {X.shape} and Y {Y.shape} does not fit this workspace "
+                f"(at most {len(self.y)} rows of {self.a[0].shape[1]} inputs and {self.y.shape[1]} targets)."
+            )
+        if rows.min() < 0 or rows.max() >= min(len(X), len(Y)):
+            raise ParameterError(f"Batch rows must lie in [0, {min(len(X), len(Y))}); got {rows.min()}..{rows.max()}.")
         np.take(X, rows, axis=0, out=self.a[0][:m], mode="clip")  # mode="clip" writes into out directly
         np.take(Y, rows, axis=0, out=self.y[:m], mode="clip")
         return m
@@ -146,6 +154,11 @@ def backpropagate(
     product is computed whose result is unused (there is no δ for the input layer).
     """
     L = len(net.weights)
+    if not 0 < m <= len(ws.y) or [w.shape for w in net.weights] != [g.shape for g in ws.nabla_w]:
+        raise ParameterError(
+            f"backpropagate: a batch of {m} rows and weights {[w.shape for w in net.weights]} do not fit a workspace "
+            f"made for {len(ws.y)} rows and weights {[g.shape for g in ws.nabla_w]}."
+        )
     a = [buf[:m] for buf in ws.a]
     y = ws.y[:m]
     masks = ws.draw_masks(net.dropout, m, rng) if rng is not None else [None] * L

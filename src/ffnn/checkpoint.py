@@ -18,6 +18,7 @@ import io
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -119,40 +120,92 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def latest(folder: str | os.PathLike[str]) -> Path | None:
     """The newest ``checkpoint-NNNNN.npz`` in ``folder`` (by epoch), or None."""
-    found = [(int(m.group(1)), p) for p in Path(folder).glob("checkpoint-*.npz") if (m := _NAME.search(p.name))]
-    return max(found)[1] if found else None
+    found = _checkpoints(Path(folder))
+    return found[-1] if found else None
+
+
+def _checkpoints(folder: Path) -> list[Path]:
+    """The checkpoint files in ``folder``, oldest first."""
+    found = [(int(m.group(1)), p) for p in folder.glob("checkpoint-*.npz") if (m := _NAME.search(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def load_newest(folder: str | os.PathLike[str]) -> tuple[Path, dict[str, Any], list[str]] | None:
+    """(path, state, problems) of the newest checkpoint in ``folder`` that loads, or None if none
+    does; ``problems`` says, one line each, why each newer one was passed over (a file damaged by
+    a crash, say), for the caller to tell the user."""
+    problems: list[str] = []
+    for path in reversed(_checkpoints(Path(folder))):
+        try:
+            return path, load(path), problems
+        except ModelFileError as e:
+            problems.append(str(e))
+    return None
 
 
 class Checkpointer(Callback):
-    """A ``fit`` callback: after every ``every``-th epoch (and the last), write the whole training
-    state to ``folder/checkpoint-EEEEE.npz`` and delete all but the newest ``keep``.
+    """A ``fit`` callback that writes the whole training state to ``folder/checkpoint-EEEEE.npz``
+    and deletes all but the newest ``keep``: after every ``every``-th epoch or, with ``seconds``,
+    after the first epoch ending ``seconds`` or more after the last write — and always when
+    training ends, Ctrl-C included (the state after each epoch is kept in memory for that).
+    Resuming from any of them is exact: each is taken at an epoch's end.
 
-    It runs after the other callbacks (``runs_last``), so the state it saves includes theirs.
+    ``tag`` (a fingerprint of the run's settings) is stored in each, for ``resume`` to check that
+    a checkpoint belongs to the run it continues. Temporary files left by a killed write are
+    removed when training starts. The checkpointer runs after the other callbacks
+    (``runs_last``), so the state it saves includes theirs.
     """
 
     runs_last = True
 
-    def __init__(self, folder: str | os.PathLike[str], every: int = 1, keep: int = 2) -> None:
-        if not isinstance(every, int) or every < 1 or not isinstance(keep, int) or keep < 1:
-            raise ParameterError(f"Checkpointer needs every >= 1 and keep >= 1. Got every={every!r}, keep={keep!r}.")
-        self.folder, self.every, self.keep = Path(folder), every, keep
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        every: int | None = 1,
+        keep: int = 2,
+        seconds: float | None = None,
+        tag: str | None = None,
+    ) -> None:
+        if (every is None) == (seconds is None):
+            raise ParameterError("Checkpointer needs either every (epochs) or seconds, not both nor neither.")
+        if every is not None and (not isinstance(every, int) or every < 1):
+            raise ParameterError(f"The 'every' parameter must be an integer >= 1. Got {every!r} instead.")
+        if seconds is not None and not (isinstance(seconds, (int, float)) and 0 <= seconds < float("inf")):
+            raise ParameterError(f"The 'seconds' parameter must be a number >= 0. Got {seconds!r} instead.")
+        if not isinstance(keep, int) or keep < 1:
+            raise ParameterError(f"The 'keep' parameter must be an integer >= 1. Got {keep!r} instead.")
+        self.folder, self.every, self.keep, self.seconds, self.tag = Path(folder), every, keep, seconds, tag
         self.state: TrainingState | None = None
+        self._pending: dict[str, Any] | None = None
+        self._written_at = time.monotonic()
 
     def bind(self, state: TrainingState) -> None:
         self.state = state
         self.folder.mkdir(parents=True, exist_ok=True)
+        for orphan in self.folder.glob(".checkpoint-*.tmp"):  # a write that a kill cut short
+            orphan.unlink(missing_ok=True)
+        self._written_at = time.monotonic()
 
     def on_epoch_end(self, network: Network, history: History) -> bool:
         epoch = history.epoch[-1]
         assert self.state is not None, "fit binds the checkpointer before training"
-        if (epoch + 1) % self.every == 0 or epoch + 1 == self.state.epochs:
-            save(self.folder / f"checkpoint-{epoch:05d}.npz", self.state.snapshot())
-            self._prune()
+        snapshot = self.state.snapshot() if self.tag is None else {**self.state.snapshot(), "run": self.tag}
+        if self.every is not None:
+            due = (epoch + 1) % self.every == 0
+        else:
+            due = time.monotonic() - self._written_at >= (self.seconds or 0.0)
+        if due or epoch + 1 == self.state.epochs:
+            self._write(snapshot)
+        else:
+            self._pending = snapshot
         return False
 
-    def _prune(self) -> None:
-        found = sorted(
-            (int(m.group(1)), p) for p in self.folder.glob("checkpoint-*.npz") if (m := _NAME.search(p.name))
-        )
-        for _, old in found[: -self.keep]:
+    def on_train_end(self, network: Network, history: History) -> None:
+        if self._pending is not None:
+            self._write(self._pending)
+
+    def _write(self, snapshot: dict[str, Any]) -> None:
+        save(self.folder / f"checkpoint-{snapshot['epoch']:05d}.npz", snapshot)
+        self._pending, self._written_at = None, time.monotonic()
+        for old in _checkpoints(self.folder)[: -self.keep]:
             old.unlink(missing_ok=True)

@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", help="TOML file of settings; overrides the recipe")
     train.add_argument("--out", help="run folder (default: runs/<recipe>-<time>)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its newest checkpoint")
+    train.add_argument("--overwrite", action="store_true", help="empty the run folder --out names first (a run folder)")
     train.add_argument("--quiet", action="store_true", help="print nothing while training")
     train.add_argument("--no-plots", action="store_true", help="do not draw the figures at the end")
     train.add_argument("--svg", action="store_true", help="draw the figures as SVG too")
@@ -129,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=cmd_serve)
 
     evaluate = commands.add_parser("evaluate", help="accuracy, cost, per-class accuracy, confusion matrix")
-    evaluate.add_argument("model")
+    evaluate.add_argument("model", help="a model file, or a run folder (its model.npz)")
     evaluate.add_argument("--dataset", help="default: the one the model was trained on")
     evaluate.add_argument("--split", choices=("test", "validation", "train"), default="test")
     evaluate.set_defaults(run=cmd_evaluate)
@@ -175,19 +176,29 @@ def _sizes(text: str) -> list[int]:
 def cmd_train(args: argparse.Namespace) -> int:
     flags = {s.name: getattr(args, s.name) for s in settings_table.SETTINGS if getattr(args, s.name) is not None}
     if args.resume:
-        if args.recipe or args.config or args.out or flags:
+        if args.recipe or args.config or args.out or args.overwrite or flags:
             raise SettingError("--resume continues a run with its own config.toml; it takes no other settings")
         result = run.resume(args.resume, quiet=args.quiet)
     else:
         settings = run.resolve_settings(args.recipe, args.config, flags)
         out = Path(args.out or f"runs/{args.recipe or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}")
-        result = run.train(settings, out, recipe=args.recipe, quiet=args.quiet)
+        result = run.train(settings, out, recipe=args.recipe, quiet=args.quiet, overwrite=args.overwrite)
     if result.interrupted:
-        epochs = len(result.history.epoch)
-        print(f"Interrupted: saved the model of the last complete epoch ({epochs}) to {result.folder / 'model.npz'}")
+        if not result.history.epoch:
+            print("Interrupted before the first epoch ended: nothing was trained, nothing kept.")
+        else:
+            print(
+                f"Interrupted: saved the model of epoch {result.history.epoch[-1]}, the last complete one, to "
+                f"{result.folder / 'model.npz'}; continue with: ffnn train --resume {result.folder}"
+            )
         return EXIT_INTERRUPTED
     if not args.no_plots and result.history.epoch:
-        _plot(result.folder, args.svg, args.quiet)
+        try:
+            _plot(result.folder, args.svg, args.quiet)
+        except (FFNNError, OSError) as e:  # the run itself is saved: say so, and end as a success
+            print(
+                f"ffnn: warning: figures not drawn ({_one_line(e)}); the model and summary are saved.", file=sys.stderr
+            )
     if not args.quiet:
         _print_result(result.summary, result.folder)
     return 0
@@ -196,11 +207,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _plot(run_dir: Path, svg: bool, quiet: bool = False) -> None:
     try:
         from ffnn.plotting import plot_run  # matplotlib is an extra
-
-        files = plot_run(run_dir, ("png", "svg") if svg else ("png",))
     except ImportError:
         print("(figures skipped: matplotlib is not installed; pip install 'ffnn[plots]')", file=sys.stderr)
         return
+    files = plot_run(run_dir, ("png", "svg") if svg else ("png",))
     if not quiet:
         print(f"Figures: {', '.join(f.name for f in files)}")
 
@@ -300,8 +310,7 @@ def cmd_data_info(args: argparse.Namespace) -> int:
     for split in splits:
         for f in split.files:
             if f.path is None:
-                print(f"  {f.name}: missing (run: ffnn data fetch {args.name})")
-                return 1
+                raise FFNNError(f"{folder}: {f.name} is missing; fetch the data set with: ffnn data fetch {args.name}")
             verdict = "verified" if f.verified else "DIFFERS from the known checksum"
             print(f"  {f.path.name}: {f.size:,} bytes; content sha256 {f.digest} ({verdict})")
         counts = " ".join(f"{c}:{n}" for c, n in enumerate(split.class_counts))

@@ -44,3 +44,7 @@ class TrainingDivergedError(FFNNError, FloatingPointError):
 
 class ExtraNotInstalledError(FFNNError, ImportError):
     """An optional part of ffnn is used without its extra installed; the message names the extra."""
+
+
+class RunFolderError(FFNNError, ValueError):
+    """A run folder cannot be used as asked: not empty, not a run folder, or another run's checkpoint."""

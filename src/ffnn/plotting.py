@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ffnn.errors import DataFormatError
 from ffnn.network import Network
 
 if TYPE_CHECKING:
@@ -43,11 +44,16 @@ def _figure(width: float = 8.0, height: float = 5.0, **kwargs: Any) -> tuple[Fig
 
 def read_metrics(path: str | Path) -> Metrics:
     """``metrics.csv`` as columns of floats (None where a value is empty)."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return {}
-    return {key: [float(r[key]) if r[key] != "" else None for r in rows] for key in rows[0]}
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        if not rows:
+            return {}
+        return {key: [float(r[key]) if r[key] != "" else None for r in rows] for key in rows[0]}
+    except FileNotFoundError as e:
+        raise DataFormatError(f"{path}: no such file; is this a run folder that ffnn train wrote?") from e
+    except (ValueError, TypeError, KeyError, csv.Error, UnicodeDecodeError) as e:
+        raise DataFormatError(f"{path}: not a metrics file of numbers written by ffnn train ({e}).") from e
 
 
 def plot_learning_curves(metrics: Metrics) -> Figure:

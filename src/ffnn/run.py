@@ -13,7 +13,10 @@ A run folder holds
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ import numpy as np
 from ffnn import checkpoint, optimizers, recipes, schedules
 from ffnn import settings as settings_table
 from ffnn._files import atomic_open
+from ffnn._validation import as_inputs
 from ffnn._version import __version__
 from ffnn.callbacks import (
     Callback,
@@ -38,7 +42,7 @@ from ffnn.callbacks import (
 )
 from ffnn.data import named
 from ffnn.data.augment import Augment
-from ffnn.errors import ParameterError, TrainingDivergedError
+from ffnn.errors import ParameterError, RunFolderError, TrainingDivergedError
 from ffnn.metrics import confusion_matrix, per_class_accuracy
 from ffnn.network import Network
 from ffnn.serialization import load, save
@@ -50,6 +54,7 @@ AUGMENTATIONS: dict[str, Callable[[], Augment]] = {
     "elastic": lambda: Augment(shift=2.0, rotation=10.0, scale=0.1, elastic_alpha=8.0, elastic_sigma=4.0),
 }
 _GRADIENT_PROBE, _ACCURACY_SAMPLE = 1000, 10_000  # training examples the figures' callbacks look at
+_METRICS_SECONDS = 2.0  # metrics.csv is rewritten at most this often (and at the end)
 
 
 def resolve_settings(
@@ -58,9 +63,11 @@ def resolve_settings(
     """Defaults ← recipe ← TOML file ← command-line flags, checked whole (see ``ffnn.settings``)."""
     layers = []
     if recipe:
-        layers.append(settings_table.Layer(recipes.settings(recipe), settings_table.in_recipe(recipe), strict=False))
+        layers.append(settings_table.Layer(recipes.settings(recipe), settings_table.in_recipe(recipe), unused="drop"))
     if config:
-        layers.append(settings_table.Layer(settings_table.read(config), settings_table.in_file(config)))
+        layers.append(
+            settings_table.Layer(settings_table.read(config), settings_table.in_file(config), "refuse-changed")
+        )
     layers.append(settings_table.Layer(flags or {}, settings_table.flag))
     return settings_table.resolve(*layers)
 
@@ -100,7 +107,7 @@ def build_training(settings: Mapping[str, Any], n_train: int) -> tuple[dict[str,
         kwargs["augment"] = AUGMENTATIONS[settings["augment"]]()
     if settings["patience"]:
         callbacks.append(EarlyStopping(settings["patience"]))
-    if "lmbda" in settings:  # in force only for plain SGD (ffnn.settings)
+    if settings_table.in_force(settings, "lmbda"):  # plain SGD: the sources' fused path
         kwargs.update(eta=settings["eta"], lmbda=settings["lmbda"])
         return kwargs, callbacks
     rate = _learning_rate(settings, per_epoch)
@@ -109,7 +116,7 @@ def build_training(settings: Mapping[str, Any], n_train: int) -> tuple[dict[str,
     extra: dict[str, Any] = {"clip_norm": settings["clip_norm"] or None}
     if settings["weight_decay"]:
         extra["weight_decay"] = settings["weight_decay"]
-    if "momentum" in settings:
+    if settings_table.in_force(settings, "momentum"):
         extra["momentum"] = settings["momentum"]
     kwargs["optimizer"] = optimizers.get_optimizer(settings["optimizer"], rate, **extra)
     return kwargs, callbacks
@@ -152,34 +159,93 @@ def train(
     *,
     recipe: str | None = None,
     quiet: bool = False,
+    overwrite: bool = False,
     callbacks: Sequence[Callback] = (),
 ) -> RunResult:
-    """Train the run ``settings`` describe into ``folder`` (created; config.toml written before training).
+    """Train the run ``settings`` describe into ``folder``, which must be new or empty — or, with
+    ``overwrite``, a run folder, emptied first. Nothing is written before the data and the network
+    have been checked, and a run that fails before its first epoch ends leaves nothing behind.
 
     Ctrl-C stops after the current batch and keeps the last complete epoch (``interrupted``);
     a diverging run saves the last good model and raises :class:`ffnn.TrainingDivergedError`.
     """
     folder = Path(folder)
+    settings = settings_table.resolve(settings_table.Layer(settings, settings_table.as_written))  # whole, checked
     network = build_network(settings)
     data = named.load(settings["dataset"], settings["validation"], settings["seed"], settings["dtype"])
-    _prepare_folder(folder, settings, recipe)
-    return _fit(settings, folder, network, data, None, recipe, quiet, callbacks)
+    _check_data(network, data)
+    created = _claim_folder(folder, overwrite)
+    epochs = _EpochCount()
+    try:
+        _prepare_folder(folder, settings, recipe)
+        result = _fit(settings, folder, network, data, None, recipe, quiet, [*callbacks, epochs])
+    except TrainingDivergedError:
+        raise  # the folder keeps the last good model, saying it diverged
+    except BaseException:
+        if not epochs.count:
+            _release_folder(folder, created)
+        raise
+    if result.interrupted and not epochs.count:  # Ctrl-C before any epoch ended: nothing to keep
+        _release_folder(folder, created)
+    return result
+
+
+def run_tag(settings: Mapping[str, Any]) -> str:
+    """A fingerprint of the settings that decide a run's numbers, stored in its checkpoints."""
+    decisive = {k: v for k, v in settings.items() if not k.startswith(("checkpoint_", "keep_checkpoints"))}
+    return hashlib.sha256(settings_table.to_toml(decisive).encode()).hexdigest()[:16]
 
 
 def resume(folder: str | Path, *, quiet: bool = False, callbacks: Sequence[Callback] = ()) -> RunResult:
-    """Continue the run in ``folder`` from its newest checkpoint, with its own config.toml."""
+    """Continue the run in ``folder`` from its newest checkpoint that loads, with its own config.toml.
+
+    Refused when the folder is no run folder, when the checkpoint was written by a run with other
+    settings, and when the run is already complete. A damaged newest checkpoint (a crash while it
+    was written) is passed over, with a warning, for the one before it.
+    """
     folder = Path(folder)
     config = folder / "config.toml"
-    settings = settings_table.resolve(settings_table.Layer(settings_table.read(config), settings_table.in_file(config)))
-    newest = checkpoint.latest(folder / "checkpoints")
-    if newest is None:
-        raise ParameterError(f"{folder} has no checkpoint to resume from (checkpoints/checkpoint-*.npz)")
-    state = checkpoint.load(newest)
+    if not config.is_file():
+        raise RunFolderError(f"{folder} is not a run folder (no config.toml); name a folder that ffnn train wrote.")
+    own = settings_table.Layer(settings_table.read(config), settings_table.in_file(config), unused="drop")
+    settings = settings_table.resolve(own)  # the run's own file, as an older ffnn may have written it
+    found = checkpoint.load_newest(folder / "checkpoints")
+    if found is None:
+        raise RunFolderError(
+            f"{folder} has no checkpoint that loads (checkpoints/checkpoint-*.npz): the run stopped before its "
+            f"first one. Start it again: ffnn train --config {config} --out {folder} --overwrite"
+        )
+    path, state, problems = found
+    for problem in problems:
+        print(f"ffnn: warning: {problem} Resuming from an earlier checkpoint, {path.name}.", file=sys.stderr)
+    if state.get("run", run_tag(settings)) != run_tag(settings):
+        raise RunFolderError(
+            f"{path} belongs to another run: it was written with settings other than those of {config}. "
+            "Resume with the config.toml it was written with, or start a new run (--out NEW, or --overwrite)."
+        )
+    if not 0 <= state["epoch"] < settings["epochs"] - 1:
+        raise RunFolderError(
+            f"The run in {folder} is complete: its newest checkpoint is of epoch {state['epoch']}, the run's epochs "
+            f"are 0 to {settings['epochs'] - 1}. Nothing to resume; to train longer, start a new run."
+        )
+    for orphan in folder.glob(".*.tmp"):  # the remains of a write that a kill cut short
+        orphan.unlink(missing_ok=True)
     if not quiet:
-        print(f"Resuming {folder} after epoch {state['epoch']} ({newest.name})")
+        print(f"Resuming {folder} after epoch {state['epoch']} ({path.name})")
     network = build_network(settings)
     data = named.load(settings["dataset"], settings["validation"], settings["seed"], settings["dtype"])
     return _fit(settings, folder, network, data, state, None, quiet, callbacks)
+
+
+class _EpochCount(Callback):
+    """How many epochs ended (to tell a failed start from a run that has something to keep)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def on_epoch_end(self, network: Network, history: History) -> bool:
+        self.count += 1
+        return False
 
 
 def _fit(
@@ -197,34 +263,25 @@ def _fit(
     callbacks += [
         GradientNorms(X[:_GRADIENT_PROBE], y[:_GRADIENT_PROBE]),
         TrainingAccuracy(X[:_ACCURACY_SAMPLE], y[:_ACCURACY_SAMPLE]),
+        MetricsLog(folder / "metrics.csv", seconds=_METRICS_SECONDS),
     ]
-    callbacks.append(MetricsLog(folder / "metrics.csv"))
     if not quiet:
         n_batches = count_batches(len(X), settings["batch_size"], settings["batches_per_epoch"] or None)
         callbacks += [ProgressBar(n_batches), EpochTable()]
     callbacks += extra
     interrupt = StopOnInterrupt()
-    callbacks.append(interrupt)
-    if settings["checkpoint_every"]:
-        callbacks.append(
-            checkpoint.Checkpointer(folder / "checkpoints", settings["checkpoint_every"], settings["keep_checkpoints"])
-        )
+    callbacks += [interrupt, _checkpointer(settings, folder)]
     start = time.perf_counter()
     try:
         with interrupt:
             history = fit(
-                network,
-                X,
-                y,
-                test_data=data.test,
-                validation_data=data.validation,
-                callbacks=callbacks,
-                resume=state,
-                **options,
-            )
-    except TrainingDivergedError:
+                network, X, y, test_data=data.test, validation_data=data.validation, callbacks=callbacks,
+                resume=state, **options,
+            )  # fmt: skip
+    except TrainingDivergedError as e:
         save(network, folder / "model.npz", {"config": dict(settings), "summary": {"diverged": True}})
-        raise
+        raise TrainingDivergedError(f"{e} The last good model is in {folder / 'model.npz'}.") from e
+    history.interrupted = history.interrupted or interrupt.requested  # Ctrl-C between two epochs too
     summary = _summary(history, settings, recipe, time.perf_counter() - start)
     network.metadata = {"config": dict(settings), "summary": summary}
     save(network, folder / "model.npz")
@@ -233,10 +290,61 @@ def _fit(
     return RunResult(folder, network, history, summary)
 
 
-def _prepare_folder(folder: Path, settings: Mapping[str, Any], recipe: str | None) -> None:
-    """Create the run folder and write config.toml — before training, so an unwritable folder fails first."""
+def _checkpointer(settings: Mapping[str, Any], folder: Path) -> checkpoint.Checkpointer:
+    every = settings["checkpoint_every"] or None
+    return checkpoint.Checkpointer(
+        folder / "checkpoints", every, settings["keep_checkpoints"], None if every else settings["checkpoint_seconds"],
+        tag=run_tag(settings),
+    )  # fmt: skip
+
+
+def _check_data(network: Network, data: named.Splits) -> None:
+    """Every split's inputs and targets fit the network — checked before any file is written."""
+    for name, split in (("training", data.train), ("validation", data.validation), ("test", data.test)):
+        if split is not None:
+            X = as_inputs(split[0], network.sizes[0], network.dtype, f"the {name} inputs")
+            network.check_targets(split[1], len(X), f"the {name} labels")
+
+
+def _claim_folder(folder: Path, overwrite: bool) -> bool:
+    """Make ``folder`` ready for a new run; return whether it was created. A non-empty folder is
+    refused, or with ``overwrite`` emptied — if it is a run folder (it has a config.toml)."""
+    if folder.exists() and not folder.is_dir():
+        raise RunFolderError(f"{folder} is a file, not a folder; choose another --out.")
+    contents = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    if contents and not overwrite:
+        shown = ", ".join(contents[:4]) + (", …" if len(contents) > 4 else "")
+        raise RunFolderError(
+            f"{folder} is not empty ({shown}). Continue that run with ffnn train --resume {folder}, replace it "
+            "with --overwrite, or choose another --out."
+        )
+    if contents and "config.toml" not in contents:
+        raise RunFolderError(
+            f"{folder} is not a run folder (no config.toml), so --overwrite will not empty it; choose another --out."
+        )
+    for name in contents:
+        path = folder / name
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    created = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OSError(f"cannot write the run folder {folder}: {e.strerror or e}; choose another with --out") from e
+    return created
+
+
+def _release_folder(folder: Path, created: bool) -> None:
+    """Undo a start that failed: the folder as it was (gone if this run created it, else empty)."""
+    if created:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for path in folder.iterdir():
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def _prepare_folder(folder: Path, settings: Mapping[str, Any], recipe: str | None) -> None:
+    """Write config.toml — before training, so an unwritable folder fails first."""
+    try:
         settings_table.write(folder / "config.toml", settings, f"ffnn {__version__} — {recipe or 'custom'} run")
     except OSError as e:
         raise OSError(f"cannot write the run folder {folder}: {e.strerror or e}; choose another with --out") from e
@@ -285,13 +393,16 @@ class Evaluation:
 
 
 def evaluate(model: str | Path, dataset: str | None = None, split: str = "test") -> Evaluation:
-    """Score the model file ``model`` on ``split`` of ``dataset`` (default: the one it was trained on,
-    with its validation split)."""
-    network = load(model)
+    """Score the model file ``model`` (or a run folder's model.npz) on ``split`` of ``dataset``
+    (default: the one it was trained on, with its validation split)."""
+    network = load(Path(model) / "model.npz" if Path(model).is_dir() else model)
     config = network.metadata.get("config", {})
     name = dataset or config.get("dataset", "mnist")
     data = named.load(name, config.get("validation", 0) if dataset is None else 0, config.get("seed", 0))
-    part = {"test": data.test, "validation": data.validation, "train": data.train}[split]
+    parts = {"test": data.test, "validation": data.validation, "train": data.train}
+    if split not in parts:
+        raise ParameterError(f"The 'split' parameter must be one of {sorted(parts)}. Got {split!r} instead.")
+    part = parts[split]
     if part is None:
         raise ParameterError(f"the dataset {name!r} has no {split} split")
     X, y = part

@@ -9,7 +9,7 @@ message points at the right place. :func:`resolve` merges the layers and refuses
 - a setting the chosen optimizer or schedule would silently ignore (``--optimizer sgd
   --momentum 0.5``), when a user gave it (a recipe's ignored settings are dropped);
 - a combination that cannot run (early stopping without a validation split, ``lmbda`` beside
-  ``weight_decay``).
+  ``weight_decay``, image distortions for inputs that are not 28×28 images).
 
 The resolved table holds only the settings in force; ``ffnn train`` writes it to the run folder
 as ``config.toml``, and passing that file back with ``--config`` repeats the run.
@@ -65,6 +65,7 @@ class Setting:
     choices: tuple[str, ...] = ()
     used: Callable[[Mapping[str, Any]], bool] | None = None
     used_by: str = ""
+    decided_by: tuple[str, ...] = ()  # the settings whose values ``used`` reads
     former: Mapping[str, str] = field(default_factory=dict)  # names once allowed, read as their successors
 
     def rule(self) -> str:
@@ -94,7 +95,7 @@ SETTINGS = (
     Setting("cost", "quadratic", "the cost function", choices=tuple(COSTS)),
     Setting("init", "normal", "the weight initialiser", choices=tuple(INITIALIZERS), former=FORMER_NAMES),
     Setting("dtype", "float32", "floating-point type of parameters and data", choices=("float32", "float64")),
-    Setting("epochs", 30, "passes over the training set", low=0),
+    Setting("epochs", 30, "passes over the training set", low=1),
     Setting("batch_size", 10, "examples per mini-batch", low=1),
     Setting("eta", 3.0, "the learning rate η (of plain SGD or of the optimizer)", low=0.0, above=True),
     Setting(
@@ -104,6 +105,7 @@ SETTINGS = (
         low=0.0,
         used=_plain_sgd,
         used_by="plain SGD (optimizer 'sgd', schedule 'constant', no clip_norm, no weight_decay)",
+        decided_by=("optimizer", "schedule", "clip_norm", "weight_decay"),
     ),
     Setting("seed", 0, "random seed of the weights, shuffling, dropout and augmentation", low=0),
     Setting("batches_per_epoch", 0, "0 = every batch; k = only the first k of each shuffled epoch", low=0),
@@ -116,6 +118,7 @@ SETTINGS = (
         high=1.0,
         used=lambda s: s["optimizer"] in ("momentum", "nesterov"),
         used_by="optimizer 'momentum' or 'nesterov'",
+        decided_by=("optimizer",),
     ),
     Setting("weight_decay", 0.0, "the optimizer's L2 strength (adamw: decoupled)", low=0.0),
     Setting("clip_norm", 0.0, "clip the gradient's global norm to this (0 = off)", low=0.0),
@@ -127,6 +130,7 @@ SETTINGS = (
         low=0,
         used=lambda s: s["schedule"] == "cosine",
         used_by="schedule 'cosine'",
+        decided_by=("schedule",),
     ),
     Setting(
         "step_factor",
@@ -136,6 +140,7 @@ SETTINGS = (
         above=True,
         used=lambda s: s["schedule"] == "step",
         used_by="schedule 'step'",
+        decided_by=("schedule",),
     ),
     Setting(
         "step_every",
@@ -144,6 +149,7 @@ SETTINGS = (
         low=0,
         used=lambda s: s["schedule"] == "step",
         used_by="schedule 'step'",
+        decided_by=("schedule",),
     ),
     Setting(
         "exponential_final",
@@ -153,6 +159,7 @@ SETTINGS = (
         above=True,
         used=lambda s: s["schedule"] == "exponential",
         used_by="schedule 'exponential'",
+        decided_by=("schedule",),
     ),
     Setting(
         "plateau_patience",
@@ -161,13 +168,23 @@ SETTINGS = (
         low=1,
         used=lambda s: s["schedule"] == "halve-on-plateau",
         used_by="schedule 'halve-on-plateau'",
+        decided_by=("schedule",),
     ),
     Setting("dropout", 0.0, "inverted dropout rate of the hidden layers", low=0.0, high=1.0),
     Setting("input_dropout", 0.0, "inverted dropout rate of the inputs", low=0.0, high=1.0),
     Setting("max_norm", 0.0, "max-norm bound on each neuron's incoming weights (0 = off)", low=0.0),
     Setting("patience", 0, "early stopping: epochs without a better validation accuracy (0 = off)", low=0),
     Setting("augment", "", "distort 28×28 training images on the fly", choices=("", "affine", "elastic")),
-    Setting("checkpoint_every", 1, "write the whole training state every N epochs (0 = never)", low=0),
+    Setting("checkpoint_every", 0, "write the whole training state every N epochs (0 = by time)", low=0),
+    Setting(
+        "checkpoint_seconds",
+        60.0,
+        "write it after an epoch when this long has passed since the last (and at the end)",
+        low=0.0,
+        used=lambda s: s["checkpoint_every"] == 0,
+        used_by="checkpoint_every = 0",
+        decided_by=("checkpoint_every",),
+    ),
     Setting("keep_checkpoints", 2, "how many of the newest checkpoints to keep", low=1),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -176,12 +193,15 @@ DEFAULTS: Table = {s.name: s.default for s in SETTINGS}
 
 @dataclass(frozen=True)
 class Layer:
-    """Settings from one place, with how that place spells a key (for messages), and whether a
-    setting that would be ignored is an error (``strict``: the user's own words) or is dropped."""
+    """Settings from one place, with how that place spells a key (for messages), and what becomes
+    of a setting it gives that the run would ignore (``unused``): ``"refuse"`` it (the user's own
+    words: flags, Python arguments), ``"refuse-changed"`` (a file: refused only when it changes
+    the default, so that files listing every setting still read) or ``"drop"`` it (a recipe, whose
+    settings a user's choice of optimizer may make moot)."""
 
     values: Mapping[str, Any]
     spell: Callable[[str], str]
-    strict: bool = True
+    unused: str = "refuse"
 
 
 def flag(key: str) -> str:
@@ -243,7 +263,7 @@ def resolve(*layers: Layer) -> Table:
     """The defaults overridden by each layer in turn (later layers win), checked whole.
 
     Returns only the settings in force: one that the chosen optimizer or schedule does not use
-    is refused if a strict layer gave it a value other than its default, and otherwise dropped.
+    is refused or dropped as the layer that gave it says (:class:`Layer`).
     """
     settings = dict(DEFAULTS)
     given: dict[str, Layer] = {}
@@ -254,27 +274,39 @@ def resolve(*layers: Layer) -> Table:
         if setting.used is None or setting.used(settings):
             continue
         source = given.get(setting.name)
-        if source is not None and source.strict and settings[setting.name] != setting.default:
+        changed = settings[setting.name] != setting.default
+        if source is not None and (source.unused == "refuse" or (source.unused == "refuse-changed" and changed)):
             raise SettingError(
                 f"{source.spell(setting.name)} = {settings[setting.name]!r} would be ignored: it is used only by "
                 f"{setting.used_by}, and this run has {_choice_of(setting, settings, given)}. "
                 f"Drop it, or choose a setting that uses it."
             )
         del settings[setting.name]
-    _check_combinations(settings, given)
+    _check_combinations(settings, given, layers[-1].spell if layers else as_written)
     return settings
+
+
+def in_force(settings: Mapping[str, Any], name: str) -> bool:
+    """Whether setting ``name`` is used by the run ``settings`` describe."""
+    used = BY_NAME[name].used
+    return used is None or used({**DEFAULTS, **settings})
 
 
 def _choice_of(setting: Setting, settings: Table, given: Mapping[str, Layer]) -> str:
     """The choices that make ``setting`` unused, named as written: "--optimizer 'adam'"."""
-    names = [key for key in ("optimizer", "schedule", "clip_norm", "weight_decay") if key in setting.used_by]
+    names = setting.decided_by
     return ", ".join(f"{given[k].spell(k) if k in given else k} = {settings[k]!r}" for k in names)
 
 
-def _check_combinations(settings: Table, given: Mapping[str, Layer]) -> None:
+def _check_combinations(settings: Table, given: Mapping[str, Layer], spell: Callable[[str], str]) -> None:
     def name(key: str) -> str:
-        return given[key].spell(key) if key in given else key
+        return given[key].spell(key) if key in given else spell(key)
 
+    if settings["augment"] and settings["sizes"][0] != 28 * 28:
+        raise SettingError(
+            f"{name('augment')} = {settings['augment']!r} distorts 28×28 images, but this network has "
+            f"{settings['sizes'][0]} inputs: drop {name('augment')} for this data set."
+        )
     watchers = {"patience": settings["patience"] > 0, "schedule": settings["schedule"] == "halve-on-plateau"}
     if not settings["validation"]:
         for key, wanted in watchers.items():
@@ -286,8 +318,15 @@ def _check_combinations(settings: Table, given: Mapping[str, Layer]) -> None:
 
 
 def read(path: str | os.PathLike[str]) -> Table:
-    """The settings in a TOML file (a flat table of the keys of :data:`SETTINGS`), checked."""
-    return check(_read_table(path), in_file(path))
+    """The settings in a TOML file (a flat table of the keys of :data:`SETTINGS`), checked.
+
+    Files written before ``plateau_patience`` existed let ``patience`` drive the halving rule
+    too; such a file (halve-on-plateau, a patience, no plateau_patience) reads as it ran.
+    """
+    table = check(_read_table(path), in_file(path))
+    if table.get("schedule") == "halve-on-plateau" and table.get("patience") and "plateau_patience" not in table:
+        table["plateau_patience"] = table["patience"]
+    return table
 
 
 def _read_table(path: str | os.PathLike[str]) -> Table:

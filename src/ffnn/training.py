@@ -68,7 +68,8 @@ def fit(
     bit-identical weights. ``batches_per_epoch=k`` makes an "epoch" the first k mini-batches of
     each shuffled order (source 000 trains with k = 1). If a batch's cost or the parameters become
     NaN or inf, training stops with :class:`ffnn.TrainingDivergedError` and the network keeps the
-    parameters of the last good epoch.
+    parameters of the last good epoch (NumPy's overflow warnings are silenced meanwhile: the
+    values themselves are checked).
 
     ``callbacks`` are :class:`ffnn.callbacks.Callback` objects (``verbose=True`` adds
     :class:`~ffnn.callbacks.PrintProgress`); those that declare ``runs_last`` run after the others.
@@ -113,25 +114,26 @@ def fit(
     first_epoch = state.restore(resume) if resume is not None else 0
     for cb in hooks:
         cb.bind(state)
-    for epoch in range(first_epoch, epochs):
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught from its values
+        for epoch in range(first_epoch, epochs):
+            for cb in hooks:
+                cb.on_epoch_begin(network, epoch)
+            start = time.perf_counter()
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            last_good = [p.copy() for p in network.parameters()]
+            costs = batches.run(order, epoch)
+            if costs is None:  # a batch callback stopped training: back to the last complete epoch
+                for p, good in zip(network.parameters(), last_good):
+                    p[...] = good
+                history.interrupted = True
+                break
+            seconds = time.perf_counter() - start
+            _check_finite(network, costs, last_good, epoch, step.advice)
+            _record(history, network, epoch, float(costs.mean()), seconds, test, validation)
+            if any([cb.on_epoch_end(network, history) for cb in hooks]):
+                break
         for cb in hooks:
-            cb.on_epoch_begin(network, epoch)
-        start = time.perf_counter()
-        order = rng.permutation(n) if shuffle else np.arange(n)
-        last_good = [p.copy() for p in network.parameters()]
-        costs = batches.run(order, epoch)
-        if costs is None:  # a batch callback stopped training: back to the last complete epoch
-            for p, good in zip(network.parameters(), last_good):
-                p[...] = good
-            history.interrupted = True
-            return history
-        seconds = time.perf_counter() - start
-        _check_finite(network, costs, last_good, epoch, step.advice)
-        _record(history, network, epoch, float(costs.mean()), seconds, test, validation)
-        if any([cb.on_epoch_end(network, history) for cb in hooks]):
-            break
-    for cb in hooks:
-        cb.on_train_end(network, history)
+            cb.on_train_end(network, history)
     return history
 
 
@@ -173,18 +175,17 @@ class _BatchLoop:
         """Each batch's cost (before its step), or None when a batch callback asks to stop."""
         network, ws, step = self.network, self.ws, self.step
         costs = np.empty(len(self.starts))
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught after the epoch
-            for k, i in enumerate(self.starts):
-                m = ws.load(self.X, self.Y, order[i : i + self.batch_size])
-                if self.augment is not None:
-                    batch = ws.inputs(m)
-                    batch[...] = self.augment(batch, self.rng)
-                costs[k] = backpropagate(network, ws, m, step, self.dropout_rng)
-                step.finish()
-                if self.max_norm is not None:
-                    _constrain_norms(network, self.max_norm)
-                if any([cb.on_batch_end(network, epoch, k) for cb in self.callbacks]):
-                    return None
+        for k, i in enumerate(self.starts):
+            m = ws.load(self.X, self.Y, order[i : i + self.batch_size])
+            if self.augment is not None:
+                batch = ws.inputs(m)
+                batch[...] = self.augment(batch, self.rng)
+            costs[k] = backpropagate(network, ws, m, step, self.dropout_rng)
+            step.finish()
+            if self.max_norm is not None:
+                _constrain_norms(network, self.max_norm)
+            if any([cb.on_batch_end(network, epoch, k) for cb in self.callbacks]):
+                return None
         return costs
 
 

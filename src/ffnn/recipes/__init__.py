@@ -54,8 +54,12 @@ def names() -> list[str]:
     return list(_ORDER)
 
 
+FORMER_NAMES = {"seed-000": "source-000", "seed-000-fixed": "source-000-fixed"}  # accepted, never offered
+
+
 def text(name: str) -> str:
-    """The recipe's TOML text: its file, as written."""
+    """The recipe's TOML text: its file, as written (a former name finds its recipe)."""
+    name = FORMER_NAMES.get(name, name)
     if name not in _ORDER:
         raise SettingError(f"unknown recipe {name!r}; known: {', '.join(_ORDER)} (see: ffnn recipes).")
     return _FOLDER.joinpath(f"{name}.toml").read_text(encoding="utf-8")
@@ -63,6 +67,7 @@ def text(name: str) -> str:
 
 def info(name: str) -> dict[str, Any]:
     """The whole recipe table, description and expected result included."""
+    name = FORMER_NAMES.get(name, name)
     table: dict[str, Any] = tomllib.loads(text(name))
     return table
 
