@@ -37,8 +37,8 @@ def test_info_on_a_folder_of_files(tmp_path, rng, monkeypatch):
 
 def test_info_on_missing_files_and_bad_names(tmp_path):
     done = run("data", "info", "mnist", "--path", str(tmp_path))
-    assert done.returncode == 1
-    assert "train-images-idx3-ubyte: missing (run: ffnn data fetch mnist)" in done.stdout
+    assert done.returncode == 2  # a missing data set is the user's to fetch: a usage error (issue 12)
+    assert "train-images-idx3-ubyte is missing; fetch the data set with: ffnn data fetch mnist" in done.stderr
     done = run("data", "fetch", "cifar")
     assert done.returncode == 2
     assert "invalid choice: 'cifar'" in done.stderr

@@ -4,6 +4,7 @@ nothing left behind; checkpoints by time; Ctrl-C always exits 130."""
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -107,15 +108,30 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path):
     assert snapshot(one) == before
 
 
-def test_resume_refuses_a_complete_run_instead_of_training_nothing(tmp_path):
+def test_resuming_a_complete_run_writes_its_result_again_and_trains_nothing(tmp_path):
     out = tmp_path / "R"
     assert ffnn_cmd("train", *XOR, "--epochs", 3, "--out", out, "--quiet", "--no-plots").returncode == 0
+    trained = ffnn.load(out / "model.npz").parameters()
+    (out / "model.npz").unlink()  # as if killed after its last checkpoint, before its model
+    done = ffnn_cmd("train", "--resume", out, "--no-plots")
+    assert done.returncode == 0, done.stderr
+    assert (
+        f"The run in {out} is complete; writing its model and summary again from checkpoint-00002.npz." in done.stdout
+    )
+    assert not any(re.match(r" *\d+ +\d", line) for line in done.stdout.splitlines())  # no epoch row: none trained
+    for a, b in zip(trained, ffnn.load(out / "model.npz").parameters()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_resume_refuses_a_checkpoint_of_an_epoch_outside_the_run(tmp_path):
+    out = tmp_path / "R"
+    assert ffnn_cmd("train", *XOR, "--epochs", 3, "--out", out, "--quiet", "--no-plots").returncode == 0
+    path = out / "checkpoints" / "checkpoint-00002.npz"
+    checkpoint.save(path, {**checkpoint.load(path), "epoch": 10**6})
     before = snapshot(out)
     done = ffnn_cmd("train", "--resume", out, "--quiet")
     assert done.returncode == 2
-    assert f"The run in {out} is complete: its newest checkpoint is of epoch 2, the run's epochs are 0 to 2." in (
-        done.stderr
-    )
+    assert f"{path} is of epoch 1000000, but the run's epochs are 0 to 2: it does not belong to" in done.stderr
     assert snapshot(out) == before
 
 

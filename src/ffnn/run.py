@@ -199,9 +199,10 @@ def run_tag(settings: Mapping[str, Any]) -> str:
 def resume(folder: str | Path, *, quiet: bool = False, callbacks: Sequence[Callback] = ()) -> RunResult:
     """Continue the run in ``folder`` from its newest checkpoint that loads, with its own config.toml.
 
-    Refused when the folder is no run folder, when the checkpoint was written by a run with other
-    settings, and when the run is already complete. A damaged newest checkpoint (a crash while it
-    was written) is passed over, with a warning, for the one before it.
+    Refused when the folder is no run folder, or when the checkpoint was written by a run with
+    other settings or is of an epoch outside the run. A damaged newest checkpoint (a crash while
+    it was written) is passed over, with a warning, for the one before it. A complete run's model
+    and summary are written again from its last checkpoint (a kill may have come between them).
     """
     folder = Path(folder)
     config = folder / "config.toml"
@@ -223,11 +224,14 @@ def resume(folder: str | Path, *, quiet: bool = False, callbacks: Sequence[Callb
             f"{path} belongs to another run: it was written with settings other than those of {config}. "
             "Resume with the config.toml it was written with, or start a new run (--out NEW, or --overwrite)."
         )
-    if not 0 <= state["epoch"] < settings["epochs"] - 1:
+    last = settings["epochs"] - 1
+    if not 0 <= state["epoch"] <= last:
         raise RunFolderError(
-            f"The run in {folder} is complete: its newest checkpoint is of epoch {state['epoch']}, the run's epochs "
-            f"are 0 to {settings['epochs'] - 1}. Nothing to resume; to train longer, start a new run."
+            f"{path} is of epoch {state['epoch']}, but the run's epochs are 0 to {last}: it does not belong to "
+            f"{config}. Start a new run (--out NEW, or --overwrite)."
         )
+    if state["epoch"] == last and not quiet:  # killed between its last checkpoint and its model: finish that
+        print(f"The run in {folder} is complete; writing its model and summary again from {path.name}.")
     for orphan in folder.glob(".*.tmp"):  # the remains of a write that a kill cut short
         orphan.unlink(missing_ok=True)
     if not quiet:
