@@ -249,9 +249,9 @@ def test_subnormal_errors_are_flushed_in_float32_only():
         (
             {"dropout": np.float32(1.5)},
             ValueError,
-            r"'dropout' parameter must be a number in \[0, 1\). Got np.float32\(1.5\)",
+            r"'dropout' parameter must be in \[0, 1\). Got np.float32\(1.5\)",
         ),
-        ({"input_dropout": np.nan}, ValueError, r"'input_dropout' parameter must be a number in \[0, 1\). Got nan"),
+        ({"input_dropout": np.nan}, ValueError, r"'input_dropout' parameter must be in \[0, 1\). Got nan"),
     ],
 )
 def test_messages_name_the_parameter(kwargs, error, match):

@@ -214,7 +214,7 @@ def _dropout_rates(dropout: Any, input_dropout: Any, n_hidden: int) -> list[floa
     rates = [input_dropout, *hidden]
     for name, p in zip(["input_dropout", *["dropout"] * n_hidden], rates):
         if not (isinstance(p, numbers.Real) and not isinstance(p, bool) and 0.0 <= float(p) < 1.0):
-            raise ParameterError(f"The '{name}' parameter must be a number in [0, 1). Got {p!r} instead.")
+            raise ParameterError(f"The '{name}' parameter must be in [0, 1). Got {p!r} instead.")
     return [float(p) for p in rates]
 
 
