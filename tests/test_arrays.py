@@ -92,3 +92,59 @@ def test_unknown_type_and_missing_file(tmp_path):
         load_arrays(tmp_path / "x.json")
     with pytest.raises(DataFormatError, match="no such file"):
         load_arrays(tmp_path / "none.npz")
+
+
+def test_a_byte_order_mark_without_a_header_keeps_the_first_row(tmp_path):
+    """Issue 12, item 9: "\\ufeff1" was not a number, so the first row was taken for a header."""
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf1,2,0\n3,4,1\n5,6,1\n")
+    (X, y), _ = load_arrays(tmp_path / "bom.csv")
+    np.testing.assert_array_equal(X, [[1, 2], [3, 4], [5, 6]])
+    np.testing.assert_array_equal(y, [0, 1, 1])
+    (tmp_path / "bom-header.csv").write_bytes(b"\xef\xbb\xbfa,b,class\n1,2,0\n3,4,1\n")
+    (X, y), _ = load_arrays(tmp_path / "bom-header.csv", label="class")  # the first name is "a", not "\ufeffa"
+    np.testing.assert_array_equal(X, [[1, 2], [3, 4]])
+
+
+@pytest.mark.parametrize(
+    ("y", "shown"),
+    [
+        (np.array([0.0, 1e20]), "1e+20"),
+        (np.array([0, 2**63 + 5], dtype=np.uint64), "9223372036854775813"),
+        (np.array([0, 2**31], dtype=np.int64), "2147483648"),
+    ],
+)
+def test_labels_too_large_to_be_classes_are_refused_not_wrapped(y, shown, tmp_path):
+    """Issue 12, item 9: such labels became -9223372036854775808 in the cast to intp."""
+    np.savez(tmp_path / "big.npz", X=np.zeros((2, 2)), y=y)
+    with pytest.raises(DataFormatError) as info:
+        load_arrays(tmp_path / "big.npz")
+    assert str(info.value) == (
+        f"{tmp_path / 'big.npz'}: y must hold whole-number class labels >= 0 (at most 2,147,483,647); "
+        f"got {shown} at index 1."
+    )
+    (tmp_path / "big.csv").write_text(f"0.5,0\n0.25,{shown}\n")
+    with pytest.raises(DataFormatError, match=r"class labels >= 0 \(at most 2,147,483,647\); got .* at index 1"):
+        load_arrays(tmp_path / "big.csv")
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "match"),
+    [
+        (np.array([[1 + 2j, 0], [0, 1]]), np.array([0, 1]), r"X must be a 2-D numeric array \(n, features\) of real"),
+        (np.array([[1, 2], [3, 4]], dtype="m8[s]"), np.array([0, 1]), r"X must be .* of real numbers; got timedelta64"),
+        (np.array([[1, 2], [3, 4]], dtype="M8[D]"), np.array([0, 1]), r"X must be .* of real numbers; got datetime64"),
+        (np.zeros((2, 2)), np.array([0, 1], dtype="m8[s]"), r"y must be a 1-D array of labels; got timedelta64"),
+        (np.zeros((2, 2)), np.array([0j, 1]), r"y must be a 1-D array of labels; got complex128"),
+    ],
+)
+def test_complex_and_time_arrays_are_refused(X, y, match, tmp_path):
+    """Issue 12, item 9: complex inputs lost their imaginary part, timedeltas passed as numbers."""
+    np.savez(tmp_path / "odd.npz", X=X, y=y)
+    with pytest.raises(DataFormatError, match=match):
+        load_arrays(tmp_path / "odd.npz")
+
+
+def test_bool_features_and_labels_are_numbers(tmp_path):
+    np.savez(tmp_path / "b.npz", X=np.array([[True, False], [False, True]]), y=np.array([False, True]))
+    (X, y), _ = load_arrays(tmp_path / "b.npz")
+    assert X.dtype == np.float64 and y.tolist() == [0, 1]

@@ -51,3 +51,24 @@ def test_fetch_failure_is_one_clear_error(tmp_path):
     assert done.returncode == 2
     assert done.stderr.startswith("ffnn: error: Cannot create the data folder")
     assert "Traceback" not in done.stderr
+
+
+def test_info_on_a_truncated_or_damaged_gzip_names_the_file(tmp_path):
+    """Issue 12, item 7: a truncated .gz was an EOFError traceback; other gzip errors named no file."""
+    names = list(mnist.MNIST.files)
+    for name in names:
+        write_idx(tmp_path / f"{name}.gz", np.zeros((3, 28, 28) if "images" in name else 3, np.uint8))
+    broken = tmp_path / f"{names[1]}.gz"
+    content = broken.read_bytes()
+    for damaged, says in [
+        (content[:-10], "(Compressed file ended before the end-of-stream marker was reached)"),
+        (content[:10] + b"\xff" * 20, "(Error -3 while decompressing data: invalid block type)"),
+        (b"\x1f\x8b\x09" + content[3:], "(Unknown compression method)"),
+    ]:
+        broken.write_bytes(damaged)
+        done = run("data", "info", "mnist", "--path", str(tmp_path))
+        assert done.returncode == 2, done.stderr
+        assert done.stderr == (
+            f"ffnn: error: {broken}: cannot be read: the file is truncated or damaged {says}; "
+            "delete it and run ffnn data fetch.\n"
+        )

@@ -238,3 +238,57 @@ def test_subnormal_errors_are_flushed_in_float32_only():
     ws64 = Workspace([3, 4], 2, np.dtype(np.float64))
     tiny_delta = np.array([[1e-310, 0, 0, 0]])
     np.testing.assert_array_equal(ws64.flush_subnormals(tiny_delta.copy()), tiny_delta)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"activation": None}, TypeError, r"'activation' parameter must be an activation's name \(one of \['identity'"),
+        ({"activation": 3}, TypeError, r"'activation' parameter must be .* Got 3 instead"),
+        ({"dropout": "0.5"}, TypeError, r"'dropout' parameter must be a rate in \[0, 1\) or a list .* Got '0.5'"),
+        (
+            {"dropout": np.float32(1.5)},
+            ValueError,
+            r"'dropout' parameter must be in \[0, 1\). Got np.float32\(1.5\)",
+        ),
+        ({"input_dropout": np.nan}, ValueError, r"'input_dropout' parameter must be in \[0, 1\). Got nan"),
+    ],
+)
+def test_messages_name_the_parameter(kwargs, error, match):
+    """Issue 12, item 12: activation=None said "'NoneType' object is not iterable"."""
+    with pytest.raises(error, match=match) as info:
+        ffnn.Network([2, 3, 1], **kwargs)
+    assert isinstance(info.value, ffnn.FFNNError)
+
+
+def test_numpy_scalars_are_numbers():
+    """Issue 12, item 12: dropout=np.float32(0.5) was refused as "not iterable"."""
+    assert ffnn.Network([2, 3, 1], dropout=np.float32(0.5), input_dropout=np.float64(0.25)).dropout == [0.25, 0.5]
+    assert ffnn.Network([2, 3, 1], activation="leaky_relu").activations[0].slope == 0.01
+    with pytest.raises(TypeError, match=r"'slope' parameter must be in \(0, 1\). Got '0.1' instead"):
+        ffnn.activations.LeakyReLU("0.1")
+
+
+@pytest.mark.parametrize(("seed", "error"), [(-1, ValueError), ("a", TypeError), (1.5, TypeError), (True, TypeError)])
+def test_fit_checks_its_seed(seed, error):
+    """Issue 12, item 12: fit(seed=-1) and seed='a' failed inside numpy.random.default_rng."""
+    net = ffnn.Network([2, 3, 1], seed=0)
+    before = [p.copy() for p in net.parameters()]
+    with pytest.raises(error, match=rf"The 'seed' parameter must be None or a non-negative integer. Got {seed!r}"):
+        ffnn.fit(net, np.zeros((4, 2)), np.zeros(4), 1, 2, eta=0.1, seed=seed)
+    assert all(np.array_equal(p, q) for p, q in zip(before, net.parameters()))
+    assert ffnn.fit(net, np.zeros((4, 2)), np.zeros(4), 1, 2, eta=0.1, seed=np.int64(3)).epoch == [0]
+
+
+@pytest.mark.parametrize(
+    ("X", "kind"), [(np.array([[1 + 1j, 0]]), "complex128"), (np.array([[1, 2]], dtype="m8[s]"), "timedelta64\\[s\\]")]
+)
+def test_complex_and_time_inputs_are_refused(X, kind):
+    """Issue 12, item 9: complex inputs were cast to float (imaginary part dropped)."""
+    net = ffnn.Network([2, 3, 2], seed=0)
+    with pytest.raises(
+        TypeError, match=rf"'X' must be a numeric array of real numbers .* Got an array of dtype {kind}"
+    ):
+        net.predict(X)
+    with pytest.raises(TypeError, match=rf"'y' must be a numeric array of real numbers .* dtype {kind}"):
+        net.score(np.zeros((1, 2)), X[0, :1])

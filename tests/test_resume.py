@@ -181,3 +181,119 @@ def test_divergence_stops_keeps_the_last_good_model_and_exits_1(tmp_path):
     net = ffnn.load(out / "model.npz")
     assert all(np.isfinite(p).all() for p in net.parameters())
     assert net.metadata["summary"] == {"diverged": True}
+
+
+def corrupt(good, path, change):
+    """A copy of the checkpoint ``good`` at ``path`` whose encoded state tree went through ``change``."""
+    with np.load(good) as archive:
+        arrays = dict(archive)
+    header = json.loads(arrays["header"].tobytes())
+    change(header["state"]["__dict__"])
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.fixture
+def adam_checkpoint(tmp_path, data):
+    """The checkpoint after epoch 1 of a 3-epoch Adam run, and how to resume it."""
+    X, y = data
+
+    def resume(state, epochs=3):
+        net = ffnn.Network([784, 8, 10], seed=0)
+        before = [p.copy() for p in net.parameters()]
+        try:
+            return ffnn.fit(net, X, y, epochs, 60, optimizer=optimizers.adam(1e-3), seed=0, resume=state)
+        finally:
+            assert all(np.array_equal(p, q) for p, q in zip(before, net.parameters())) or state is good_state
+
+    net = ffnn.Network([784, 8, 10], seed=0)
+    ffnn.fit(net, X, y, 2, 60, optimizer=optimizers.adam(1e-3), seed=0, callbacks=[checkpoint.Checkpointer(tmp_path)])
+    good = tmp_path / "checkpoint-00001.npz"
+    good_state = checkpoint.load(good)
+    assert resume(good_state).epoch == [0, 1, 2]
+    return good, resume
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (
+            lambda s: s["rng"]["__dict__"]["state"]["__dict__"].update(state="x"),
+            r"'rng' is not a valid PCG64 state \(TypeError: ",
+        ),
+        (
+            lambda s: s["rng"]["__dict__"].update(bit_generator="os.system"),
+            r"'rng' must be the state of one of NumPy's",
+        ),
+        (
+            lambda s: s["parameters"].__setitem__(0, [[0.5] * 784] * 8),
+            r"parameters\[0\] must be a float weight matrix, got list",
+        ),
+        (lambda s: s["parameters"].pop(), r"'parameters' must be a list of weight and bias arrays, two per layer"),
+        (lambda s: s.update(epoch=10**6), r"it says epoch 1000000, but its history ends at epoch 1"),
+        (lambda s: s.update(epoch=-1), r"'epoch' must be an integer >= 0, got -1"),
+        (
+            lambda s: s["history"]["__dict__"]["train_cost"].append(1.0),
+            r"history 'train_cost' must list one number \(or null\) per epoch \(2\)",
+        ),
+        (
+            lambda s: s["history"]["__dict__"].update(nonsense=[]),
+            r"'history' must hold History's fields, got \['nonsense'\]",
+        ),
+    ],
+)
+def test_a_corrupt_checkpoint_is_refused_when_loaded(change, says, adam_checkpoint, tmp_path):
+    """Issue 12, item 7: a bad rng state, a list in parameters: tracebacks; epoch=10**6: exit 0, nothing trained."""
+    good, _ = adam_checkpoint
+    path = corrupt(good, tmp_path / "bad.npz", change)
+    with pytest.raises(ffnn.ModelFileError, match=says) as info:
+        checkpoint.load(path)
+    assert str(info.value).startswith(f"{path}: the checkpoint is corrupt: ")
+    assert str(info.value).endswith(". Resume from another checkpoint.")
+
+
+@pytest.mark.parametrize(
+    ("change", "epochs", "says"),
+    [
+        (lambda s: s.update(optimizer=None), 3, r"optimizer must be a tuple of 2, got None; resume with the optimizer"),
+        (
+            lambda s: s["optimizer"]["__tuple__"][0]["__tuple__"].__setitem__(0, -5),
+            3,
+            r"optimizer\[0\]\[0\] must be an integer >= 0, got -5",
+        ),
+        (
+            lambda s: s["optimizer"]["__tuple__"][0]["__tuple__"][1].pop(),
+            3,
+            r"optimizer\[0\]\[1\] must be a list of 4, got a list of 3",
+        ),
+        (
+            lambda s: None,
+            1,
+            r"it was saved after epoch 1, but this run has 1 epochs \(0–0\); it belongs to another run",
+        ),
+    ],
+)
+def test_a_checkpoint_that_does_not_fit_the_run_is_refused_before_anything_changes(
+    change, epochs, says, adam_checkpoint, tmp_path
+):
+    good, resume = adam_checkpoint
+    path = corrupt(good, tmp_path / "bad.npz", change)
+    state = checkpoint.load(path)
+    with pytest.raises(ffnn.ParameterError, match=says) as info:
+        resume(state, epochs)
+    assert str(info.value).startswith(f"{path}: the checkpoint does not fit this run: ")
+
+
+def test_resume_from_a_corrupt_checkpoint_is_one_line_exit_2(tmp_path):
+    out = tmp_path / "run"
+    done = ffnn_cmd("train", "--recipe", "xor", "--epochs", 2, "--out", out, "--quiet")
+    assert done.returncode == 0, done.stderr
+    newest = checkpoint.latest(out / "checkpoints")
+    corrupt(newest, newest, lambda s: s["rng"]["__dict__"].update(state=None))
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    done = ffnn_cmd("train", "--resume", out)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"ffnn: error: {newest}: the checkpoint is corrupt: 'rng' is not a valid PCG64 state")
+    assert len(done.stderr.splitlines()) == 1
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before

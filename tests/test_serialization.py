@@ -79,7 +79,10 @@ GOOD = {"w1": np.zeros((3, 2)), "b1": np.zeros(3)}
         ({"header": header_array(dtype="int8"), **GOOD}, r"'dtype' must be 'float32' or 'float64'"),
         ({"header": header_array(activations=[{"name": "swish"}]), **GOOD}, r"the header describes no valid network"),
         ({"header": np.frombuffer(b"{not json", np.uint8), **GOOD}, r"the header is not valid JSON"),
-        ({"header": np.array([{"a": 1}], dtype=object), **GOOD}, r"array 'header' cannot be read"),
+        (
+            {"header": np.array([{"a": 1}], dtype=object), **GOOD},
+            r"array 'header' must be a JSON text \(uint8 bytes\) of at most 1,048,576 bytes; it is object",
+        ),
     ],
 )
 def test_bad_model_files(arrays, match, tmp_path):
@@ -126,3 +129,101 @@ def test_a_failed_save_leaves_the_previous_file(tmp_path, monkeypatch):
         ffnn.save(ffnn.Network([2, 5], seed=1), tmp_path / "m.npz")
     assert (tmp_path / "m.npz").read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        (
+            {"activations": [{"name": "leaky_relu"}]},
+            r"layer 1's 'leaky_relu' needs a 'slope', a number in \(0, 1\); got 'none'",
+        ),
+        (
+            {"activations": [{"name": "leaky_relu", "slope": "0.1"}]},
+            r"needs a 'slope', a number in \(0, 1\); got '0.1'",
+        ),
+        ({"activations": [{"name": "leaky_relu", "slope": 2}]}, r"needs a 'slope', a number in \(0, 1\); got 2"),
+        ({"metadata": None}, r"'metadata' must be an object, got NoneType"),
+        ({"metadata": {"config": "mnist"}}, r"'metadata.config' must be an object \(the run's settings\), got 'mnist'"),
+        (
+            {"metadata": {"config": {"dataset": 5}}},
+            r"'metadata.config.dataset' must be a data set's name or a file, got 5",
+        ),
+        ({"metadata": {"config": {"validation": -1}}}, r"'metadata.config.validation' must be an integer >= 0, got -1"),
+        ({"metadata": {"config": {"seed": "a"}}}, r"'metadata.config.seed' must be an integer >= 0, got 'a'"),
+        ({"dropout": [0.5]}, r"'dropout' must list one rate in \[0, 1\) per hidden layer \(0\), got \[0.5\]"),
+        ({"input_dropout": 1.0}, r"'input_dropout' must be a rate in \[0, 1\), got 1.0"),
+        ({"sizes": [2, True]}, r"'sizes' must be a list of at least 2 positive integers"),
+    ],
+)
+def test_malformed_headers_name_the_file(changes, match, tmp_path):
+    """Issue 12, item 6: each of these was a KeyError, TypeError or a ValueError naming no file."""
+    path = tmp_path / "bad.npz"
+    write_npz(path, header=header_array(**changes), **GOOD)
+    with pytest.raises(ffnn.ModelFileError, match=match) as info:
+        ffnn.load(path)
+    assert str(info.value).startswith(f"{path}: the header is malformed: ")
+
+
+def test_a_header_without_metadata_is_refused(tmp_path):
+    header = json.loads(header_array().tobytes())
+    del header["metadata"]
+    write_npz(tmp_path / "m.npz", header=np.frombuffer(json.dumps(header).encode(), np.uint8), **GOOD)
+    with pytest.raises(ffnn.ModelFileError) as info:
+        ffnn.load(tmp_path / "m.npz")
+    assert str(info.value) == (
+        f"{tmp_path / 'm.npz'}: the header is malformed: 'metadata' is missing (an object, {{}} when there is none)."
+    )
+
+
+def test_save_refuses_metadata_that_load_would_refuse(tmp_path):
+    net = ffnn.Network([2, 3], seed=0)
+    for metadata, error, match in [
+        ({"config": "mnist"}, ValueError, r"'metadata' parameter breaks the model file's rule: 'metadata.config' must"),
+        ({"config": {"dataset": 5}}, ValueError, r"'metadata.config.dataset' must be a data set's name"),
+        ({"when": object()}, TypeError, r"'metadata' parameter must be JSON-serialisable: a object is not"),
+    ]:
+        with pytest.raises(error, match=match):
+            ffnn.save(net, tmp_path / "m.npz", metadata)
+    assert list(tmp_path.iterdir()) == []
+    ffnn.save(net, tmp_path / "m.npz", {"epochs": np.int64(3), "rates": np.array([0.5, 0.25])})  # NumPy values: JSON
+    assert ffnn.load(tmp_path / "m.npz").metadata == {"epochs": 3, "rates": [0.5, 0.25]}
+
+
+def test_evaluate_reads_a_models_config_safely(tmp_path):
+    """run.evaluate uses metadata.config's dataset, validation and seed: a loaded model's are usable."""
+    from ffnn import run
+
+    net = ffnn.Network([2, 4, 2], cost="cross_entropy", seed=0)
+    ffnn.save(net, tmp_path / "m.npz", {"config": {"dataset": "xor", "validation": 0, "seed": 3}})
+    report = run.evaluate(tmp_path / "m.npz")
+    assert (report.dataset, report.split, report.n) == ("xor", "test", 4)
+
+
+def test_dropout_is_kept_in_model_files(tmp_path):
+    """Issue 12, item 12: dropout and input_dropout were lost by save/load."""
+    net = ffnn.Network([4, 5, 6, 2], dropout=[0.5, 0.25], input_dropout=0.2, seed=0)
+    ffnn.save(net, tmp_path / "m.npz")
+    assert serialization.read_header(tmp_path / "m.npz")["dropout"] == [0.5, 0.25]
+    assert ffnn.load(tmp_path / "m.npz").dropout == [0.2, 0.5, 0.25]
+
+
+def test_a_file_from_before_dropout_was_saved_loads_without_dropout(tmp_path):
+    write_npz(tmp_path / "old.npz", header=header_array(), **GOOD)  # no 'dropout' or 'input_dropout' keys
+    assert ffnn.load(tmp_path / "old.npz").dropout == [0.0]
+    header = json.loads(header_array(sizes=[2, 3, 3], activations=[{"name": "tanh"}] * 2).tobytes())
+    arrays = {"w1": np.zeros((3, 2)), "b1": np.zeros(3), "w2": np.zeros((3, 3)), "b2": np.zeros(3)}
+    write_npz(tmp_path / "old2.npz", header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
+    assert ffnn.load(tmp_path / "old2.npz").dropout == [0.0, 0.0]
+
+
+def test_save_into_a_missing_folder_names_the_folder(tmp_path):
+    """Issue 12, item 12: the error named the temporary file (.m.npz.XXXX.tmp)."""
+    target = tmp_path / "missing" / "dir" / "m.npz"
+    with pytest.raises(FileNotFoundError) as info:
+        ffnn.save(ffnn.Network([2, 3], seed=0), target)
+    assert str(info.value) == (
+        f"[Errno 2] cannot write {target}: the folder {target.parent} does not exist "
+        "(create it first, or choose another path)"
+    )
+    assert ".tmp" not in str(info.value)

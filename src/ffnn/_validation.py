@@ -40,11 +40,38 @@ def check_number(value: Any, name: str, *, low: float, strict: bool = True, inte
     return int(value) if integer else float(value)
 
 
+def check_seed(seed: Any, name: str = "seed") -> int | None:
+    """``seed`` as None or a non-negative int (what ``numpy.random.default_rng`` accepts)."""
+    if seed is None:
+        return None
+    message = f"The '{name}' parameter must be None or a non-negative integer. Got {seed!r} instead."
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
+        raise ParameterTypeError(message)
+    if int(seed) < 0:
+        raise ParameterError(message)
+    return int(seed)
+
+
+REAL_KINDS = "biuf"  # bool, signed and unsigned integers, floats: not complex, timedelta, datetime, text, objects
+
+
+def _real_array(values: Any, name: str) -> np.ndarray:
+    """``values`` as an array of real numbers (bool, integer or float), or ParameterTypeError."""
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError) as e:  # ragged nested lists, objects NumPy cannot convert
+        raise ParameterTypeError(f"'{name}' must be a numeric array. It cannot be made one: {e}") from e
+    if arr.dtype.kind not in REAL_KINDS:
+        raise ParameterTypeError(
+            f"'{name}' must be a numeric array of real numbers (bool, integer or float). "
+            f"Got an array of dtype {arr.dtype} instead."
+        )
+    return arr
+
+
 def as_inputs(X: Any, n_in: int, dtype: np.dtype[Any], name: str = "X") -> np.ndarray:
     """``X`` as a C-contiguous (n, n_in) array of ``dtype`` with finite entries."""
-    arr = np.asarray(X)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ParameterTypeError(f"'{name}' must be a numeric array. Got an array of dtype {arr.dtype} instead.")
+    arr = _real_array(X, name)
     if arr.ndim != 2 or arr.shape[1] != n_in:
         raise ParameterError(
             f"'{name}' must have shape (n_samples, {n_in}) to match the input layer. "
@@ -69,9 +96,7 @@ def as_targets(y: Any, n_samples: int, n_out: int, dtype: np.dtype[Any], name: s
     here, the only place labels become vectors); a (n, n_out) array of targets; or, for a single
     output neuron, target values of shape (n,).
     """
-    arr = np.asarray(y)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ParameterTypeError(f"'{name}' must be a numeric array. Got an array of dtype {arr.dtype} instead.")
+    arr = _real_array(y, name)
     if arr.shape[:1] != (n_samples,):
         raise ParameterError(f"'{name}' must have one entry per example ({n_samples}). Got shape {arr.shape} instead.")
     if arr.ndim == 1 and n_out > 1:

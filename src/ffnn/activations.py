@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from typing import Any, ClassVar
 
 import numpy as np
@@ -118,9 +119,12 @@ class LeakyReLU(Activation):
     name = "leaky_relu"
 
     def __init__(self, slope: float = 0.01) -> None:
-        if not 0.0 < slope < 1.0:
-            raise ParameterError(f"The 'slope' parameter must be in (0, 1). Got {slope!r} instead.")
-        self.slope = float(slope)
+        message = f"The 'slope' parameter must be in (0, 1). Got {slope!r} instead."
+        if not isinstance(slope, numbers.Real) or isinstance(slope, bool):
+            raise ParameterTypeError(message)
+        if not 0.0 < float(slope) < 1.0:
+            raise ParameterError(message)
+        self.slope: float = float(slope)
 
     def value(self, z: Array, out: Array | None = None) -> Array:
         # For 0 < α < 1, max(z, αz) is z when z > 0 and αz otherwise.

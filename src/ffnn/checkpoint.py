@@ -14,6 +14,7 @@ state as a tree whose arrays are named ``a0``, ``a1``, … beside it), read with
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -88,25 +89,33 @@ def save(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The state stored in a checkpoint file, checked; :class:`ffnn.errors.ModelFileError` if not."""
+    """The state stored in a checkpoint file, checked; :class:`ffnn.errors.ModelFileError` if not.
+
+    Checked here, whatever run it is for: the epoch and the history agree, the parameters are
+    finite float arrays (w, b per layer), the random generator's state is one NumPy accepts.
+    What depends on the run (shapes, optimiser, epochs) is checked by ``TrainingState.restore``,
+    whose messages name the file: the state carries it under ``"path"``.
+    """
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file.")
     try:
-        check_npz(path)
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
-            if "header" not in archive.files:
-                raise ModelFileError(f"{path}: not an ffnn checkpoint (no header).")
-            header = json.loads(np.asarray(archive["header"]).tobytes().decode())
-            if not isinstance(header, dict) or header.get("format") != FORMAT:
-                raise ModelFileError(f"{path}: not an ffnn checkpoint (its header does not say format={FORMAT!r}).")
-            version = header.get("format_version")
-            if not isinstance(version, int) or version > FORMAT_VERSION:
-                raise ModelFileError(
-                    f"{path}: checkpoint format {version!r} from ffnn {header.get('ffnn_version', '?')}; "
-                    f"this ffnn ({__version__}) reads format {FORMAT_VERSION}. Upgrade ffnn to resume it."
-                )
-            state = _decode(header.get("state"), archive, path)
+        with open(path, "rb") as f:
+            check_npz(f)
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as archive:
+                if "header" not in archive.files:
+                    raise ModelFileError(f"{path}: not an ffnn checkpoint (no header).")
+                header = json.loads(np.asarray(archive["header"]).tobytes().decode())
+                if not isinstance(header, dict) or header.get("format") != FORMAT:
+                    raise ModelFileError(f"{path}: not an ffnn checkpoint (its header does not say format={FORMAT!r}).")
+                version = header.get("format_version")
+                if not isinstance(version, int) or version > FORMAT_VERSION:
+                    raise ModelFileError(
+                        f"{path}: checkpoint format {version!r} from ffnn {header.get('ffnn_version', '?')}; "
+                        f"this ffnn ({__version__}) reads format {FORMAT_VERSION}. Upgrade ffnn to resume it."
+                    )
+                state = _decode(header.get("state"), archive, path)
     except ModelFileError:
         raise
     except Exception as e:  # zip, npy and JSON layers raise many types for a damaged file
@@ -114,8 +123,76 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(state, dict) or not {"epoch", "parameters", "rng", "history"} <= state.keys():
         raise ModelFileError(f"{path}: the checkpoint's state is incomplete.")
     if version == 1 and isinstance(state.get("callbacks"), list):
-        state["callbacks"] = {_V1_CALLBACK_KEYS.get(name, name): value for name, value in state["callbacks"]}
+        pairs = state["callbacks"]
+        if not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in pairs):
+            raise ModelFileError(f"{path}: the checkpoint is corrupt: 'callbacks' must be [name, state] pairs.")
+        state["callbacks"] = {_V1_CALLBACK_KEYS.get(name, name): value for name, value in pairs}
+    problem = _state_problem(state)
+    if problem:
+        raise ModelFileError(f"{path}: the checkpoint is corrupt: {problem}. Resume from another checkpoint.")
+    state["path"] = str(path)
     return state
+
+
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def _state_problem(state: dict[str, Any]) -> str:
+    """What is wrong with a loaded state whatever the run (see :func:`load`), or ""."""
+    epoch = state["epoch"]
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        return f"'epoch' must be an integer >= 0, got {epoch!r}"
+    parameters = state["parameters"]
+    if not isinstance(parameters, list) or not parameters or len(parameters) % 2:
+        return "'parameters' must be a list of weight and bias arrays, two per layer"
+    for i, p in enumerate(parameters):
+        if not isinstance(p, np.ndarray) or p.dtype.kind != "f" or p.ndim != (2 if i % 2 == 0 else 1):
+            kind = f"a {p.dtype} array of shape {p.shape}" if isinstance(p, np.ndarray) else type(p).__name__
+            return f"parameters[{i}] must be a float {'weight matrix' if i % 2 == 0 else 'bias vector'}, got {kind}"
+        if not np.isfinite(p).all():
+            return f"parameters[{i}] contains NaN or inf"
+    rng = state["rng"]
+    name = rng.get("bit_generator") if isinstance(rng, dict) else None
+    if name not in _BIT_GENERATORS:
+        return f"'rng' must be the state of one of NumPy's bit generators {list(_BIT_GENERATORS)}, got {name!r}"
+    try:
+        getattr(np.random, name)().state = rng
+    except (ValueError, TypeError, KeyError, OverflowError) as e:
+        return f"'rng' is not a valid {name} state ({type(e).__name__}: {e})"
+    if not isinstance(state.get("callbacks", {}), dict) or not all(isinstance(k, str) for k in state["callbacks"]):
+        return "'callbacks' must map each callback's key to its state"
+    return _history_problem(state["history"], epoch)
+
+
+def _history_problem(history: Any, epoch: int) -> str:
+    fields = {f.name: f for f in dataclasses.fields(History)}
+    if not isinstance(history, dict) or not set(history) <= set(fields):
+        unknown = sorted(set(history) - set(fields)) if isinstance(history, dict) else history
+        return f"'history' must hold History's fields, got {unknown!r}"
+    epochs = history.get("epoch")
+    if not isinstance(epochs, list) or not epochs or epochs[-1] != epoch:
+        last = epochs[-1] if isinstance(epochs, list) and epochs else None
+        return f"it says epoch {epoch}, but its history ends at epoch {last}"
+    for name, value in history.items():
+        if name in ("n_test", "interrupted", "extra"):
+            continue
+        if not isinstance(value, list) or len(value) != len(epochs) or not all(_number(v) for v in value):
+            return f"history {name!r} must list one number (or null) per epoch ({len(epochs)})"
+    extra = history.get("extra", {})
+    if not isinstance(extra, dict) or not all(
+        isinstance(v, list) and all(_number(x) for x in v) for v in extra.values()
+    ):
+        return "history 'extra' must map names to lists of numbers"
+    n_test = history.get("n_test")
+    if n_test is not None and not (isinstance(n_test, int) and not isinstance(n_test, bool) and n_test >= 0):
+        return f"history 'n_test' must be an integer >= 0 or null, got {n_test!r}"
+    if not isinstance(history.get("interrupted", False), bool):
+        return "history 'interrupted' must be true or false"
+    return ""
+
+
+def _number(value: Any) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
 def latest(folder: str | os.PathLike[str]) -> Path | None:

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from ffnn._arrays import resolve_dtype
-from ffnn._validation import as_inputs, as_labels, as_targets, check_sizes
-from ffnn.activations import Activation, get_activation
+from ffnn._validation import as_inputs, as_labels, as_targets, check_seed, check_sizes
+from ffnn.activations import ACTIVATIONS, Activation, get_activation
 from ffnn.backprop import Workspace, backpropagate, forward_layer
 from ffnn.costs import check_pairing, get_cost, mean_cost
-from ffnn.errors import ParameterError
+from ffnn.errors import ParameterError, ParameterTypeError
 from ffnn.initializers import FORMER_NAMES, get_initializer
 
 Array = Any
@@ -75,7 +75,7 @@ class Network:
         check_pairing(self.cost_function, self.activations[-1])
         self.dtype = resolve_dtype(dtype)
         initializer = get_initializer(init)
-        rng = np.random.default_rng(_check_seed(seed))
+        rng = np.random.default_rng(check_seed(seed))
         self.init = FORMER_NAMES.get(init, init)  # a model read under a former name is saved under the new one
         self.metadata: dict[str, Any] = {}  # training settings and results, kept in model files
         self.dropout = _dropout_rates(dropout, input_dropout, len(self.sizes) - 2)
@@ -198,14 +198,22 @@ class Network:
         return [p for w, b in zip(self.weights, self.biases) for p in (w, b)]
 
 
-def _dropout_rates(dropout: float | Sequence[float], input_dropout: float, n_hidden: int) -> list[float]:
+def _dropout_rates(dropout: Any, input_dropout: Any, n_hidden: int) -> list[float]:
     """[p_input, p_hidden_1, …]: the dropout rate of the input of each weight layer."""
-    hidden = [dropout] * n_hidden if isinstance(dropout, (int, float)) else list(dropout)
+    if isinstance(dropout, numbers.Real):
+        hidden = [dropout] * n_hidden
+    elif isinstance(dropout, Sequence) and not isinstance(dropout, str):
+        hidden = list(dropout)
+    else:
+        raise ParameterTypeError(
+            "The 'dropout' parameter must be a rate in [0, 1) or a list of one per hidden layer. "
+            f"Got {dropout!r} instead."
+        )
     if len(hidden) != n_hidden:
         raise ParameterError(f"The 'dropout' list must give one rate per hidden layer ({n_hidden}). Got {len(hidden)}.")
     rates = [input_dropout, *hidden]
     for name, p in zip(["input_dropout", *["dropout"] * n_hidden], rates):
-        if not (isinstance(p, (int, float)) and not isinstance(p, bool) and 0.0 <= p < 1.0):
+        if not (isinstance(p, numbers.Real) and not isinstance(p, bool) and 0.0 <= float(p) < 1.0):
             raise ParameterError(f"The '{name}' parameter must be in [0, 1). Got {p!r} instead.")
     return [float(p) for p in rates]
 
@@ -215,12 +223,6 @@ def _labels_of(a: np.ndarray) -> np.ndarray:
     if a.shape[1] == 1:
         return (a[:, 0] >= 0.5).astype(np.intp)
     return np.asarray(np.argmax(a, axis=1), dtype=np.intp)
-
-
-def _check_seed(seed: Any) -> int | None:
-    if seed is not None and not (isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and int(seed) >= 0):
-        raise ParameterError(f"The 'seed' parameter must be None or a non-negative integer. Got {seed!r} instead.")
-    return None if seed is None else int(seed)
 
 
 def _layer_activations(
@@ -234,13 +236,18 @@ def _layer_activations(
         layers = [get_activation(activation)] * n_layers
         if output_activation is None and matching is not None:
             output_activation = matching
-    else:
+    elif isinstance(activation, Sequence):
         layers = [get_activation(a) for a in activation]
         if len(layers) != n_layers:
             raise ParameterError(
                 f"The 'activation' list must give one activation per layer ({n_layers} for these sizes). "
                 f"Got {len(layers)}: {list(activation)!r}."
             )
+    else:
+        raise ParameterTypeError(
+            f"The 'activation' parameter must be an activation's name (one of {sorted(ACTIVATIONS)}), an "
+            f"Activation, or a list of one per layer. Got {activation!r} instead."
+        )
     if any(a.name == "softmax" for a in layers[:-1]):
         raise ParameterError("'softmax' is an output activation; use it as output_activation, not for a hidden layer.")
     if output_activation is not None:

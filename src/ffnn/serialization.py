@@ -4,13 +4,22 @@ A model file is a NumPy ``.npz`` archive holding
 
 - ``header``: the UTF-8 bytes of a JSON object — ``format`` ("ffnn-model"), ``format_version``,
   ``ffnn_version``, ``sizes``, ``activations`` (one name per layer, with the leaky ReLU's slope),
-  ``cost``, ``init``, ``dtype`` and free-form ``metadata`` (training settings, results);
+  ``cost``, ``init``, ``dtype``, ``dropout`` (one rate per hidden layer) and ``input_dropout``
+  (files without them have none), and ``metadata``: free-form training settings and results;
 - ``w1, b1, …, wL, bL``: the weights (n_l, n_{l−1}) and biases (n_l,) of each layer.
 
-It is read with ``allow_pickle=False`` and checked whole — header fields, every array's presence,
-shape, dtype and finiteness — before a network is built; any problem raises
-:class:`ffnn.errors.ModelFileError` naming the file. It is written to a temporary name and renamed
-into place, so a crash mid-write leaves the previous file intact.
+It is read with ``allow_pickle=False`` and checked whole before a network is built, and before
+any array is inflated: the header's fields, then every array's presence, shape and dtype as its
+``.npy`` header declares them against what ``sizes`` and ``dtype`` imply, and the archive's total
+size against theirs — so a small file cannot make :func:`load` allocate more than the model it
+claims to be — then each array's finiteness. Any problem raises :class:`ffnn.errors.ModelFileError`
+naming the file. It is written to a temporary name and renamed into place, so a crash mid-write
+leaves the previous file intact.
+
+``metadata`` is the caller's, with one rule, because ``ffnn evaluate`` and ``ffnn plot`` read the
+run's settings from it: its ``config``, if present, is an object whose ``dataset`` (if present) is
+a name or path, and whose ``validation`` and ``seed`` (if present) are integers ≥ 0. :func:`save`
+refuses metadata that breaks the rule (or is not JSON), :func:`load` refuses a file that does.
 """
 
 from __future__ import annotations
@@ -18,27 +27,32 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ffnn._files import atomic_open, check_npz
+from ffnn._files import ArrayInfo, atomic_open, check_npz
 from ffnn._version import __version__
 from ffnn.activations import LeakyReLU
-from ffnn.errors import ModelFileError
+from ffnn.errors import ModelFileError, ParameterError, ParameterTypeError
 from ffnn.network import Network
 
 FORMAT = "ffnn-model"
 FORMAT_VERSION = 1
 _MAX_HEADER = 1 << 20
+_SLACK = 1 << 16  # bytes an archive may hold beyond its arrays' data (the .npy headers)
 
 
 def save(network: Network, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None) -> None:
     """Write ``network`` and JSON-serialisable ``metadata`` (default: ``network.metadata``) to ``path``, atomically."""
+    metadata = network.metadata if metadata is None else metadata
+    problem = metadata_problem(metadata)
+    if problem:
+        raise ParameterError(f"The 'metadata' parameter breaks the model file's rule: {problem}.")
     activations = [{"name": a.name, **({"slope": a.slope} if hasattr(a, "slope") else {})} for a in network.activations]
     header = {
         "format": FORMAT,
@@ -49,9 +63,15 @@ def save(network: Network, path: str | os.PathLike[str], metadata: dict[str, Any
         "cost": network.cost_function.name,
         "init": network.init,
         "dtype": network.dtype.name,
-        "metadata": network.metadata if metadata is None else metadata,
+        "dropout": network.dropout[1:],
+        "input_dropout": network.dropout[0],
+        "metadata": metadata,
     }
-    arrays: dict[str, Any] = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
+    try:
+        text = json.dumps(header, default=_plain)
+    except (TypeError, ValueError) as e:
+        raise ParameterTypeError(f"The 'metadata' parameter must be JSON-serialisable: {e}.") from e
+    arrays: dict[str, Any] = {"header": np.frombuffer(text.encode(), dtype=np.uint8)}
     for l, (w, b) in enumerate(zip(network.weights, network.biases), start=1):
         arrays[f"w{l}"], arrays[f"b{l}"] = w, b
     buffer = io.BytesIO()
@@ -60,27 +80,43 @@ def save(network: Network, path: str | os.PathLike[str], metadata: dict[str, Any
         f.write(buffer.getvalue())
 
 
+def _plain(value: Any) -> Any:
+    """NumPy scalars and small arrays in metadata as the JSON values they stand for."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"a {type(value).__name__} is not JSON-serialisable")
+
+
 def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The JSON header of a model file, checked; the arrays are not read."""
-    with _open(Path(path)) as archive:
-        return _header(Path(path), archive)
+    with _open(Path(path)) as (archive, members):
+        return _header(Path(path), archive, members)
 
 
 def load(path: str | os.PathLike[str]) -> Network:
     """The network stored in ``path``; its training metadata is in ``network.metadata``."""
 
     path = Path(path)
-    with _open(path) as archive:
-        header = _header(path, archive)
+    with _open(path) as (archive, members):
+        header = _header(path, archive, members)
         sizes = header["sizes"]
         dtype = np.dtype(header["dtype"])
-        arrays = {}
+        shapes: dict[str, tuple[int, ...]] = {}
         for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-            for name, shape in ((f"w{l}", (n_out, n_in)), (f"b{l}", (n_out,))):
-                arrays[name] = _array(path, archive, name, shape, dtype)
+            shapes[f"w{l}"], shapes[f"b{l}"] = (n_out, n_in), (n_out,)
+        _check_members(path, members, shapes, dtype)
+        arrays = {name: _array(path, archive, name) for name in shapes}
     layers = [LeakyReLU(a["slope"]) if a["name"] == "leaky_relu" else a["name"] for a in header["activations"]]
     try:
-        net = Network(sizes, activation=layers, cost=header["cost"], init=header["init"], dtype=header["dtype"])
+        net = Network(
+            sizes,
+            activation=layers,
+            cost=header["cost"],
+            init=header["init"],
+            dtype=header["dtype"],
+            dropout=header.get("dropout", [0.0] * (len(sizes) - 2)),
+            input_dropout=header.get("input_dropout", 0.0),
+        )
     except (ValueError, TypeError) as e:
         raise ModelFileError(f"{path}: the header describes no valid network ({e}).") from e
     net.weights = [arrays[f"w{l}"] for l in range(1, len(sizes))]
@@ -90,44 +126,47 @@ def load(path: str | os.PathLike[str]) -> Network:
 
 
 @contextlib.contextmanager
-def _open(path: Path) -> Iterator[Any]:
-    """The .npz archive at ``path``, read without pickle; the file is closed however it ends."""
+def _open(path: Path) -> Iterator[tuple[Any, dict[str, ArrayInfo]]]:
+    """The .npz archive at ``path``, read without pickle, and its arrays as their headers declare
+    them (nothing inflated yet); the file is closed however it ends."""
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file.")
-    try:
-        check_npz(path)
-    except (ValueError, OSError) as e:
-        raise ModelFileError(f"{path}: not an ffnn model file (not a readable .npz archive: {e}).") from e
     with open(path, "rb") as f:
         try:
+            members = check_npz(f)
+            f.seek(0)
             archive = np.load(f, allow_pickle=False)
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        except Exception as e:  # zip and npy layers raise many types for a damaged file
             raise ModelFileError(f"{path}: not an ffnn model file (not a readable .npz archive: {e}).") from e
         if not hasattr(archive, "files"):  # a plain .npy array, not an archive
             raise ModelFileError(f"{path}: not an ffnn model file (a single array, not an .npz archive).")
         try:
             with archive:
-                yield archive
+                yield archive, members
         except ModelFileError:
             raise
         except Exception as e:  # a member that passed the size check but still cannot be read
             raise ModelFileError(f"{path}: not an ffnn model file ({type(e).__name__}: {e}).") from e
 
 
-def _header(path: Path, archive: Any) -> dict[str, Any]:
-    if "header" not in archive.files:
+def _header(path: Path, archive: Any, members: dict[str, ArrayInfo]) -> dict[str, Any]:
+    if "header" not in archive.files or "header" not in members:
         raise ModelFileError(f"{path}: not an ffnn model file (no header; arrays: {sorted(archive.files)}).")
-    raw = _array(path, archive, "header", None, np.dtype(np.uint8))
-    if raw.ndim != 1 or raw.size > _MAX_HEADER:
-        raise ModelFileError(f"{path}: the header is not a JSON text of at most {_MAX_HEADER} bytes.")
+    declared = members["header"]
+    if len(declared.shape) != 1 or declared.dtype != np.uint8 or declared.nbytes > _MAX_HEADER:
+        raise ModelFileError(
+            f"{path}: array 'header' must be a JSON text (uint8 bytes) of at most {_MAX_HEADER:,} bytes; "
+            f"it is {declared.dtype} of shape {declared.shape}."
+        )
+    raw = _array(path, archive, "header")
     try:
         header = json.loads(raw.tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ModelFileError(f"{path}: the header is not valid JSON ({e}).") from e
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not an ffnn model file (its header does not say format={FORMAT!r}).")
     version = header.get("format_version")
-    if not isinstance(version, int) or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ModelFileError(f"{path}: the header has no valid format_version (got {version!r}).")
     if version > FORMAT_VERSION:
         raise ModelFileError(
@@ -142,7 +181,11 @@ def _header(path: Path, archive: Any) -> dict[str, Any]:
 
 def _header_problems(header: dict[str, Any]) -> str:
     sizes, activations = header.get("sizes"), header.get("activations")
-    if not (isinstance(sizes, list) and len(sizes) >= 2 and all(isinstance(s, int) and 0 < s < 2**31 for s in sizes)):
+    if not (
+        isinstance(sizes, list)
+        and len(sizes) >= 2
+        and all(isinstance(s, int) and not isinstance(s, bool) and 0 < s < 2**31 for s in sizes)
+    ):
         return f"'sizes' must be a list of at least 2 positive integers, got {sizes!r}"
     if not (
         isinstance(activations, list)
@@ -150,27 +193,77 @@ def _header_problems(header: dict[str, Any]) -> str:
         and all(isinstance(a, dict) and isinstance(a.get("name"), str) for a in activations)
     ):
         return f"'activations' must list one {{'name': ...}} per layer, got {activations!r}"
+    for layer, a in enumerate(activations, start=1):
+        if a["name"] == "leaky_relu" and not _rate(a.get("slope"), low_open=True):
+            return f"layer {layer}'s 'leaky_relu' needs a 'slope', a number in (0, 1); got {a.get('slope', 'none')!r}"
     for key in ("cost", "init"):
         if not isinstance(header.get(key), str):
             return f"{key!r} must be a name, got {header.get(key)!r}"
     if header.get("dtype") not in ("float32", "float64"):
         return f"'dtype' must be 'float32' or 'float64', got {header.get('dtype')!r}"
-    if not isinstance(header.get("metadata", {}), dict):
-        return "'metadata' must be an object"
+    dropout = header.get("dropout", [])
+    if "dropout" in header and not (
+        isinstance(dropout, list) and len(dropout) == len(sizes) - 2 and all(_rate(p) for p in dropout)
+    ):
+        return f"'dropout' must list one rate in [0, 1) per hidden layer ({len(sizes) - 2}), got {dropout!r}"
+    if "input_dropout" in header and not _rate(header["input_dropout"]):
+        return f"'input_dropout' must be a rate in [0, 1), got {header['input_dropout']!r}"
+    if "metadata" not in header:
+        return "'metadata' is missing (an object, {} when there is none)"
+    return metadata_problem(header["metadata"])
+
+
+def _rate(value: Any, low_open: bool = False) -> bool:
+    """Whether ``value`` is a JSON number in [0, 1) (in (0, 1) when ``low_open``)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return False
+    return (value > 0.0 if low_open else value >= 0.0) and value < 1.0
+
+
+def metadata_problem(metadata: Any) -> str:
+    """What breaks the rule for a model's ``metadata`` (see the module docstring), or "" if nothing."""
+    if not isinstance(metadata, dict):
+        return f"'metadata' must be an object, got {type(metadata).__name__}"
+    if "config" not in metadata:
+        return ""
+    config = metadata["config"]
+    if not isinstance(config, dict):
+        return f"'metadata.config' must be an object (the run's settings), got {config!r}"
+    if "dataset" in config and not (isinstance(config["dataset"], str) and config["dataset"]):
+        return f"'metadata.config.dataset' must be a data set's name or a file, got {config['dataset']!r}"
+    for key in ("validation", "seed"):
+        value = config.get(key, 0)
+        if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and int(value) >= 0):
+            return f"'metadata.config.{key}' must be an integer >= 0, got {value!r}"
     return ""
 
 
-def _array(path: Path, archive: Any, name: str, shape: tuple[int, ...] | None, dtype: np.dtype[Any]) -> np.ndarray:
-    if name not in archive.files:
-        raise ModelFileError(f"{path}: array {name!r} is missing; the file is truncated or not a complete model.")
+def _check_members(path: Path, members: dict[str, ArrayInfo], shapes: dict[str, tuple[int, ...]], dtype: Any) -> None:
+    """Every array the header's sizes need, as declared, before any is inflated; and no more data than they take."""
+    for name, shape in shapes.items():
+        if name not in members:
+            raise ModelFileError(f"{path}: array {name!r} is missing; the file is truncated or not a complete model.")
+        if members[name].shape != shape:
+            raise ModelFileError(
+                f"{path}: array {name!r} has shape {members[name].shape}, the header's sizes need {shape}."
+            )
+        if members[name].dtype != dtype:
+            raise ModelFileError(f"{path}: array {name!r} has dtype {members[name].dtype}, expected {dtype}.")
+    needed = sum(math.prod(shape) for shape in shapes.values()) * dtype.itemsize + members["header"].nbytes
+    held = sum(m.stored for m in members.values())
+    if held > needed + _SLACK:
+        raise ModelFileError(
+            f"{path}: holds {held:,} bytes of arrays, but its header describes a model that takes {needed:,} "
+            "(header included); it is not a genuine ffnn model file."
+        )
+
+
+def _array(path: Path, archive: Any, name: str) -> np.ndarray:
+    """One array, already checked against its declared shape and dtype: read, and checked finite."""
     try:
         array = archive[name]
     except Exception as e:  # zip and npy layers raise many types for a damaged member
         raise ModelFileError(f"{path}: array {name!r} cannot be read ({e}).") from e
-    if shape is not None and array.shape != shape:
-        raise ModelFileError(f"{path}: array {name!r} has shape {array.shape}, the header's sizes need {shape}.")
-    if array.dtype != dtype:
-        raise ModelFileError(f"{path}: array {name!r} has dtype {array.dtype}, expected {dtype}.")
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise ModelFileError(f"{path}: array {name!r} contains NaN or inf.")
     return np.ascontiguousarray(array)

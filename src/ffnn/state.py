@@ -86,25 +86,106 @@ class TrainingState:
         }
 
     def restore(self, state: dict[str, Any]) -> int:
-        """Load ``state`` (a :meth:`snapshot`) into the run; return the first epoch still to train."""
-        params = self.network.parameters()
-        saved = state["parameters"]
-        if len(saved) != len(params) or any(s.shape != p.shape for s, p in zip(saved, params)):
-            raise ParameterError(
-                "The checkpoint's parameters do not fit this network's sizes; resume with the same settings."
-            )
+        """Load ``state`` (a :meth:`snapshot`, or ``ffnn.checkpoint.load``'s) into the run; return the
+        first epoch still to train.
+
+        Everything is checked against this run first — the parameters' shapes and dtype, the
+        optimiser state's structure, the random generator's kind, the epoch against ``epochs``, the
+        callbacks' keys — and :class:`ffnn.errors.ParameterError` (naming the checkpoint's file
+        when the state carries it, as ``ffnn.checkpoint.load``'s does) is raised before anything
+        changes; the callbacks' states are loaded next, before the network's.
+        """
+        source = f"{state['path']}: " if isinstance(state.get("path"), str) else ""
+        problem = self._mismatch(state)
+        if problem:
+            raise ParameterError(f"{source}the checkpoint does not fit this run: {problem}")
         kept = state.get("callbacks", {})
-        if sorted(kept) != sorted(self.stateful):
-            raise ParameterError(
-                f"The checkpoint was made with stateful callbacks {sorted(kept)}, this run has "
-                f"{sorted(self.stateful)}; resume with the same ones."
-            )
-        for p, s in zip(params, saved):
+        for key, cb in self.stateful.items():
+            try:
+                cb.load_state_dict(kept[key])
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+                raise ParameterError(
+                    f"{source}the checkpoint's state of the {key!r} callback cannot be restored "
+                    f"({type(e).__name__}: {e}); it is corrupt or from another version."
+                ) from e
+        for p, s in zip(self.network.parameters(), state["parameters"]):
             p[...] = s
         self.step.load_state_dict(state["optimizer"])
         self.rng.bit_generator.state = state["rng"]
         for name, value in state["history"].items():
             setattr(self.history, name, copy.deepcopy(value))
-        for key, cb in self.stateful.items():
-            cb.load_state_dict(kept[key])
         return int(state["epoch"]) + 1
+
+    def _mismatch(self, state: dict[str, Any]) -> str:
+        """Why ``state`` cannot continue this run, or ""."""
+        params, saved = self.network.parameters(), state["parameters"]
+        if len(saved) != len(params) or any(
+            not isinstance(s, np.ndarray) or s.shape != p.shape or s.dtype != p.dtype for s, p in zip(saved, params)
+        ):
+            return "its parameters do not fit this network's sizes and dtype; resume with the same settings."
+        epoch = state["epoch"]
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch < self.epochs:
+            return (
+                f"it was saved after epoch {epoch!r}, but this run has {self.epochs} epochs "
+                f"(0–{self.epochs - 1}); it belongs to another run, or is corrupt."
+            )
+        difference = _difference(state.get("optimizer"), self.step.state_dict(), "optimizer")
+        if difference:
+            return f"{difference}; resume with the optimizer (and its settings) the checkpoint was made with."
+        rng = state["rng"]
+        kind = self.rng.bit_generator.state["bit_generator"]
+        try:
+            type(self.rng.bit_generator)().state = rng
+        except (ValueError, TypeError, KeyError, OverflowError) as e:
+            return f"its random generator state is not a valid {kind} state ({e})."
+        kept = state.get("callbacks", {})
+        if not isinstance(kept, dict) or sorted(kept) != sorted(self.stateful):
+            return (
+                f"it was made with stateful callbacks {sorted(kept) if isinstance(kept, dict) else kept!r}, "
+                f"this run has {sorted(self.stateful)}; resume with the same ones."
+            )
+        for key, cb in self.stateful.items():
+            fresh = cb.state_dict()
+            if isinstance(fresh, dict) and not (isinstance(kept[key], dict) and sorted(kept[key]) == sorted(fresh)):
+                return f"the state of the {key!r} callback must hold {sorted(fresh)}, got {kept[key]!r:.80}."
+        return ""
+
+
+def _difference(saved: Any, fresh: Any, where: str) -> str:
+    """Where ``saved`` does not have the structure of ``fresh`` (types, lengths, array shapes), or ""."""
+    if fresh is None:
+        return "" if saved is None else f"{where} must be null (this run's update rule keeps no state)"
+    if isinstance(fresh, np.ndarray):
+        if not isinstance(saved, np.ndarray) or saved.shape != fresh.shape or saved.dtype.kind != fresh.dtype.kind:
+            got = f"{saved.dtype} {saved.shape}" if isinstance(saved, np.ndarray) else type(saved).__name__
+            return f"{where} must be a {fresh.dtype} array of shape {fresh.shape}, got {got}"
+        if saved.dtype.kind == "f" and not np.isfinite(saved).all():
+            return f"{where} contains NaN or inf"
+        return ""
+    if isinstance(fresh, (bool, np.bool_)):
+        return "" if isinstance(saved, bool) else f"{where} must be true or false, got {saved!r}"
+    if isinstance(fresh, (int, np.integer)):
+        ok = isinstance(saved, int) and not isinstance(saved, bool) and saved >= 0
+        return "" if ok else f"{where} must be an integer >= 0, got {saved!r}"
+    if isinstance(fresh, (float, np.floating)):
+        ok = isinstance(saved, (int, float)) and not isinstance(saved, bool) and np.isfinite(saved)
+        return "" if ok else f"{where} must be a finite number, got {saved!r}"
+    if isinstance(fresh, (list, tuple)):
+        if type(saved) is not type(fresh) or len(saved) != len(fresh):
+            what = f"a {type(fresh).__name__} of {len(fresh)}"
+            got = f"a {type(saved).__name__} of {len(saved)}" if isinstance(saved, (list, tuple)) else repr(saved)
+            return f"{where} must be {what}, got {got:.80}"
+        for i, (s, f) in enumerate(zip(saved, fresh)):
+            difference = _difference(s, f, f"{where}[{i}]")
+            if difference:
+                return difference
+        return ""
+    if isinstance(fresh, dict):
+        if not isinstance(saved, dict) or sorted(saved) != sorted(fresh):
+            return f"{where} must hold {sorted(fresh)}, got {saved!r:.80}"
+        for key in fresh:
+            difference = _difference(saved[key], fresh[key], f"{where}[{key!r}]")
+            if difference:
+                return difference
+        return ""
+    return "" if type(saved) is type(fresh) else f"{where} must be a {type(fresh).__name__}, got {saved!r:.80}"

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ffnn._validation import as_inputs, check_number
+from ffnn._validation import as_inputs, check_number, check_seed
 from ffnn.backprop import Workspace, backpropagate
 from ffnn.callbacks import Callback, PrintProgress
 from ffnn.errors import ParameterError, ParameterTypeError, TrainingDivergedError
@@ -82,6 +82,7 @@ def fit(
     epochs = check_number(epochs, "epochs", low=0, strict=False, integer=True)
     batch_size = check_number(batch_size, "batch_size", low=1, strict=False, integer=True)
     lmbda = check_number(lmbda, "lmbda", low=0.0, strict=False)
+    seed = check_seed(seed)
     if optimizer is None:
         eta = check_number(eta, "eta", low=0.0)
     elif eta is not None or lmbda:

@@ -18,15 +18,25 @@ from typing import Any
 
 import numpy as np
 
-from ffnn._files import check_npz
+from ffnn._files import ArrayInfo, check_npz, max_data_bytes, too_large
+from ffnn._validation import REAL_KINDS
 from ffnn.errors import DataFormatError, ParameterError
 
 Split = tuple[np.ndarray, np.ndarray]
+MAX_LABEL = 2**31 - 1  # labels index output neurons; larger ones are a mistake (and would wrap in a cast)
 
 
-def load_arrays(path: str | os.PathLike[str], label: str | int | None = None) -> tuple[Split, Split | None]:
-    """``((X, y), (X_test, y_test))`` from a ``.npz`` or ``.csv`` file; the test pair may be None."""
+def load_arrays(
+    path: str | os.PathLike[str], label: str | int | None = None, *, max_bytes: int | None = None
+) -> tuple[Split, Split | None]:
+    """``((X, y), (X_test, y_test))`` from a ``.npz`` or ``.csv`` file; the test pair may be None.
+
+    An ``.npz`` file's arrays are checked from their headers before any is read: names, dtypes,
+    shapes, and their total size against ``max_bytes`` (default: ``$FFNN_MAX_DATA_BYTES``, else
+    512 MiB), so a small file cannot claim gigabytes.
+    """
     path = Path(path)
+    limit = max_data_bytes(max_bytes)
     if not path.is_file():
         raise DataFormatError(f"{path}: no such file.")
     suffix = path.suffix.lower()
@@ -35,45 +45,66 @@ def load_arrays(path: str | os.PathLike[str], label: str | int | None = None) ->
             raise ParameterError(
                 "The 'label' parameter applies to .csv files only; an .npz file names its arrays y, y_test."
             )
-        return _load_npz(path)
+        return _load_npz(path, limit)
     if suffix == ".csv":
+        if path.stat().st_size > limit:
+            raise DataFormatError(too_large(f"{path}: the file", path.stat().st_size, limit))
         return _check_pair(path, *_load_csv(path, label), "X", "y"), None
     raise DataFormatError(f"{path}: unsupported file type {suffix or '(none)'}; use .npz (arrays X, y) or .csv.")
 
 
-def _load_npz(path: Path) -> tuple[Split, Split | None]:
+_NAMES = ("X", "y", "X_test", "y_test")
+
+
+def _load_npz(path: Path, limit: int) -> tuple[Split, Split | None]:
     try:
-        check_npz(path)
+        with open(path, "rb") as f:
+            declared = check_npz(f, max_bytes=max(limit, 1 << 32))
     except (ValueError, OSError) as e:
         raise DataFormatError(f"{path}: not a readable .npz archive ({e}).") from e
+    _check_declared(path, declared, limit)
     try:
         with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except ValueError as e:  # object arrays need pickle: refused
-        raise DataFormatError(
-            f"{path}: holds an object array, which would need pickle to load; save plain numeric arrays."
-        ) from e
+            arrays = {key: archive[key] for key in _NAMES if key in declared}
     except Exception as e:  # zip and npy layers raise many types for a damaged member
         raise DataFormatError(f"{path}: not a readable .npz archive ({type(e).__name__}: {e}).") from e
-    missing = [k for k in ("X", "y") if k not in arrays]
-    if missing:
-        raise DataFormatError(f"{path}: missing array(s) {', '.join(missing)}; found {sorted(arrays) or 'none'}.")
     train = _check_pair(path, arrays["X"], arrays["y"], "X", "y")
-    if ("X_test" in arrays) != ("y_test" in arrays):
-        raise DataFormatError(f"{path}: has only one of X_test and y_test; include both or neither.")
     if "X_test" not in arrays:
         return train, None
     test = _check_pair(path, arrays["X_test"], arrays["y_test"], "X_test", "y_test")
-    if test[0].shape[1] != train[0].shape[1]:
-        raise DataFormatError(
-            f"{path}: X_test has {test[0].shape[1]} features but X has {train[0].shape[1]}; they must match."
-        )
     return train, test
+
+
+def _check_declared(path: Path, declared: dict[str, ArrayInfo], limit: int) -> None:
+    """The arrays as their headers declare them, checked before any is read: names, dtypes, shapes, size."""
+    missing = [k for k in ("X", "y") if k not in declared]
+    if missing:
+        raise DataFormatError(f"{path}: missing array(s) {', '.join(missing)}; found {sorted(declared) or 'none'}.")
+    if ("X_test" in declared) != ("y_test" in declared):
+        raise DataFormatError(f"{path}: has only one of X_test and y_test; include both or neither.")
+    for x_name, y_name in (("X", "y"), ("X_test", "y_test")):
+        if x_name not in declared:
+            continue
+        X, y = declared[x_name], declared[y_name]
+        for name, array in ((x_name, X), (y_name, y)):
+            if array.dtype.hasobject:
+                raise DataFormatError(
+                    f"{path}: {name} is an object array, which would need pickle to load; save plain numeric arrays."
+                )
+        _check_shapes(path, X.shape, y.shape, X.dtype, y.dtype, x_name, y_name)
+    if "X_test" in declared and declared["X_test"].shape[1] != declared["X"].shape[1]:
+        raise DataFormatError(
+            f"{path}: X_test has {declared['X_test'].shape[1]} features but X has {declared['X'].shape[1]}; "
+            "they must match."
+        )
+    size = sum(declared[name].nbytes for name in _NAMES if name in declared)
+    if size > limit:
+        raise DataFormatError(too_large(f"{path}: its arrays", size, limit))
 
 
 def _load_csv(path: Path, label: str | int | None) -> tuple[np.ndarray, np.ndarray]:
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # a byte-order mark is not part of the first field
             rows = [row for row in csv.reader(f) if row]
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DataFormatError(f"{path}: cannot be read as CSV text ({e}).") from e
@@ -118,20 +149,35 @@ def _label_column(path: Path, header: list[str] | None, width: int, label: str |
     return header.index(label)
 
 
+def _check_shapes(
+    path: Path, x_shape: tuple[int, ...], y_shape: tuple[int, ...], x_dtype: Any, y_dtype: Any, x_name: str, y_name: str
+) -> None:
+    if len(x_shape) != 2 or x_dtype.kind not in REAL_KINDS:
+        raise DataFormatError(
+            f"{path}: {x_name} must be a 2-D numeric array (n, features) of real numbers; got {x_dtype} {x_shape}."
+        )
+    if len(y_shape) != 1 or y_dtype.kind not in REAL_KINDS:
+        raise DataFormatError(f"{path}: {y_name} must be a 1-D array of labels; got {y_dtype} {y_shape}.")
+    if x_shape[0] != y_shape[0]:
+        raise DataFormatError(f"{path}: {x_name} has {x_shape[0]} rows but {y_name} has {y_shape[0]} labels.")
+
+
 def _check_pair(path: Path, X: Any, y: Any, x_name: str, y_name: str) -> Split:
     X, y = np.asarray(X), np.asarray(y)
-    if X.ndim != 2 or not np.issubdtype(X.dtype, np.number):
-        raise DataFormatError(f"{path}: {x_name} must be a 2-D numeric array (n, features); got {X.dtype} {X.shape}.")
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.number):
-        raise DataFormatError(f"{path}: {y_name} must be a 1-D array of labels; got {y.dtype} {y.shape}.")
-    if len(X) != len(y):
-        raise DataFormatError(f"{path}: {x_name} has {len(X)} rows but {y_name} has {len(y)} labels.")
+    _check_shapes(path, X.shape, y.shape, X.dtype, y.dtype, x_name, y_name)
     if not np.isfinite(X).all():
         row = int(np.argwhere(~np.isfinite(X))[0, 0])
         raise DataFormatError(f"{path}: {x_name} row {row} contains NaN or inf; clean or impute it first.")
-    if not np.isfinite(y).all() or (y != np.round(y)).any() or (len(y) and y.min() < 0):
-        raise DataFormatError(f"{path}: {y_name} must hold whole-number class labels >= 0.")
+    bad = (y < 0) | (y > MAX_LABEL)
+    if y.dtype.kind == "f":
+        bad |= ~np.isfinite(y) | (y != np.round(y))
+    if bad.any():
+        at = int(np.flatnonzero(bad)[0])
+        raise DataFormatError(
+            f"{path}: {y_name} must hold whole-number class labels >= 0 (at most {MAX_LABEL:,}); "
+            f"got {y[at].item()!r} at index {at}."
+        )
     labels = y.astype(np.intp)
     if y_name == "y" and len(np.unique(labels)) < 2:
         raise DataFormatError(f"{path}: {y_name} has {len(np.unique(labels))} class; a classifier needs at least 2.")
-    return X.astype(np.float64), labels
+    return np.asarray(X, dtype=np.float64), labels

@@ -12,22 +12,26 @@ Reading is strict: a wrong magic, an unknown type code, a header that disagrees 
 length (too short, or trailing bytes) each raise :class:`ffnn.errors.DataFormatError` naming the
 file. The data's length is checked *before* its memory is allocated: against the file size for a
 plain file, and for a gzip file against the most its compressed size can expand to (deflate
-compresses at most 1032:1), then read in chunks so that a lying header costs nothing.
+compresses at most 1032:1), then read in chunks into one buffer so that a lying header costs
+nothing; and against a limit (``max_bytes``, ``$FFNN_MAX_DATA_BYTES``, 512 MiB by default).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 import math
 import os
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
-from ffnn._files import atomic_open
+from ffnn._files import atomic_open, max_data_bytes, too_large
 from ffnn.errors import DataFormatError, ParameterError
 
 TYPE_CODES: dict[int, np.dtype[Any]] = {
@@ -44,9 +48,39 @@ _MAX_DEFLATE_RATIO = 1032
 _CHUNK = 1 << 20
 
 
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """The array stored in the IDX file ``path`` (gzip-compressed or not), in native byte order."""
+def read_idx(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> np.ndarray:
+    """The array stored in the IDX file ``path`` (gzip-compressed or not), in native byte order.
+
+    The data may take at most ``max_bytes`` (default: ``$FFNN_MAX_DATA_BYTES``, else 512 MiB);
+    the header's claim is checked against that, and against what the file can hold, before any
+    memory is allocated.
+    """
     path = Path(path)
+    limit = max_data_bytes(max_bytes)
+    with _opened(path) as (f, capacity, plain):
+        shape, dtype = _read_header(f, path)
+        expected = math.prod(shape) * dtype.itemsize
+        _check_claim(path, shape, expected, capacity, plain, limit)
+        if plain:  # the size is already checked against the file's
+            data = np.fromfile(f, dtype=dtype, count=math.prod(shape))
+        else:
+            data = _read_chunks(f, path, expected).view(dtype)
+        return data.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
+
+
+def read_idx_header(path: str | os.PathLike[str]) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """(shape, dtype) as the IDX file ``path`` declares them, checked against what the file can
+    hold; the data is not read (a gzip file's first bytes only are inflated)."""
+    path = Path(path)
+    with _opened(path) as (f, capacity, plain):
+        shape, dtype = _read_header(f, path)
+        _check_claim(path, shape, math.prod(shape) * dtype.itemsize, capacity, plain, None)
+        return shape, dtype.newbyteorder("=")
+
+
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[tuple[io.BufferedIOBase, int, bool]]:
+    """(stream, the most data bytes the file can hold, whether it is plain); every read error names the file."""
     try:
         size = path.stat().st_size
         with open(path, "rb") as raw:
@@ -54,15 +88,16 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
             raw.seek(0)
             if compressed:
                 with gzip.GzipFile(fileobj=raw) as f:
-                    return _read(f, path, limit=size * _MAX_DEFLATE_RATIO, plain_size=None)
-            return _read(raw, path, limit=size, plain_size=size)
+                    yield f, size * _MAX_DEFLATE_RATIO, False
+            else:
+                yield raw, size, True
     except (OSError, EOFError, zlib.error) as e:
         if isinstance(e, FileNotFoundError):
             raise DataFormatError(f"{path}: no such file.") from e
         raise DataFormatError(f"{path}: cannot be read as (gzip-compressed) IDX: {e}.") from e
 
 
-def _read(f: IO[bytes] | gzip.GzipFile, path: Path, limit: int, plain_size: int | None) -> np.ndarray:
+def _read_header(f: io.BufferedIOBase, path: Path) -> tuple[tuple[int, ...], np.dtype[Any]]:
     magic = f.read(4)
     if len(magic) < 4 or magic[:2] != b"\x00\x00":
         raise DataFormatError(f"{path}: not an IDX file (it must start with bytes 00 00, found {magic[:2].hex(' ')}).")
@@ -73,32 +108,36 @@ def _read(f: IO[bytes] | gzip.GzipFile, path: Path, limit: int, plain_size: int 
     header = f.read(4 * ndim)
     if len(header) < 4 * ndim:
         raise DataFormatError(f"{path}: truncated IDX header ({ndim} dimensions declared, file ends first).")
-    shape = struct.unpack(f">{ndim}I", header)
-    dtype = TYPE_CODES[code]
-    expected = math.prod(shape) * dtype.itemsize
-    if expected > limit or (plain_size is not None and expected != plain_size - 4 - 4 * ndim):
-        have = "at most " + f"{limit:,}" if plain_size is None else f"{plain_size - 4 - 4 * ndim:,}"
+    return struct.unpack(f">{ndim}I", header), TYPE_CODES[code]
+
+
+def _check_claim(
+    path: Path, shape: tuple[int, ...], expected: int, capacity: int, plain: bool, limit: int | None
+) -> None:
+    """The header's claim against what the file can hold (exactly, for a plain file) and the limit."""
+    room = capacity - 4 - 4 * len(shape)
+    if expected > room or (plain and expected != room):
+        have = f"{room:,}" if plain else f"at most {room:,}"
         raise DataFormatError(
             f"{path}: the header declares shape {shape} ({expected:,} bytes of data) but the file holds "
             f"{have} bytes; the file is truncated or not what it claims."
         )
-    if plain_size is not None:  # the size is already checked against the file's
-        return (
-            np.fromfile(f, dtype=dtype, count=math.prod(shape))
-            .reshape(shape)
-            .astype(dtype.newbyteorder("="), copy=False)
-        )
-    chunks, got = [], 0
+    if limit is not None and expected > limit:
+        raise DataFormatError(too_large(f"{path}: its data (shape {shape})", expected, limit))
+
+
+def _read_chunks(f: io.BufferedIOBase, path: Path, expected: int) -> np.ndarray:
+    """Exactly ``expected`` bytes, read in chunks into one buffer (no copy), and nothing after them."""
+    data = np.empty(expected, dtype=np.uint8)
+    view, got = data.data, 0
     while got < expected:
-        chunk = f.read(min(_CHUNK, expected - got))
-        if not chunk:
+        n = f.readinto(view[got : got + min(_CHUNK, expected - got)])
+        if not n:
             raise DataFormatError(f"{path}: truncated: {got:,} of the {expected:,} data bytes the header declares.")
-        chunks.append(chunk)
-        got += len(chunk)
+        got += n
     if f.read(1):
         raise DataFormatError(f"{path}: trailing bytes after the {expected:,} data bytes the header declares.")
-    data = np.frombuffer(b"".join(chunks), dtype=dtype).reshape(shape)
-    return data.astype(dtype.newbyteorder("="), copy=False)
+    return data
 
 
 def write_idx(path: str | os.PathLike[str], array: Any) -> None:

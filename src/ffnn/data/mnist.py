@@ -22,6 +22,7 @@ import gzip
 import hashlib
 import logging
 import os
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from ffnn._arrays import resolve_dtype
-from ffnn.data.idx import read_idx
+from ffnn._files import max_data_bytes, too_large
+from ffnn.data.idx import read_idx, read_idx_header
 from ffnn.data.sources import Mirrors, NpmPackage, Source, SourceError, SystemFolder
 from ffnn.errors import DataFormatError, DataUnavailableError, ParameterError
 
@@ -38,6 +40,7 @@ log = logging.getLogger("ffnn.data")
 
 Split = tuple[np.ndarray, np.ndarray]
 ROLES = ("train_images", "train_labels", "test_images", "test_labels")
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -169,20 +172,25 @@ def load_fashion_mnist(
     return load(FASHION_MNIST, path, flatten=flatten, dtype=dtype, validation=validation, sources=sources)
 
 
-def read_split(folder: Path, images: str, labels: str) -> tuple[np.ndarray, np.ndarray]:
-    """Raw uint8 images (n, 28, 28) and labels (n,) of one split, checked against each other."""
-    X, y = read_idx(_file(folder, images)), read_idx(_file(folder, labels))
-    if X.ndim != 3 or X.shape[1:] != (28, 28) or X.dtype != np.uint8:
-        raise DataFormatError(
-            f"{_file(folder, images)}: expected uint8 images of shape (n, 28, 28), got {X.dtype} {X.shape}."
-        )
-    if y.ndim != 1 or y.dtype != np.uint8 or (len(y) and y.max() > 9):
-        raise DataFormatError(
-            f"{_file(folder, labels)}: expected uint8 labels 0–9 of shape (n,), got {y.dtype} {y.shape}."
-        )
-    if len(X) != len(y):
-        raise DataFormatError(f"{folder}: {images} holds {len(X)} images but {labels} holds {len(y)} labels.")
-    return X, y
+def read_split(
+    folder: Path, images: str, labels: str, *, max_bytes: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw uint8 images (n, 28, 28) and labels (n,) of one split, checked against each other —
+    from the files' headers before their data is read, so a file claiming more images than
+    there are labels costs nothing. Each file may hold at most ``max_bytes`` (see ``read_idx``)."""
+    images_path, labels_path = _file(folder, images), _file(folder, labels)
+    x_shape, x_dtype = read_idx_header(images_path)
+    y_shape, y_dtype = read_idx_header(labels_path)
+    if len(x_shape) != 3 or x_shape[1:] != (28, 28) or x_dtype != np.uint8:
+        raise DataFormatError(f"{images_path}: expected uint8 images of shape (n, 28, 28), got {x_dtype} {x_shape}.")
+    if len(y_shape) != 1 or y_dtype != np.uint8:
+        raise DataFormatError(f"{labels_path}: expected uint8 labels 0–9 of shape (n,), got {y_dtype} {y_shape}.")
+    if x_shape[0] != y_shape[0]:
+        raise DataFormatError(f"{folder}: {images} holds {x_shape[0]} images but {labels} holds {y_shape[0]} labels.")
+    y = read_idx(labels_path, max_bytes=max_bytes)
+    if len(y) and y.max() > 9:
+        raise DataFormatError(f"{labels_path}: expected uint8 labels 0–9, found {int(y.max())}.")
+    return read_idx(images_path, max_bytes=max_bytes), y
 
 
 def load(
@@ -254,26 +262,51 @@ class SplitReport:
     class_counts: list[int] = field(default_factory=list)
 
 
-def describe(dataset: Dataset | str, path: str | os.PathLike[str] | None = None) -> tuple[Path, list[SplitReport]]:
-    """(folder, [train, test]): where a data set's files are, their sizes, checksums and class counts."""
+def describe(
+    dataset: Dataset | str, path: str | os.PathLike[str] | None = None, *, max_bytes: int | None = None
+) -> tuple[Path, list[SplitReport]]:
+    """(folder, [train, test]): where a data set's files are, their sizes, checksums and class counts.
+
+    A file that cannot be read (a truncated or damaged gzip, a malformed IDX) raises
+    :class:`ffnn.errors.DataFormatError` naming it; each file's content may take at most
+    ``max_bytes`` (see :func:`ffnn.data.idx.read_idx`)."""
     dataset = _dataset(dataset)
+    limit = max_data_bytes(max_bytes)
     folder = data_folder(dataset, path)
     names = list(dataset.files)
     reports = []
     for images, labels in ((names[0], names[1]), (names[2], names[3])):
-        files = [_file_report(folder, name, dataset.files[name]) for name in (images, labels)]
+        files = [_file_report(folder, name, dataset.files[name], limit) for name in (images, labels)]
         report = SplitReport(files)
         if all(f.path is not None for f in files):
-            X, y = read_split(folder, images, labels)
+            X, y = read_split(folder, images, labels, max_bytes=limit)
             report.shape, report.class_counts = X.shape, np.bincount(y, minlength=10).tolist()
         reports.append(report)
     return folder, reports
 
 
-def _file_report(folder: Path, name: str, known: str) -> FileReport:
+def _file_report(folder: Path, name: str, known: str, limit: int) -> FileReport:
     path = folder / name if (folder / name).is_file() else folder / f"{name}.gz"
     if not path.is_file():
         return FileReport(name, None)
-    content = path.read_bytes()
-    digest = hashlib.sha256(gzip.decompress(content) if path.suffix == ".gz" else content).hexdigest()
+    digest = _content_digest(path, limit)
     return FileReport(name, path, path.stat().st_size, digest, digest == known)
+
+
+def _content_digest(path: Path, limit: int) -> str:
+    """SHA-256 of the file's content (decompressed, for .gz), read in chunks of bounded size."""
+    sha, size = hashlib.sha256(), 0
+    try:
+        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw as f:
+            while chunk := f.read(_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise DataFormatError(too_large(f"{path}: its content", size, limit))
+                sha.update(chunk)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise DataFormatError(
+            f"{path}: cannot be read: the file is truncated or damaged ({e}); delete it and run ffnn data fetch."
+        ) from e
+    except OSError as e:
+        raise DataFormatError(f"{path}: cannot be read ({e.strerror or e}).") from e
+    return sha.hexdigest()
