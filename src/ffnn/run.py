@@ -42,7 +42,7 @@ from ffnn.callbacks import (
 )
 from ffnn.data import named
 from ffnn.data.augment import Augment
-from ffnn.errors import ParameterError, RunFolderError, TrainingDivergedError
+from ffnn.errors import ModelFileError, ParameterError, RunFolderError, TrainingDivergedError
 from ffnn.metrics import confusion_matrix, per_class_accuracy
 from ffnn.network import Network
 from ffnn.serialization import load, save
@@ -211,6 +211,12 @@ def resume(folder: str | Path, *, quiet: bool = False, callbacks: Sequence[Callb
     own = settings_table.Layer(settings_table.read(config), settings_table.in_file(config), unused="drop")
     settings = settings_table.resolve(own)  # the run's own file, as an older ffnn may have written it
     found = checkpoint.load_newest(folder / "checkpoints")
+    if found is None and checkpoint.latest(folder / "checkpoints") is not None:  # there are some; none loads
+        newest = checkpoint.latest(folder / "checkpoints")
+        try:
+            checkpoint.load(newest)  # raises what is wrong with the newest, naming it
+        except ModelFileError as e:
+            raise ModelFileError(f"{e} No earlier checkpoint loads either.") from e
     if found is None:
         raise RunFolderError(
             f"{folder} has no checkpoint that loads (checkpoints/checkpoint-*.npz): the run stopped before its "
