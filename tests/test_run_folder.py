@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -234,3 +235,20 @@ def test_the_run_layer_checks_what_python_callers_give_it(tmp_path):
 
 def test_run_folder_error_is_an_ffnn_error():
     assert issubclass(RunFolderError, ffnn.FFNNError)
+
+
+def test_a_full_disk_names_the_file_that_could_not_be_written(tmp_path):
+    """A file-size limit (what a full disk or a quota does to a write): the one line names the file."""
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16_000, 16_000))
+
+    out = tmp_path / "R"
+    done = subprocess.run(
+        [sys.executable, "-m", "ffnn", "train", *XOR, "--sizes", "2,2000,2", "--epochs", "2", "--out", str(out),
+         "--quiet", "--no-plots"],
+        capture_output=True, text=True, preexec_fn=limit,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert re.fullmatch(rf"ffnn: error: \[Errno 27\] cannot write {re.escape(str(out))}/\S+\.npz: File too large\n",
+                        done.stderr), done.stderr  # fmt: skip

@@ -45,7 +45,10 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
         raise _naming(e, target) from e
     try:
         with os.fdopen(fd, "wb") as f:
-            yield f
+            try:
+                yield f
+            except OSError as e:  # the caller's own writes: a full disk, a file-size limit
+                raise (_naming(e, target) if e.errno in _FULL else e) from e
             try:
                 f.flush()
                 os.fsync(f.fileno())
@@ -61,6 +64,7 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
         raise
 
 
+_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO}
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
