@@ -211,8 +211,8 @@ def resume(folder: str | Path, *, quiet: bool = False, callbacks: Sequence[Callb
     own = settings_table.Layer(settings_table.read(config), settings_table.in_file(config), unused="drop")
     settings = settings_table.resolve(own)  # the run's own file, as an older ffnn may have written it
     found = checkpoint.load_newest(folder / "checkpoints")
-    if found is None and checkpoint.latest(folder / "checkpoints") is not None:  # there are some; none loads
-        newest = checkpoint.latest(folder / "checkpoints")
+    newest = checkpoint.latest(folder / "checkpoints")
+    if found is None and newest is not None:  # there are some, and none loads
         try:
             checkpoint.load(newest)  # raises what is wrong with the newest, naming it
         except ModelFileError as e:
