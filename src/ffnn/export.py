@@ -41,7 +41,7 @@ import numpy as np
 
 from ffnn._files import atomic_open
 from ffnn._version import __version__
-from ffnn.activations import LeakyReLU, _exp_limit
+from ffnn.activations import Activation, LeakyReLU, _exp_limit
 from ffnn.errors import ExtraNotInstalledError, ParameterError, ParameterTypeError
 from ffnn.network import Network
 
@@ -73,76 +73,32 @@ def to_onnx(
 def build_onnx(
     network: Network, class_names: Sequence[str] | None = None, standardize: tuple[Any, Any] | None = None
 ) -> Any:
-    """The ``onnx.ModelProto`` that :func:`to_onnx` writes (checked by ``onnx.checker``)."""
+    """The ``onnx.ModelProto`` that :func:`to_onnx` writes, checked by ``onnx.checker`` (full check)."""
     onnx, helper, numpy_helper = _import_onnx()
     n_in, n_out = network.sizes[0], network.sizes[-1]
     names = _class_names(network, class_names)
-    nodes: list[Any] = []
-    initializers: list[Any] = []
-
-    def constant(name: str, value: Any, dtype: Any = np.float32) -> str:
-        if all(t.name != name for t in initializers):
-            initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
-        return name
-
+    g = _Graph(helper, numpy_helper)
     a = INPUT
     if standardize is not None:
         mean, std = _standardization(standardize, n_in)
-        nodes.append(helper.make_node("Sub", [a, constant("input_mean", mean)], ["centered"], name="standardize_sub"))
-        nodes.append(helper.make_node("Div", ["centered", constant("input_std", std)], ["x"], name="standardize_div"))
-        a = "x"
+        g.node("Sub", [a, g.constant("input_mean", mean)], "centered")
+        a = g.node("Div", ["centered", g.constant("input_std", std)], "x")
+    last = len(network.weights)
     for l, (w, b, activation) in enumerate(zip(network.weights, network.biases, network.activations), start=1):
-        w_name, b_name = constant(f"w{l}", w), constant(f"b{l}", b)
-        nodes.append(helper.make_node("Gemm", [a, w_name, b_name], [f"z{l}"], name=f"gemm{l}", transB=1))
-        a = f"a{l}"
-        kind = activation.name
-        if isinstance(activation, LeakyReLU):
-            nodes.append(helper.make_node("LeakyRelu", [f"z{l}"], [a], name=f"act{l}", alpha=activation.slope))
-        elif kind == "softmax":
-            nodes.append(helper.make_node("Softmax", [f"z{l}"], [a], name=f"act{l}", axis=1))
-        elif kind == "sigmoid" and l == len(network.weights):  # 1 / (1 + e^{min(−z, limit)}), as ffnn
-            limit = constant("exp_limit", [_exp_limit(float(np.finfo(np.float32).tiny))])
-            nodes.append(helper.make_node("Neg", [f"z{l}"], ["minus_z"], name="sigmoid_neg"))
-            nodes.append(helper.make_node("Min", ["minus_z", limit], ["capped"], name="sigmoid_cap"))
-            nodes.append(helper.make_node("Exp", ["capped"], ["exp"], name="sigmoid_exp"))
-            nodes.append(helper.make_node("Add", ["exp", constant("one", [1.0])], ["denominator"], name="sigmoid_add"))
-            nodes.append(helper.make_node("Reciprocal", ["denominator"], [a], name=f"act{l}"))
-        else:
-            nodes.append(helper.make_node(_ACTIVATION_OPS[kind], [f"z{l}"], [a], name=f"act{l}"))
-
+        z = g.node("Gemm", [a, g.constant(f"w{l}", w), g.constant(f"b{l}", b)], f"z{l}", transB=1)
+        a = _activation(g, activation, z, f"a{l}", output=l == last)
     values_name = "probabilities" if network.gives_probabilities else "outputs"
-    output_kind = network.activations[-1].name
-    if output_kind == "sigmoid" and n_out == 1:
-        one = constant("one", [1.0])
-        nodes.append(helper.make_node("Sub", [one, a], ["complement"], name="complement"))
-        nodes.append(helper.make_node("Concat", ["complement", a], [values_name], name="two_columns", axis=1))
-    elif output_kind == "sigmoid":
-        axes = constant("axis1", [1], np.int64)
-        nodes.append(helper.make_node("ReduceSum", [a, axes], ["row_sum"], name="row_sum", keepdims=1))
-        nodes.append(helper.make_node("Div", [a, "row_sum"], [values_name], name="normalise"))
-    else:
-        nodes.append(helper.make_node("Identity", [a], [values_name], name="outputs"))
-    if n_out == 1:
-        half = constant("half", [0.5])
-        nodes.append(helper.make_node("GreaterOrEqual", [a, half], ["at_least_half"], name="at_least_half"))
-        nodes.append(
-            helper.make_node("Cast", ["at_least_half"], ["label_column"], name="cast", to=onnx.TensorProto.INT64)
-        )
-        axes = constant("axis1", [1], np.int64)
-        nodes.append(helper.make_node("Squeeze", ["label_column", axes], ["label"], name="label"))
-    else:
-        nodes.append(helper.make_node("ArgMax", [a], ["label"], name="label", axis=1, keepdims=0))
-
+    _outputs(g, network, a, values_name, onnx.TensorProto.INT64)
     width = 2 if values_name == "probabilities" and n_out == 1 else n_out
     graph = helper.make_graph(
-        nodes,
+        g.nodes,
         "ffnn",
         [helper.make_tensor_value_info(INPUT, onnx.TensorProto.FLOAT, ["N", n_in])],
         [
             helper.make_tensor_value_info(values_name, onnx.TensorProto.FLOAT, ["N", width]),
             helper.make_tensor_value_info("label", onnx.TensorProto.INT64, ["N"]),
         ],
-        initializer=initializers,
+        initializer=g.initializers,
     )
     opsets = [helper.make_opsetid("", OPSET)]
     model = helper.make_model(
@@ -156,6 +112,59 @@ def build_onnx(
     helper.set_model_props(model, _metadata(network, values_name, names, standardize is not None))
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+class _Graph:
+    """The nodes and initializers (float32 unless told) of a graph being built; each node named after its output."""
+
+    def __init__(self, helper: Any, numpy_helper: Any) -> None:
+        self.helper, self.numpy_helper = helper, numpy_helper
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+
+    def node(self, op: str, inputs: list[str], output: str, **attributes: Any) -> str:
+        self.nodes.append(self.helper.make_node(op, inputs, [output], name=output, **attributes))
+        return output
+
+    def constant(self, name: str, value: Any, dtype: Any = np.float32) -> str:
+        if all(t.name != name for t in self.initializers):
+            self.initializers.append(self.numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+
+def _activation(g: _Graph, activation: Activation, z: str, a: str, output: bool) -> str:
+    """a = σ(z) as nodes; a sigmoid output layer as ffnn computes it, 1 / (1 + e^{min(−z, 87)})."""
+    if isinstance(activation, LeakyReLU):
+        return g.node("LeakyRelu", [z], a, alpha=activation.slope)
+    if activation.name == "softmax":
+        return g.node("Softmax", [z], a, axis=1)
+    if activation.name == "sigmoid" and output:
+        limit = g.constant("exp_limit", [_exp_limit(float(np.finfo(np.float32).tiny))])
+        g.node("Neg", [z], "minus_z")
+        g.node("Min", ["minus_z", limit], "capped")
+        g.node("Exp", ["capped"], "exp")
+        g.node("Add", ["exp", g.constant("one", [1.0])], "denominator")
+        return g.node("Reciprocal", ["denominator"], a)
+    return g.node(_ACTIVATION_OPS[activation.name], [z], a)
+
+
+def _outputs(g: _Graph, network: Network, a: str, values_name: str, int64: int) -> None:
+    """``values_name`` as :meth:`Network.predict_proba` (or a^L itself), ``label`` as :meth:`Network.predict`."""
+    n_out, kind = network.sizes[-1], network.activations[-1].name
+    if kind == "sigmoid" and n_out == 1:  # (1 − a, a)
+        g.node("Sub", [g.constant("one", [1.0]), a], "complement")
+        g.node("Concat", ["complement", a], values_name, axis=1)
+    elif kind == "sigmoid":  # a / Σ_j a_j
+        g.node("ReduceSum", [a, g.constant("axis_1", [1], np.int64)], "row_sum", keepdims=1)
+        g.node("Div", [a, "row_sum"], values_name)
+    else:
+        g.node("Identity", [a], values_name)
+    if n_out == 1:  # a ≥ ½
+        g.node("GreaterOrEqual", [a, g.constant("half", [0.5])], "at_least_half")
+        g.node("Cast", ["at_least_half"], "label_column", to=int64)
+        g.node("Squeeze", ["label_column", g.constant("axis_1", [1], np.int64)], "label")
+    else:  # the first index of the largest output, as NumPy's argmax
+        g.node("ArgMax", [a], "label", axis=1, keepdims=0, select_last_index=0)
 
 
 def _import_onnx() -> tuple[Any, Any, Any]:
