@@ -105,7 +105,8 @@ def test_graph_is_one_gemm_with_trans_b_per_layer(tmp_path):
     assert all(a.name == "transB" and a.i == 1 for n in model.graph.node if n.op_type == "Gemm" for a in n.attribute)
     weights = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
     np.testing.assert_array_equal(weights["w1"], net.weights[0])  # ffnn's (n_out, n_in), as it is
-    assert [o.version for o in model.opset_import] == [OPSET] and OPSET == 17
+    assert [o.version for o in model.opset_import] == [OPSET] and OPSET == 13
+    assert model.ir_version == 7
     (inp,) = model.graph.input
     assert inp.name == "input" and inp.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim] == ["N", 4]

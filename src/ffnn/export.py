@@ -1,8 +1,10 @@
 """ONNX export: a trained network as an ONNX graph any ONNX runtime can run, outside Python too.
 
-:func:`to_onnx` writes ONNX opset :data:`OPSET` (17, with the lowest IR version that opset
-needs, so runtimes back to onnxruntime 1.11 load it), built with the ``onnx`` package's own
-helpers (the ``onnx`` extra: ``pip install 'ffnn[onnx]'``). Each layer l is
+:func:`to_onnx` writes ONNX opset :data:`OPSET` — 13, the first in which every operator used has
+its present form (``Softmax`` over one axis, ``ReduceSum`` and ``Squeeze`` taking their axes as
+an input), stamped with the lowest IR version it needs, 7, so runtimes since 2020 load it —
+built with the ``onnx`` package's own helpers (the ``onnx`` extra: ``pip install 'ffnn[onnx]'``).
+Each layer l is
 
     z^l = a^{l−1} (w^l)ᵀ + b^l   — one ``Gemm`` with transB=1, w^l stored as ffnn holds it, (n_l, n_{l−1});
     a^l = σ(z^l)                 — ``Sigmoid``, ``Tanh``, ``Relu``, ``LeakyRelu`` (alpha = the slope),
@@ -45,7 +47,7 @@ from ffnn.activations import Activation, LeakyReLU, _exp_limit
 from ffnn.errors import ExtraNotInstalledError, ParameterError, ParameterTypeError
 from ffnn.network import Network
 
-OPSET = 17  # the ONNX operator set the exported graph uses (default domain)
+OPSET = 13  # the ONNX operator set the exported graph uses (default domain)
 INPUT = "input"
 _ACTIVATION_OPS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "identity": "Identity"}
 
