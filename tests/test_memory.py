@@ -86,9 +86,18 @@ def model_header(sizes, dtype="float32") -> np.ndarray:
     return np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
 
 
+# The peak in kB. Linux's ru_maxrss carries over the parent's across fork and exec (a pytest
+# process that held MNIST made every child "peak" at 400 MB); VmHWM is the new process's own.
+_PEAK_KB = (
+    "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')))"
+    if sys.platform == "linux"
+    else "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+)
+
+
 def peak(code: str, env: dict | None = None) -> tuple[str, float]:
     """(what ``code`` printed, its process's peak resident memory in MB), run in a fresh Python."""
-    script = f"import resource, sys\n{code}\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    script = f"import resource, sys\n{code}\n{_PEAK_KB}\n"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
     *lines, rss = done.stdout.strip().splitlines()
     return "\n".join(lines), int(rss) / (1 << 20 if sys.platform == "darwin" else 1 << 10)

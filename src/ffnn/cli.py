@@ -4,6 +4,7 @@ and prints. No training logic lives here.
     ffnn train [--recipe NAME] [--config FILE.toml] [--sizes 784,30,10 ...] [--out DIR] [--quiet]
     ffnn evaluate MODEL [--dataset NAME|PATH] [--split test|validation|train]
     ffnn predict MODEL INPUT... [--json]
+    ffnn export MODEL OUT.onnx
     ffnn recipes [show NAME]
     ffnn data fetch|info mnist|fashion-mnist [--path DIR]
 
@@ -141,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="print JSON instead of text")
     predict.set_defaults(run=cmd_predict)
 
+    export = commands.add_parser("export", help="write a model as ONNX (needs: pip install 'ffnn[onnx]')")
+    export.add_argument("model", help="a model file")
+    export.add_argument("out", metavar="OUT.onnx")
+    export.set_defaults(run=cmd_export)
+
     recipe = commands.add_parser("recipes", help="list the recipes, or show one's TOML")
     recipe.add_argument("action", nargs="?", choices=("list", "show"), default="list")
     recipe.add_argument("name", nargs="?")
@@ -277,6 +283,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"{r['input']}: {r['label']}    {bars}")
     if network.activations[-1].name == "sigmoid" and network.sizes[-1] > 1:
         print("(this model's outputs are sigmoids; shown normalised to sum to 1)")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ffnn.export import OPSET, to_onnx
+
+    network = load(args.model)
+    to_onnx(network, args.out)
+    values = "probabilities" if network.gives_probabilities else "outputs"
+    print(f"{args.out}: ONNX opset {OPSET}; input 'input' (N, {network.sizes[0]}), outputs '{values}' and 'label'")
     return 0
 
 

@@ -1,0 +1,251 @@
+"""ONNX export: a trained network as an ONNX graph any ONNX runtime can run, outside Python too.
+
+:func:`to_onnx` writes ONNX opset :data:`OPSET` — 13, the first in which every operator used has
+its present form (``Softmax`` over one axis, ``ReduceSum`` and ``Squeeze`` taking their axes as
+an input), stamped with the lowest IR version it needs, 7, so runtimes since 2020 load it —
+built with the ``onnx`` package's own helpers (the ``onnx`` extra: ``pip install 'ffnn[onnx]'``).
+Each layer l is
+
+    z^l = a^{l−1} (w^l)ᵀ + b^l   — one ``Gemm`` with transB=1, w^l stored as ffnn holds it, (n_l, n_{l−1});
+    a^l = σ(z^l)                 — ``Sigmoid``, ``Tanh``, ``Relu``, ``LeakyRelu`` (alpha = the slope),
+                                   ``Identity`` or ``Softmax`` (axis=1).
+
+A sigmoid *output* layer is written out as ffnn computes it, a = 1 / (1 + e^{min(−z, 87)})
+(``ffnn.activations.Sigmoid``: never below float32's smallest normal number), not as ``Sigmoid``:
+runtimes may approximate σ where it is tiny (onnxruntime clamps z to [−18, 18], so every output
+below σ(−18) ≈ 1.5e-8 comes out as that), harmless in a hidden layer (an absolute error under
+2e-8) but not in outputs that are normalised (their ratios) or compared (the label).
+
+The graph has one input, ``input`` (float32, shape (N, n_in), N dynamic), optionally standardised
+first, (x − mean) / std, and two outputs:
+
+- ``probabilities`` (float32, (N, classes)): what :meth:`Network.predict_proba` gives — a softmax
+  output as it is, one sigmoid output as the two columns (1 − a, a), several sigmoid outputs
+  normalised to sum to 1; for a network whose outputs are not probabilities (identity, tanh,
+  relu, leaky_relu output layers: regression), its raw outputs a^L, named ``outputs`` instead;
+- ``label`` (int64, (N,)): what :meth:`Network.predict` gives — the index of the largest output,
+  or a^L ≥ ½ for a single output neuron. The class names are in the model's metadata.
+
+The model is float32 whatever the network's dtype: a float64 network's parameters are rounded to
+float32. The model's ``doc_string`` describes it; its ``metadata_props`` hold ``ffnn_version``,
+``sizes``, ``activations``, ``cost``, ``dtype`` (the network's), ``outputs`` and
+``class_names`` (JSON), and ``standardized``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ffnn._files import atomic_open
+from ffnn._version import __version__
+from ffnn.activations import Activation, LeakyReLU, _exp_limit
+from ffnn.errors import ExtraNotInstalledError, ParameterError, ParameterTypeError
+from ffnn.network import Network
+
+OPSET = 13  # the ONNX operator set the exported graph uses (default domain)
+INPUT = "input"
+_ACTIVATION_OPS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "identity": "Identity"}
+
+
+def to_onnx(
+    model: Any,
+    path: str | os.PathLike[str],
+    class_names: Sequence[str] | None = None,
+    standardize: tuple[Any, Any] | None = None,
+) -> None:
+    """Write ``model`` to ``path`` as an ONNX model (opset :data:`OPSET`), atomically.
+
+    ``model`` is a :class:`Network` or a fitted estimator holding one as ``network_`` (as
+    ``ffnn.sklearn``'s do; its ``classes_`` then name the classes). ``class_names`` name the
+    classes in the metadata (default: the estimator's ``classes_``, else "0", "1", …).
+    ``standardize`` = (mean, std), each of length n_in, makes the graph feed (x − mean) / std to
+    the network, so callers pass raw inputs. See the module docstring for the graph.
+    """
+    network, class_names = _network_and_classes(model, class_names)
+    onnx_model = build_onnx(network, class_names, standardize)
+    with atomic_open(path) as f:
+        f.write(onnx_model.SerializeToString())
+
+
+def build_onnx(
+    network: Network, class_names: Sequence[str] | None = None, standardize: tuple[Any, Any] | None = None
+) -> Any:
+    """The ``onnx.ModelProto`` that :func:`to_onnx` writes, checked by ``onnx.checker`` (full check)."""
+    onnx, helper, numpy_helper = _import_onnx()
+    n_in, n_out = network.sizes[0], network.sizes[-1]
+    names = _class_names(network, class_names)
+    g = _Graph(helper, numpy_helper)
+    a = INPUT
+    if standardize is not None:
+        mean, std = _standardization(standardize, n_in)
+        g.node("Sub", [a, g.constant("input_mean", mean)], "centered")
+        a = g.node("Div", ["centered", g.constant("input_std", std)], "x")
+    last = len(network.weights)
+    for l, (w, b, activation) in enumerate(zip(network.weights, network.biases, network.activations), start=1):
+        z = g.node("Gemm", [a, g.constant(f"w{l}", w), g.constant(f"b{l}", b)], f"z{l}", transB=1)
+        a = _activation(g, activation, z, f"a{l}", output=l == last)
+    values_name = "probabilities" if network.gives_probabilities else "outputs"
+    _outputs(g, network, a, values_name, onnx.TensorProto.INT64)
+    width = 2 if values_name == "probabilities" and n_out == 1 else n_out
+    graph = helper.make_graph(
+        g.nodes,
+        "ffnn",
+        [helper.make_tensor_value_info(INPUT, onnx.TensorProto.FLOAT, ["N", n_in])],
+        [
+            helper.make_tensor_value_info(values_name, onnx.TensorProto.FLOAT, ["N", width]),
+            helper.make_tensor_value_info("label", onnx.TensorProto.INT64, ["N"]),
+        ],
+        initializer=g.initializers,
+    )
+    opsets = [helper.make_opsetid("", OPSET)]
+    model = helper.make_model(
+        graph,
+        opset_imports=opsets,
+        producer_name="ffnn",
+        producer_version=__version__,
+        ir_version=helper.find_min_ir_version_for(opsets),
+        doc_string=_description(network, values_name, standardize is not None),
+    )
+    helper.set_model_props(model, _metadata(network, values_name, names, standardize is not None))
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+class _Graph:
+    """The nodes and initializers (float32 unless told) of a graph being built; each node named after its output."""
+
+    def __init__(self, helper: Any, numpy_helper: Any) -> None:
+        self.helper, self.numpy_helper = helper, numpy_helper
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+
+    def node(self, op: str, inputs: list[str], output: str, **attributes: Any) -> str:
+        self.nodes.append(self.helper.make_node(op, inputs, [output], name=output, **attributes))
+        return output
+
+    def constant(self, name: str, value: Any, dtype: Any = np.float32) -> str:
+        if all(t.name != name for t in self.initializers):
+            self.initializers.append(self.numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+
+def _activation(g: _Graph, activation: Activation, z: str, a: str, output: bool) -> str:
+    """a = σ(z) as nodes; a sigmoid output layer as ffnn computes it, 1 / (1 + e^{min(−z, 87)})."""
+    if isinstance(activation, LeakyReLU):
+        return g.node("LeakyRelu", [z], a, alpha=activation.slope)
+    if activation.name == "softmax":
+        return g.node("Softmax", [z], a, axis=1)
+    if activation.name == "sigmoid" and output:
+        limit = g.constant("exp_limit", [_exp_limit(float(np.finfo(np.float32).tiny))])
+        g.node("Neg", [z], "minus_z")
+        g.node("Min", ["minus_z", limit], "capped")
+        g.node("Exp", ["capped"], "exp")
+        g.node("Add", ["exp", g.constant("one", [1.0])], "denominator")
+        return g.node("Reciprocal", ["denominator"], a)
+    return g.node(_ACTIVATION_OPS[activation.name], [z], a)
+
+
+def _outputs(g: _Graph, network: Network, a: str, values_name: str, int64: int) -> None:
+    """``values_name`` as :meth:`Network.predict_proba` (or a^L itself), ``label`` as :meth:`Network.predict`."""
+    n_out, kind = network.sizes[-1], network.activations[-1].name
+    if kind == "sigmoid" and n_out == 1:  # (1 − a, a)
+        g.node("Sub", [g.constant("one", [1.0]), a], "complement")
+        g.node("Concat", ["complement", a], values_name, axis=1)
+    elif kind == "sigmoid":  # a / Σ_j a_j
+        g.node("ReduceSum", [a, g.constant("axis_1", [1], np.int64)], "row_sum", keepdims=1)
+        g.node("Div", [a, "row_sum"], values_name)
+    else:
+        g.node("Identity", [a], values_name)
+    if n_out == 1:  # a ≥ ½
+        g.node("GreaterOrEqual", [a, g.constant("half", [0.5])], "at_least_half")
+        g.node("Cast", ["at_least_half"], "label_column", to=int64)
+        g.node("Squeeze", ["label_column", g.constant("axis_1", [1], np.int64)], "label")
+    else:  # the first index of the largest output, as NumPy's argmax
+        g.node("ArgMax", [a], "label", axis=1, keepdims=0, select_last_index=0)
+
+
+def _import_onnx() -> tuple[Any, Any, Any]:
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError as e:
+        raise ExtraNotInstalledError("Exporting to ONNX needs the onnx package: pip install 'ffnn[onnx]'.") from e
+    return onnx, helper, numpy_helper
+
+
+def _network_and_classes(model: Any, class_names: Sequence[str] | None) -> tuple[Network, Sequence[str] | None]:
+    """The network of ``model`` (a Network, or an estimator's ``network_``) and its class names."""
+    if isinstance(model, Network):
+        return model, class_names
+    network = getattr(model, "network_", None)
+    if not isinstance(network, Network):
+        raise ParameterTypeError(
+            "The 'model' parameter must be an ffnn Network or a fitted estimator with a 'network_' "
+            f"(fit it first). Got {type(model).__name__} instead."
+        )
+    if class_names is None and getattr(model, "classes_", None) is not None:
+        class_names = [str(c) for c in model.classes_]
+    return network, class_names
+
+
+def _class_names(network: Network, class_names: Sequence[str] | None) -> list[str]:
+    """One name per class (per output for a network whose outputs are not probabilities)."""
+    count = 2 if network.gives_probabilities and network.sizes[-1] == 1 else network.sizes[-1]
+    if class_names is None:
+        return [str(i) for i in range(count)]
+    if isinstance(class_names, str) or not isinstance(class_names, Sequence):
+        raise ParameterTypeError(f"The 'class_names' parameter must be a list of names. Got {class_names!r} instead.")
+    names = [str(c) for c in class_names]
+    if len(names) != count:
+        raise ParameterError(
+            f"The 'class_names' parameter must name the network's {count} classes. Got {len(names)}: {names!r}."
+        )
+    return names
+
+
+def _standardization(standardize: Any, n_in: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) as float32 vectors of length n_in; std > 0, both finite."""
+    try:
+        mean, std = (np.asarray(v, dtype=np.float64) for v in standardize)
+    except (TypeError, ValueError) as e:
+        raise ParameterTypeError(f"The 'standardize' parameter must be (mean, std), two arrays of numbers: {e}.") from e
+    if mean.shape != (n_in,) or std.shape != (n_in,):
+        raise ParameterError(
+            f"The 'standardize' parameter's mean and std must each have {n_in} values (the inputs). "
+            f"Got shapes {mean.shape} and {std.shape}."
+        )
+    if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+        raise ParameterError("The 'standardize' parameter's mean must be finite and its std finite and > 0.")
+    return mean, std
+
+
+def _activations(network: Network) -> list[dict[str, Any]]:
+    return [{"name": a.name, **({"slope": a.slope} if hasattr(a, "slope") else {})} for a in network.activations]
+
+
+def _metadata(network: Network, values_name: str, class_names: list[str], standardized: bool) -> dict[str, str]:
+    return {
+        "ffnn_version": __version__,
+        "sizes": json.dumps(network.sizes),
+        "activations": json.dumps(_activations(network)),
+        "cost": network.cost_function.name,
+        "dtype": network.dtype.name,
+        "outputs": json.dumps([values_name, "label"]),
+        "class_names": json.dumps(class_names),
+        "standardized": json.dumps(standardized),
+    }
+
+
+def _description(network: Network, values_name: str, standardized: bool) -> str:
+    layers = ", ".join(a.name for a in network.activations)
+    return (
+        f"ffnn {__version__} network, sizes {network.sizes}, activations [{layers}], cost "
+        f"{network.cost_function.name}, trained in {network.dtype.name}, exported in float32 (ONNX opset {OPSET}). "
+        f"Input 'input' (N, {network.sizes[0]}){', standardised in the graph' if standardized else ''}; outputs "
+        f"'{values_name}' and 'label' (int64 class index; class names in metadata_props['class_names'])."
+    )
