@@ -126,8 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="a web page to draw a digit and see what the network says")
     serve.add_argument("model")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network, with a warning)",
+    )
+    serve.add_argument("--port", type=_port, default=8000, help="0 to 65535; 0 picks a free one (default 8000)")
     serve.set_defaults(run=cmd_serve)
 
     evaluate = commands.add_parser("evaluate", help="accuracy, cost, per-class accuracy, confusion matrix")
@@ -222,10 +226,22 @@ def _plot(run_dir: Path, svg: bool, quiet: bool = False) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ffnn.serve import serve
+    from ffnn.serve import require_extras, serve
 
+    require_extras()  # before reading the model: say at once what to install
     serve(load(args.model), args.host, args.port)
     return 0
+
+
+def _port(text: str) -> int:
+    """A TCP port for ``serve --port``: 0 to 65535, 0 meaning any free port (printed at start)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a whole number from 0 to 65535 (0: any free port); got {text!r}")
+    return port
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
