@@ -219,7 +219,7 @@ _COMMON_DOC = """
     hidden_layer_sizes : neurons per hidden layer, e.g. ``(100,)`` or ``(64, 32)``; ``()`` for none.
     activation : the hidden layers' activation: ``relu``, ``leaky_relu``, ``tanh``, ``sigmoid``, ``identity``.
     cost, output_activation : the cost and the output layer (None: the default named above).
-    init : the weight initialiser: ``he``, ``glorot``, ``scaled_normal``, ``normal``, ``small_uniform``.
+    init : the weight initialiser: ``glorot``, ``he``, ``scaled_normal``, ``normal``, ``small_uniform``.
     optimizer : ``adam``, ``adamw``, ``sgd``, ``momentum``, ``nesterov``, ``rmsprop``.
     learning_rate : η, the optimizer's learning rate; ``schedule`` says how it changes over the run
         (``constant``, ``step``, ``exponential``, ``cosine``).
@@ -265,7 +265,7 @@ class FFNNClassifier(ClassifierMixin, _FFNNBase):
         activation: str = "relu",
         cost: str = "cross_entropy",
         output_activation: str | None = None,
-        init: str = "he",
+        init: str = "glorot",
         optimizer: str = "adam",
         learning_rate: float = 3e-3,
         schedule: str = "constant",
@@ -366,7 +366,7 @@ class FFNNRegressor(RegressorMixin, _FFNNBase):
         activation: str = "relu",
         cost: str = "quadratic",
         output_activation: str | None = None,
-        init: str = "he",
+        init: str = "glorot",
         optimizer: str = "adam",
         learning_rate: float = 3e-3,
         schedule: str = "constant",
