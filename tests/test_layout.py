@@ -19,7 +19,7 @@ LAYERS = {
     3: "serialization export images data data.arrays data.augment data.idx data.inputs data.mnist data.named "
     "data.sources data.toy",
     4: "settings recipes run",
-    5: "cli __main__ serve plotting web",
+    5: "cli __main__ serve plotting web sklearn",
 }
 LAYER = {name: layer for layer, names in LAYERS.items() for name in names.split()}
 
@@ -105,7 +105,19 @@ def test_the_checker_sees_imports_inside_functions(tmp_path):
 
 def test_importing_ffnn_loads_no_optional_part():
     """`import ffnn` stays light: no extra, and none of the layers above the API (BLAS: test_blas)."""
-    optional = ("matplotlib", "flask", "PIL", "torch", "onnx", "ffnn.cli", "ffnn.run", "ffnn.reference", "ffnn.serve")
+    optional = (
+        "matplotlib",
+        "flask",
+        "PIL",
+        "torch",
+        "onnx",
+        "sklearn",
+        "ffnn.sklearn",
+        "ffnn.cli",
+        "ffnn.run",
+        "ffnn.reference",
+        "ffnn.serve",
+    )
     code = f"import sys, ffnn; print([m for m in {optional!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -137,3 +137,24 @@ def as_labels(y: Any, n_samples: int, n_out: int, name: str = "y") -> np.ndarray
     if n_out == 1:
         return (targets[:, 0] >= 0.5).astype(np.intp)
     return np.asarray(np.argmax(targets, axis=1), dtype=np.intp)
+
+
+def as_sample_weight(sample_weight: Any, n_samples: int, dtype: np.dtype[Any]) -> np.ndarray | None:
+    """``sample_weight`` as None or a C-contiguous (n,) array of ``dtype``: finite, ≥ 0, not all 0."""
+    if sample_weight is None:
+        return None
+    arr = _real_array(sample_weight, "sample_weight")
+    if arr.shape != (n_samples,):
+        raise ParameterError(
+            f"'sample_weight' must have shape ({n_samples},), one weight per example. Got shape {arr.shape} instead."
+        )
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ParameterError(
+            f"'sample_weight' must be finite and >= 0. Got {float(arr[i])!r} at index {i}; clean or clip the weights."
+        )
+    if not arr.any():
+        raise ParameterError("'sample_weight' must not be all zero: at least one example must count.")
+    return arr

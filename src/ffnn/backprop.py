@@ -12,8 +12,11 @@ column-vector equations of the sources become
     ∂C/∂b^l = Σ_batch δ^l                      (BP3)      nabla_b[i]
     ∂C/∂w^l = (δ^l)ᵀ a^{l−1}                   (BP4)      nabla_w[i] = delta[i].T @ a[i]
 
-with the 1/m of the batch mean folded into δ^L, so the sums are the mean gradients. Every σ' is
-written in terms of the activation's output (``ffnn.activations``), so only the a's are kept.
+with the 1/m of the batch mean folded into δ^L, so the sums are the mean gradients. With sample
+weights w_x the batch's cost is their weighted mean C = Σ_x w_x C_x / Σ_x w_x, and row x of δ^L
+is scaled by w_x / Σ_batch w instead of 1/m (BP2–BP4 are linear in δ, so nothing else changes).
+Every σ' is written in terms of the activation's output (``ffnn.activations``), so only the a's
+are kept.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import numpy as np
 
 from ffnn._blas import gemm_at_b
 from ffnn.activations import Activation
-from ffnn.costs import Cost, mean_cost, output_error
+from ffnn.costs import Cost, example_costs, mean_cost, output_error
 from ffnn.errors import ParameterError
 
 LayerUpdate = Callable[[int, np.ndarray, np.ndarray], None]
@@ -67,12 +70,15 @@ class Workspace:
         self.nabla_b = [np.empty(n_out, dtype) for _, n_out in pairs]
         self.masks: list[np.ndarray | None] = [None] * len(pairs)  # dropout's, for a[i]; made when first needed
         self.undropped: list[np.ndarray | None] = [None] * len(pairs)
+        self.sample_weight: np.ndarray | None = None  # the batch's w_x, when ``load`` was given weights
+        self._weights = np.empty(batch_size, dtype)
         widest = batch_size * max(sizes)
         self._bits = np.empty(widest, np.int32) if dtype == np.float32 else None
         self._normal = np.empty(widest, bool)
 
-    def load(self, X: np.ndarray, Y: np.ndarray, rows: np.ndarray) -> int:
-        """Gather the examples ``rows`` of inputs ``X`` and targets ``Y`` as the batch; return its size m."""
+    def load(self, X: np.ndarray, Y: np.ndarray, rows: np.ndarray, weights: np.ndarray | None = None) -> int:
+        """Gather the examples ``rows`` of inputs ``X`` and targets ``Y`` (and their sample ``weights``,
+        if any: a checked (n,) array) as the batch; return its size m."""
         m = len(rows)
         if not 0 < m <= len(self.y) or X.shape[1:] != self.a[0].shape[1:] or Y.shape[1:] != self.y.shape[1:]:
             raise ParameterError(
@@ -83,6 +89,9 @@ class Workspace:
             raise ParameterError(f"Batch rows must lie in [0, {min(len(X), len(Y))}); got {rows.min()}..{rows.max()}.")
         np.take(X, rows, axis=0, out=self.a[0][:m], mode="clip")  # mode="clip" writes into out directly
         np.take(Y, rows, axis=0, out=self.y[:m], mode="clip")
+        self.sample_weight = None
+        if weights is not None:
+            self.sample_weight = np.take(weights, rows, out=self._weights[:m], mode="clip")
         return m
 
     def inputs(self, m: int) -> np.ndarray:
@@ -147,6 +156,10 @@ def backpropagate(
     (``ffnn.steps.SGDStep``). BP2 runs before ``apply`` so δ^{l−1} always sees the weights the
     batch was fed forward with.
 
+    With sample weights loaded (``Workspace.load(..., weights)``), the batch's cost is the weighted
+    mean Σ_x w_x C_x / Σ_x w_x over the batch and the gradient is its gradient; a batch whose
+    weights are all 0 has cost 0 and gradient 0.
+
     With ``rng``, the network's dropout is applied: the input a[i] of layer i is multiplied by a
     mask of 0 and 1/(1 − p) drawn from ``rng``, and the same mask gates δ on the way back.
 
@@ -173,10 +186,16 @@ def backpropagate(
     z += net.biases[L - 1]
     output = net.activations[L - 1]
     a_out = output.value(z, out=a[L])
-    batch_cost = mean_cost(net.cost_function, output, z, a_out, y)
-    # BP1, with the 1/m of the batch mean folded into δ^L (BP2–BP4 are linear in δ).
+    # BP1, with the 1/m of the batch mean — or each example's w_x / Σ_batch w — folded into δ^L
+    # (BP2–BP4 are linear in δ).
     delta = output_error(net.cost_function, output, a_out, y, out=ws.delta[L - 1][:m])
-    delta *= 1.0 / m
+    if ws.sample_weight is None:
+        batch_cost = mean_cost(net.cost_function, output, z, a_out, y)
+        delta *= 1.0 / m
+    else:
+        share = _weight_shares(ws.sample_weight)
+        batch_cost = float(example_costs(net.cost_function, output, z, a_out, y) @ share)
+        delta *= share[:, None]
     apply = apply or ws.store_gradient
     for i in range(L - 1, -1, -1):
         delta_prev: np.ndarray | None = None
@@ -192,3 +211,12 @@ def backpropagate(
         apply(i, delta, a[i])  # BP3 and BP4
         delta = delta_prev
     return batch_cost
+
+
+def _weight_shares(w: np.ndarray) -> np.ndarray:
+    """Each example's share of the batch's weighted mean, w_x · (1 / Σ_batch w) (all 0 if Σ w = 0).
+
+    Multiplying by the reciprocal, as the unweighted path multiplies by 1/m, makes unit weights
+    give exactly that path's δ^L."""
+    total = float(w.sum())
+    return w * (1.0 / total if total > 0 else 0.0)

@@ -187,7 +187,11 @@ def output_error(cost: Cost, output: Activation, a: Array, y: Array, out: Array 
     return output.backward(a, cost.gradient(a, y), out=out)
 
 
+def example_costs(cost: Cost, output: Activation, z: Array, a: Array, y: Array) -> Array:
+    """C_x of each example (shape (batch,)), from z^L by the stable form where the pair matches."""
+    return cost.value_from_z(z, y) if output.name == cost.matching_activation else cost.value(a, y)
+
+
 def mean_cost(cost: Cost, output: Activation, z: Array, a: Array, y: Array) -> float:
     """C averaged over the batch, computed from z^L by the stable form where the pair matches."""
-    per_example = cost.value_from_z(z, y) if output.name == cost.matching_activation else cost.value(a, y)
-    return float(np.mean(per_example))
+    return float(np.mean(example_costs(cost, output, z, a, y)))

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ffnn._validation import as_inputs, as_targets
+from ffnn._validation import as_inputs, as_sample_weight, as_targets
 from ffnn.network import Network
 
 
@@ -33,18 +33,22 @@ def as_float64(network: Network) -> Network:
 
 
 def numerical_gradient(
-    network: Network, X: Any, y: Any, eps: float = 1e-4
+    network: Network, X: Any, y: Any, eps: float = 1e-4, sample_weight: Any = None
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """(nabla_b, nabla_w) of the mean cost by fourth-order central differences, in float64."""
+    """(nabla_b, nabla_w) of the mean cost (weighted by ``sample_weight``) by fourth-order central
+    differences, in float64."""
     net = as_float64(network)
     X = as_inputs(X, net.sizes[0], net.dtype)
     Y = as_targets(y, len(X), net.sizes[-1], net.dtype)
-    nabla_b = [_differentiate(net, b, X, Y, eps) for b in net.biases]
-    nabla_w = [_differentiate(net, w, X, Y, eps) for w in net.weights]
+    w = as_sample_weight(sample_weight, len(X), net.dtype)
+    nabla_b = [_differentiate(net, b, X, Y, eps, w) for b in net.biases]
+    nabla_w = [_differentiate(net, p, X, Y, eps, w) for p in net.weights]
     return nabla_b, nabla_w
 
 
-def _differentiate(net: Network, param: np.ndarray, X: np.ndarray, Y: np.ndarray, eps: float) -> np.ndarray:
+def _differentiate(
+    net: Network, param: np.ndarray, X: np.ndarray, Y: np.ndarray, eps: float, w: np.ndarray | None
+) -> np.ndarray:
     grad = np.empty_like(param)
     flat, out = param.reshape(-1), grad.reshape(-1)
     for i in range(flat.size):
@@ -52,7 +56,7 @@ def _differentiate(net: Network, param: np.ndarray, X: np.ndarray, Y: np.ndarray
         costs = []
         for step in (2, 1, -1, -2):
             flat[i] = original + step * eps
-            costs.append(net.cost(X, Y))
+            costs.append(net.cost(X, Y, w))
         flat[i] = original
         out[i] = (8 * (costs[1] - costs[2]) - (costs[0] - costs[3])) / (12 * eps)
     return grad
@@ -66,9 +70,10 @@ def relative_error(a: Any, b: Any) -> float:
     return 0.0 if denominator == 0 else float(np.linalg.norm(a_flat - b_flat) / denominator)
 
 
-def check_gradients(network: Network, X: Any, y: Any, eps: float = 1e-4) -> float:
-    """The relative error between backpropagation's gradient and central differences, in float64."""
+def check_gradients(network: Network, X: Any, y: Any, eps: float = 1e-4, sample_weight: Any = None) -> float:
+    """The relative error between backpropagation's gradient and central differences, in float64
+    (of the cost weighted by ``sample_weight``, if given)."""
     net = as_float64(network)
-    nabla_b, nabla_w = net.backprop(X, y)
-    num_b, num_w = numerical_gradient(net, X, y, eps)
+    nabla_b, nabla_w = net.backprop(X, y, sample_weight)
+    num_b, num_w = numerical_gradient(net, X, y, eps, sample_weight)
     return relative_error(nabla_b + nabla_w, num_b + num_w)

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from ffnn._arrays import resolve_dtype
-from ffnn._validation import as_inputs, as_labels, as_targets, check_seed, check_sizes
+from ffnn._validation import as_inputs, as_labels, as_sample_weight, as_targets, check_seed, check_sizes
 from ffnn.activations import ACTIVATIONS, Activation, get_activation
 from ffnn.backprop import Workspace, backpropagate, forward_layer
-from ffnn.costs import check_pairing, get_cost, mean_cost
+from ffnn.costs import check_pairing, example_costs, get_cost
 from ffnn.errors import ParameterError, ParameterTypeError
 from ffnn.initializers import FORMER_NAMES, get_initializer
 
@@ -160,20 +160,25 @@ class Network:
         self.cost_function.check_targets(Y, name)
         return Y
 
-    def score(self, X: Array, y: Array) -> tuple[float, float]:
+    def score(self, X: Array, y: Array, sample_weight: Array | None = None) -> tuple[float, float]:
         """(accuracy, mean cost) over the examples, from one feedforward pass.
 
         Accuracy is the fraction classified correctly; the cost excludes any regularisation term.
+        With ``sample_weight`` w (shape (n,), ≥ 0) both are weighted means: Σ_x w_x C_x / Σ_x w_x.
         """
         X = as_inputs(X, self.sizes[0], self.dtype)
         Y = self.check_targets(y, len(X))
+        w = as_sample_weight(sample_weight, len(X), np.dtype(np.float64))
         *_, a, z = self._chunked(X)
-        correct = np.count_nonzero(_labels_of(a) == as_labels(y, len(X), self.sizes[-1]))
-        return correct / len(X), mean_cost(self.cost_function, self.activations[-1], z, a, Y)
+        correct = _labels_of(a) == as_labels(y, len(X), self.sizes[-1])
+        costs = example_costs(self.cost_function, self.activations[-1], z, a, Y)
+        if w is None:
+            return np.count_nonzero(correct) / len(X), float(np.mean(costs))
+        return float(w @ correct / w.sum()), float(w @ costs / w.sum())
 
-    def cost(self, X: Array, y: Array) -> float:
-        """The mean cost C over the examples (without any regularisation term)."""
-        return self.score(X, y)[1]
+    def cost(self, X: Array, y: Array, sample_weight: Array | None = None) -> float:
+        """The mean cost C over the examples (weighted by ``sample_weight``; no regularisation term)."""
+        return self.score(X, y, sample_weight)[1]
 
     def accuracy(self, X: Array, y: Array) -> float:
         """The fraction of examples classified correctly, in [0, 1]."""
@@ -181,15 +186,19 @@ class Network:
 
     # -- backpropagation -----------------------------------------------------------------------
 
-    def backprop(self, X: Array, y: Array) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """(nabla_b, nabla_w): ∂C/∂b^l and ∂C/∂w^l averaged over the batch (BP1–BP4, ``ffnn.backprop``).
+    def backprop(
+        self, X: Array, y: Array, sample_weight: Array | None = None
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(nabla_b, nabla_w): ∂C/∂b^l and ∂C/∂w^l averaged over the batch (BP1–BP4, ``ffnn.backprop``),
+        or, with ``sample_weight`` w, the gradient of the weighted mean C = Σ_x w_x C_x / Σ_x w_x.
 
         ``nabla_b[l − 1]`` has the shape of ``biases[l − 1]`` and ``nabla_w[l − 1]`` that of ``weights[l − 1]``.
         """
         X = as_inputs(X, self.sizes[0], self.dtype)
         Y = self.check_targets(y, len(X))
+        w = as_sample_weight(sample_weight, len(X), self.dtype)
         ws = Workspace(self.sizes, len(X), self.dtype)
-        m = ws.load(X, Y, np.arange(len(X)))
+        m = ws.load(X, Y, np.arange(len(X)), w)
         backpropagate(self, ws, m)
         return [b.copy() for b in ws.nabla_b], [w.copy() for w in ws.nabla_w]
 

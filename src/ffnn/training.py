@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ffnn._validation import as_inputs, check_number, check_seed
+from ffnn._validation import as_inputs, as_sample_weight, check_number, check_seed
 from ffnn.backprop import Workspace, backpropagate
 from ffnn.callbacks import Callback, PrintProgress
 from ffnn.errors import ParameterError, ParameterTypeError, TrainingDivergedError
@@ -55,6 +55,7 @@ def fit(
     max_norm: float | None = None,
     augment: Augmentation | None = None,
     resume: dict[str, Any] | None = None,
+    sample_weight: Any = None,
 ) -> History:
     """Train ``network`` in place by mini-batch gradient descent; return the per-epoch :class:`History`.
 
@@ -70,6 +71,12 @@ def fit(
     NaN or inf, training stops with :class:`ffnn.TrainingDivergedError` and the network keeps the
     parameters of the last good epoch (NumPy's overflow warnings are silenced meanwhile: the
     values themselves are checked).
+
+    ``sample_weight`` (shape (n,), finite, ≥ 0, not all 0) weights each example's cost: each
+    mini-batch's cost is the weighted mean C = Σ_x w_x C_x / Σ_x w_x over the batch (a batch whose
+    weights are all 0 takes a zero-gradient step), so integer weights train as repeated examples
+    would in a full batch, and a weight of 0 as if the example were absent. Held-out scores are
+    not weighted.
 
     ``callbacks`` are :class:`ffnn.callbacks.Callback` objects (``verbose=True`` adds
     :class:`~ffnn.callbacks.PrintProgress`); those that declare ``runs_last`` run after the others.
@@ -95,6 +102,7 @@ def fit(
         batches_per_epoch = check_number(batches_per_epoch, "batches_per_epoch", low=1, strict=False, integer=True)
     X = as_inputs(X, network.sizes[0], network.dtype)
     Y = network.check_targets(y, len(X))
+    W = as_sample_weight(sample_weight, len(X), network.dtype)
     test = _held_out(network, test_data, "test_data")
     validation = _held_out(network, validation_data, "validation_data")
     hooks = _in_order([PrintProgress(), *callbacks] if verbose else list(callbacks))
@@ -109,7 +117,7 @@ def fit(
         step = SGDStep(network.weights, network.biases, eta, 1.0 - eta * lmbda / n)
     else:
         step = OptimizerStep(network.parameters(), ws, optimizer)
-    batches = _BatchLoop(network, X, Y, ws, step, batch_size, batches_per_epoch, rng, augment, max_norm, hooks)
+    batches = _BatchLoop(network, X, Y, W, ws, step, batch_size, batches_per_epoch, rng, augment, max_norm, hooks)
     history = History(n_test=None if test is None else len(test[0]))
     state = TrainingState(network, step, rng, history, hooks, epochs)
     first_epoch = state.restore(resume) if resume is not None else 0
@@ -157,6 +165,7 @@ class _BatchLoop:
         network: Network,
         X: np.ndarray,
         Y: np.ndarray,
+        W: np.ndarray | None,
         ws: Workspace,
         step: Step,
         batch_size: int,
@@ -166,7 +175,7 @@ class _BatchLoop:
         max_norm: float | None,
         callbacks: Sequence[Callback],
     ) -> None:
-        self.network, self.X, self.Y, self.ws, self.step = network, X, Y, ws, step
+        self.network, self.X, self.Y, self.W, self.ws, self.step = network, X, Y, W, ws, step
         self.starts = range(0, len(X), batch_size)[: count_batches(len(X), batch_size, limit)]
         self.batch_size, self.rng, self.augment, self.max_norm = batch_size, rng, augment, max_norm
         self.dropout_rng = rng if any(network.dropout) else None
@@ -177,7 +186,7 @@ class _BatchLoop:
         network, ws, step = self.network, self.ws, self.step
         costs = np.empty(len(self.starts))
         for k, i in enumerate(self.starts):
-            m = ws.load(self.X, self.Y, order[i : i + self.batch_size])
+            m = ws.load(self.X, self.Y, order[i : i + self.batch_size], self.W)
             if self.augment is not None:
                 batch = ws.inputs(m)
                 batch[...] = self.augment(batch, self.rng)

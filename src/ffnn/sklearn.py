@@ -1,0 +1,445 @@
+"""scikit-learn estimators: :class:`FFNNClassifier` and :class:`FFNNRegressor` (the ``sklearn`` extra).
+
+Both are thin faces over ffnn's run layer: the constructor's parameters become a settings table
+(``ffnn.settings``), checked there, and ``ffnn.run.build_network`` / ``build_training`` turn it
+into the network, the optimizer and its schedule; training is one call of :func:`ffnn.fit`, with
+the sample weights, the early-stopping rule and the validation score as its arguments and
+callbacks. The trained :class:`ffnn.Network` is ``network_``, usable (and savable) without
+scikit-learn.
+
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> model = make_pipeline(StandardScaler(), FFNNClassifier(hidden_layer_sizes=(64,)))
+    >>> model.fit(X_train, y_train).score(X_test, y_test)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ffnn import run
+from ffnn import settings as settings_table
+from ffnn.callbacks import Callback, EarlyStopping
+from ffnn.errors import ExtraNotInstalledError, ParameterError
+from ffnn.network import Network
+from ffnn.state import History, TrainingState
+from ffnn.training import fit
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.metrics import r2_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ImportError as e:  # pragma: no cover - without the extra
+    raise ExtraNotInstalledError(
+        "ffnn.sklearn needs scikit-learn: pip install 'ffnn[sklearn]' (or pip install scikit-learn)."
+    ) from e
+
+__all__ = ["FFNNClassifier", "FFNNRegressor"]
+
+# The settings table's names for the constructor's parameters, for messages.
+_PARAMETER_OF = {
+    "sizes": "hidden_layer_sizes",
+    "eta": "learning_rate",
+    "epochs": "max_iter",
+    "seed": "random_state",
+    "validation": "early_stopping",
+}
+_AUTO_BATCH = 200  # batch_size="auto": min(200, n_samples), as MLPClassifier
+
+
+def _spell(key: str) -> str:
+    return _PARAMETER_OF.get(key, key)
+
+
+class _CarryOptimizerState(Callback):
+    """Hands the optimizer's state (Adam's moments, step count) from one ``fit`` call to the next,
+    so that ``partial_fit`` and ``warm_start`` continue the same optimisation."""
+
+    def __init__(self, saved: Any) -> None:
+        self.saved = saved
+
+    def bind(self, state: TrainingState) -> None:
+        self.state = state
+        if self.saved is not None:
+            state.step.load_state_dict(self.saved)
+
+    def on_train_end(self, network: Network, history: History) -> None:
+        self.saved = self.state.step.state_dict()
+
+
+class _ValidationScore(Callback):
+    """Records the estimator's score (accuracy or R²) on the held-out split after each epoch, as
+    ``history.extra["validation_score"]``, for early stopping and ``validation_scores_``."""
+
+    def __init__(self, estimator: _FFNNBase, X: np.ndarray, y: np.ndarray) -> None:
+        self.estimator, self.X, self.y = estimator, X, y
+
+    def on_epoch_end(self, network: Network, history: History) -> bool:
+        score = self.estimator._score_outputs(network.feedforward(self.X), self.y)
+        history.extra.setdefault("validation_score", []).append(score)
+        return False
+
+
+class _FFNNBase(BaseEstimator):
+    """What both estimators share: parameters → settings → network and training → ``ffnn.fit``."""
+
+    _output_activation: str | None  # the default output layer (None: the cost's matching one)
+    _regression: bool  # numeric (n,) or (n, k) targets; else class labels
+
+    # -- set up by subclasses ----------------------------------------------------------------------
+
+    def _targets(self, y: np.ndarray, first: bool, partial: bool, classes: Any = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def _n_outputs(self) -> int:
+        raise NotImplementedError
+
+    def _score_outputs(self, a: np.ndarray, y: np.ndarray) -> float:
+        raise NotImplementedError
+
+    # -- training ----------------------------------------------------------------------------------
+
+    def _settings(self, n_in: int, n_samples: int, epochs: int, n_validation: int) -> dict[str, Any]:
+        """The settings table the parameters describe, checked (messages name the parameters)."""
+        hidden = self.hidden_layer_sizes
+        if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
+            hidden = (hidden,)
+        if not isinstance(hidden, Sequence) or not all(
+            isinstance(h, numbers.Integral) and not isinstance(h, bool) and int(h) >= 1 for h in hidden
+        ):
+            raise ParameterError(
+                "The 'hidden_layer_sizes' parameter must be a tuple of positive integers, one per hidden layer "
+                f"(e.g. (100,) or (64, 32); () for none). Got {self.hidden_layer_sizes!r} instead."
+            )
+        batch_size = self.batch_size
+        if batch_size == "auto":
+            batch_size = min(_AUTO_BATCH, n_samples)
+        output = self._output_activation if self.output_activation is None else self.output_activation
+        values = {
+            "sizes": [n_in, *(int(h) for h in hidden), self._n_outputs()],
+            "activation": self.activation,
+            "output_activation": output or "",
+            "cost": self.cost,
+            "init": self.init,
+            "dtype": self.dtype,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "eta": self.learning_rate,
+            "optimizer": self.optimizer,
+            "weight_decay": self.weight_decay,
+            "schedule": self.schedule,
+            "dropout": self.dropout,
+            "seed": self._seed,
+            "validation": n_validation,
+        }
+        return settings_table.resolve(settings_table.Layer(values, _spell))
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any, *, partial: bool, classes: Any = None) -> _FFNNBase:
+        first = not (partial or self.warm_start) or not hasattr(self, "network_")
+        X, y = validate_data(
+            self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=self._regression,
+            y_numeric=self._regression,
+        )  # fmt: skip
+        Y = self._targets(y, first, partial, classes)
+        if first:
+            self._rng = check_random_state(self.random_state)
+            self.loss_curve_: list[float] = []
+            self.validation_scores_: list[float] | None = [] if self.early_stopping and not partial else None
+            self.n_iter_ = 0
+            self._optimizer_state = None
+        self._seed = int(self._rng.randint(np.iinfo(np.int32).max))
+        X_val: np.ndarray | None = None
+        Y_val: np.ndarray | None = None
+        if self.early_stopping and not partial:
+            X, Y, sample_weight, X_val, Y_val = self._split(X, Y, sample_weight)
+        epochs = 1 if partial else self.max_iter
+        settings = self._settings(X.shape[1], len(X), epochs, 0 if X_val is None else len(X_val))
+        if first:
+            self.network_ = run.build_network(settings)
+        options, callbacks = run.build_training(settings, len(X))
+        carry = _CarryOptimizerState(self._optimizer_state)
+        callbacks.append(carry)
+        if X_val is not None and Y_val is not None:
+            callbacks.append(_ValidationScore(self, X_val, Y_val))
+            callbacks.append(EarlyStopping(self.n_iter_no_change, "validation_score", "max", self.tol))
+        elif not partial and self.tol is not None:  # MLPClassifier's rule: the training loss stops improving
+            callbacks.append(EarlyStopping(self.n_iter_no_change, "train_cost", "min", self.tol, restore_best=False))
+        history = fit(
+            self.network_, X, Y, sample_weight=sample_weight, callbacks=callbacks, verbose=bool(self.verbose),
+            **options,
+        )  # fmt: skip
+        self._optimizer_state = carry.saved
+        self.loss_curve_ += history.train_cost
+        if self.validation_scores_ is not None and X_val is not None:
+            self.validation_scores_ += history.extra.get("validation_score", [])
+        self.n_iter_ += len(history.epoch)
+        return self
+
+    def _split(self, X: np.ndarray, Y: np.ndarray, sample_weight: Any) -> tuple[Any, ...]:
+        """(X, Y, w) for training, (X, Y) for validation: ``validation_fraction`` held out, stratified for
+        classes. Validation scores are not weighted."""
+        fraction = self.validation_fraction
+        if not (isinstance(fraction, numbers.Real) and 0.0 < float(fraction) < 1.0):
+            raise ParameterError(f"The 'validation_fraction' parameter must be in (0, 1). Got {fraction!r} instead.")
+        stratify = None if self._regression else Y
+        w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight)
+        if w.shape != (len(X),):
+            raise ParameterError(f"'sample_weight' must have shape ({len(X)},). Got shape {w.shape} instead.")
+        try:
+            X_tr, X_val, Y_tr, Y_val, w_tr, _ = train_test_split(
+                X, Y, w, test_size=fraction, random_state=self._seed, stratify=stratify
+            )
+        except ValueError as e:
+            raise ParameterError(
+                f"early_stopping cannot hold out validation_fraction={fraction} of {len(X)} examples: {e}"
+            ) from e
+        return X_tr, Y_tr, (None if sample_weight is None else w_tr), X_val, Y_val
+
+    def _outputs(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "network_")
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        return np.asarray(self.network_.feedforward(X), dtype=np.float64)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+_COMMON_DOC = """
+    Parameters
+    ----------
+    hidden_layer_sizes : neurons per hidden layer, e.g. ``(100,)`` or ``(64, 32)``; ``()`` for none.
+    activation : the hidden layers' activation: ``relu``, ``leaky_relu``, ``tanh``, ``sigmoid``, ``identity``.
+    cost, output_activation : the cost and the output layer (None: the default named above).
+    init : the weight initialiser: ``glorot``, ``he``, ``scaled_normal``, ``normal``, ``small_uniform``.
+    optimizer : ``adam``, ``adamw``, ``sgd``, ``momentum``, ``nesterov``, ``rmsprop``.
+    learning_rate : η, the optimizer's learning rate; ``schedule`` says how it changes over the run
+        (``constant``, ``step``, ``exponential``, ``cosine``).
+    batch_size : examples per mini-batch, or ``"auto"`` = min(200, n_samples).
+    max_iter : epochs (passes over the training data) at most.
+    dropout : inverted dropout rate of the hidden layers, in [0, 1).
+    weight_decay : the optimizer's L2 strength (AdamW: decoupled).
+    early_stopping : hold out ``validation_fraction`` of the training data (stratified for a
+        classifier), score it after each epoch (``validation_scores_``), stop when the score has
+        not improved by more than ``tol`` for ``n_iter_no_change`` epochs, and keep the best epoch's
+        parameters. Without it, training stops when the training loss has not improved by more
+        than ``tol`` for ``n_iter_no_change`` epochs (``tol=None``: run all ``max_iter`` epochs).
+    random_state : None, an int or a ``numpy.random.RandomState``: the initial weights, the
+        shuffling, dropout and the validation split. An int gives the same model every time.
+    verbose : print each epoch.
+    warm_start : ``fit`` continues from the previous fit's network and optimizer state.
+    dtype : ``float32`` (fast) or ``float64``.
+
+    Attributes
+    ----------
+    network_ : the trained :class:`ffnn.Network` (``ffnn.save(est.network_, path)`` writes it).
+    loss_curve_ : the mean training cost of each epoch (without the weight-decay term).
+    validation_scores_ : the validation score of each epoch with ``early_stopping``, else None.
+    n_iter_ : epochs trained. n_features_in_, feature_names_in_ : as scikit-learn defines them.
+
+    ``fit(X, y, sample_weight=None)``: each example's cost is weighted; each mini-batch's cost is
+    the weighted mean Σ w_x C_x / Σ w_x (see :func:`ffnn.fit`). ``partial_fit`` trains one epoch on
+    the data it is given, continuing the network and the optimizer's state.
+"""
+
+
+class FFNNClassifier(ClassifierMixin, _FFNNBase):
+    """A feedforward network classifier trained by backpropagation: softmax outputs and the
+    cross-entropy cost by default, one output per class; labels of any type (``classes_``).
+    """
+
+    _output_activation = None
+    _regression = False
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        cost: str = "cross_entropy",
+        output_activation: str | None = None,
+        init: str = "glorot",
+        optimizer: str = "adam",
+        learning_rate: float = 3e-3,
+        schedule: str = "constant",
+        batch_size: int | str = "auto",
+        max_iter: int = 200,
+        dropout: float = 0.0,
+        weight_decay: float = 1e-3,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float | None = 1e-4,
+        random_state: Any = None,
+        verbose: bool = False,
+        warm_start: bool = False,
+        dtype: str = "float32",
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.cost = cost
+        self.output_activation = output_activation
+        self.init = init
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.schedule = schedule
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.dropout = dropout
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.dtype = dtype
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> FFNNClassifier:
+        """Train a new network on (X, y) (or continue the last one, with ``warm_start``)."""
+        return self._fit(X, y, sample_weight, partial=False)
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> FFNNClassifier:
+        """One epoch on (X, y); the first call must name every class in ``classes``."""
+        return self._fit(X, y, sample_weight, partial=True, classes=classes)
+
+    def _targets(self, y: np.ndarray, first: bool, partial: bool, classes: Any = None) -> np.ndarray:
+        check_classification_targets(y)
+        if partial:
+            _check_partial_fit_first_call(self, classes)  # sets classes_ first; refuses other classes later
+        elif first:
+            self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ParameterError(
+                f"FFNNClassifier needs at least 2 classes to train; y has only one class: {self.classes_[0].item()!r}."
+            )
+        unseen = np.setdiff1d(np.unique(y), self.classes_)
+        if len(unseen):
+            raise ParameterError(
+                f"y has the class {unseen[0].item()!r}, which is not among the classes the classifier was first "
+                f"fitted with ({self.classes_.tolist()!r}). Fit it anew, or name every class in partial_fit's "
+                "'classes'."
+            )
+        return np.searchsorted(self.classes_, y)
+
+    def _n_outputs(self) -> int:
+        return len(self.classes_)
+
+    def _score_outputs(self, a: np.ndarray, y: np.ndarray) -> float:
+        return float(np.mean(np.argmax(a, axis=1) == y))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes), columns in the order of ``classes_``."""
+        a = self._outputs(X)
+        return np.asarray(self.network_.as_probabilities(a), dtype=np.float64)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """ln of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each row, a label from ``classes_``."""
+        a = self._outputs(X)
+        return self.classes_[np.argmax(a, axis=1)]
+
+
+class FFNNRegressor(RegressorMixin, _FFNNBase):
+    """A feedforward network regressor trained by backpropagation: identity outputs and the
+    quadratic cost by default, one output per target column (multi-output y is (n, k)).
+    """
+
+    _output_activation = "identity"
+    _regression = True
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        cost: str = "quadratic",
+        output_activation: str | None = None,
+        init: str = "glorot",
+        optimizer: str = "adam",
+        learning_rate: float = 3e-3,
+        schedule: str = "constant",
+        batch_size: int | str = "auto",
+        max_iter: int = 200,
+        dropout: float = 0.0,
+        weight_decay: float = 1e-3,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float | None = 1e-4,
+        random_state: Any = None,
+        verbose: bool = False,
+        warm_start: bool = False,
+        dtype: str = "float32",
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.cost = cost
+        self.output_activation = output_activation
+        self.init = init
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.schedule = schedule
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.dropout = dropout
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.dtype = dtype
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> FFNNRegressor:
+        """Train a new network on (X, y) (or continue the last one, with ``warm_start``)."""
+        return self._fit(X, y, sample_weight, partial=False)
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> FFNNRegressor:
+        """One epoch on (X, y), continuing the network (a new one on the first call)."""
+        return self._fit(X, y, sample_weight, partial=True)
+
+    def _targets(self, y: np.ndarray, first: bool, partial: bool, classes: Any = None) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float64)
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        if first:
+            self.n_outputs_ = Y.shape[1]
+            self._one_output = y.ndim == 1
+        elif Y.shape[1] != self.n_outputs_:
+            raise ParameterError(
+                f"y has {Y.shape[1]} target columns, but the regressor was fitted with {self.n_outputs_}."
+            )
+        return Y
+
+    def _n_outputs(self) -> int:
+        return int(self.n_outputs_)
+
+    def _score_outputs(self, a: np.ndarray, y: np.ndarray) -> float:
+        return float(r2_score(y, a))
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The network's outputs: shape (n_samples,) for one target, (n_samples, n_outputs) for several."""
+        a = self._outputs(X)
+        return a.ravel() if self._one_output else a
+
+
+FFNNClassifier.__doc__ = (FFNNClassifier.__doc__ or "") + _COMMON_DOC
+FFNNRegressor.__doc__ = (FFNNRegressor.__doc__ or "") + _COMMON_DOC
