@@ -21,9 +21,9 @@ from ffnn.sklearn import FFNNClassifier, FFNNRegressor  # noqa: E402
 # Small, float64 instances: every check runs (none is skipped or expected to fail by us). float64
 # makes check_sample_weight_equivalence_on_dense_data (integer weights = repeated rows, zero =
 # removed; 15 rows, one full batch) hold to rounding; the regressor's larger learning rate lets
-# 100 epochs reach check_regressors_train's R² > 0.5 on its unscaled targets. The two checks
-# scikit-learn itself skips here say why: pandas missing (only where it is not installed) and
-# SCIPY_ARRAY_API unset (array-API inputs, which ffnn does not claim to support).
+# 100 epochs reach check_regressors_train's R² > 0.5 on its unscaled targets. conftest.py sets
+# SCIPY_ARRAY_API so that the array-API check (NumPy input with dispatch on) runs too; pandas
+# comes with the test extra, for the DataFrame checks.
 CHECKED = [
     FFNNClassifier(max_iter=50, dtype="float64"),
     FFNNRegressor(max_iter=100, learning_rate=0.01, dtype="float64"),
