@@ -76,16 +76,25 @@ class Workspace:
         self._bits = np.empty(widest, np.int32) if dtype == np.float32 else None
         self._normal = np.empty(widest, bool)
 
-    def load(self, X: np.ndarray, Y: np.ndarray, rows: np.ndarray, weights: np.ndarray | None = None) -> int:
+    def load(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        rows: np.ndarray,
+        weights: np.ndarray | None = None,
+        *,
+        in_range: bool = False,
+    ) -> int:
         """Gather the examples ``rows`` of inputs ``X`` and targets ``Y`` (and their sample ``weights``,
-        if any: a checked (n,) array) as the batch; return its size m."""
+        if any: a checked (n,) array) as the batch; return its size m. ``in_range=True`` says the
+        rows are known to lie in range (a slice of a permutation of the examples), sparing the check."""
         m = len(rows)
         if not 0 < m <= len(self.y) or X.shape[1:] != self.a[0].shape[1:] or Y.shape[1:] != self.y.shape[1:]:
             raise ParameterError(
                 f"A batch of {m} rows of X {X.shape} and Y {Y.shape} does not fit this workspace "
                 f"(at most {len(self.y)} rows of {self.a[0].shape[1]} inputs and {self.y.shape[1]} targets)."
             )
-        if rows.min() < 0 or rows.max() >= min(len(X), len(Y)):
+        if not in_range and (rows.min() < 0 or rows.max() >= min(len(X), len(Y))):
             raise ParameterError(f"Batch rows must lie in [0, {min(len(X), len(Y))}); got {rows.min()}..{rows.max()}.")
         np.take(X, rows, axis=0, out=self.a[0][:m], mode="clip")  # mode="clip" writes into out directly
         np.take(Y, rows, axis=0, out=self.y[:m], mode="clip")
@@ -167,7 +176,10 @@ def backpropagate(
     product is computed whose result is unused (there is no δ for the input layer).
     """
     L = len(net.weights)
-    if not 0 < m <= len(ws.y) or [w.shape for w in net.weights] != [g.shape for g in ws.nabla_w]:
+    # Cheap, once a batch: the batch size, the depth and the two ends. (A hidden layer of another
+    # width would make its product's out= refuse the shapes: nothing is read out of bounds.)
+    if not (0 < m <= len(ws.y) and len(ws.nabla_w) == L and net.weights[0].shape == ws.nabla_w[0].shape
+            and net.weights[-1].shape == ws.nabla_w[-1].shape):  # fmt: skip
         raise ParameterError(
             f"backpropagate: a batch of {m} rows and weights {[w.shape for w in net.weights]} do not fit a workspace "
             f"made for {len(ws.y)} rows and weights {[g.shape for g in ws.nabla_w]}."

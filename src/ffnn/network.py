@@ -100,29 +100,30 @@ class Network:
 
     # -- feedforward ---------------------------------------------------------------------------
 
-    def _feedforward(self, X: np.ndarray) -> list[np.ndarray]:
-        """[a^1, …, a^L] for a validated batch, and z^L last: [a^1, …, a^L, z^L]."""
-        outputs = []
+    def _feedforward(self, X: np.ndarray, hidden: bool) -> list[np.ndarray]:
+        """[a^L, z^L] for a validated batch; with ``hidden``, [a^1, …, a^{L−1}, a^L, z^L]."""
+        kept = []
         a = X
         for i in range(len(self.weights) - 1):
             a = forward_layer(self.weights[i], self.biases[i], self.activations[i], a)
-            outputs.append(a)
+            if hidden:
+                kept.append(a)
         z = np.matmul(a, self.weights[-1].T)
         z += self.biases[-1]
-        return [*outputs, self.activations[-1].value(z, out=z.copy()), z]
+        return [*kept, self.activations[-1].value(z, out=z.copy()), z]
 
-    def _chunked(self, X: np.ndarray) -> list[np.ndarray]:
+    def _chunked(self, X: np.ndarray, hidden: bool = False) -> list[np.ndarray]:
         """``_feedforward`` over validated inputs in chunks of rows, to bound memory."""
-        parts = [self._feedforward(X[i : i + _CHUNK]) for i in range(0, len(X), _CHUNK)]
-        return [np.concatenate(layer) for layer in zip(*parts)]
+        parts = [self._feedforward(X[i : i + _CHUNK], hidden) for i in range(0, len(X), _CHUNK)]
+        return parts[0] if len(parts) == 1 else [np.concatenate(layer) for layer in zip(*parts)]
 
     def feedforward(self, X: Array) -> np.ndarray:
         """The output activations a^L, one row per row of ``X`` (shape (n, sizes[-1]))."""
-        return self._chunked(as_inputs(X, self.sizes[0], self.dtype))[-2]
+        return self._chunked(as_inputs(X, self.sizes[0], self.dtype))[0]
 
     def layer_outputs(self, X: Array) -> list[np.ndarray]:
         """[a^1, …, a^L]: every layer's activations for the rows of ``X``, the output's last."""
-        return self._chunked(as_inputs(X, self.sizes[0], self.dtype))[:-1]
+        return self._chunked(as_inputs(X, self.sizes[0], self.dtype), hidden=True)[:-1]
 
     @property
     def gives_probabilities(self) -> bool:
@@ -169,7 +170,7 @@ class Network:
         X = as_inputs(X, self.sizes[0], self.dtype)
         Y = self.check_targets(y, len(X))
         w = as_sample_weight(sample_weight, len(X), np.dtype(np.float64))
-        *_, a, z = self._chunked(X)
+        a, z = self._chunked(X)
         correct = _labels_of(a) == as_labels(y, len(X), self.sizes[-1])
         costs = example_costs(self.cost_function, self.activations[-1], z, a, Y)
         if w is None:

@@ -179,14 +179,15 @@ class _BatchLoop:
         self.starts = range(0, len(X), batch_size)[: count_batches(len(X), batch_size, limit)]
         self.batch_size, self.rng, self.augment, self.max_norm = batch_size, rng, augment, max_norm
         self.dropout_rng = rng if any(network.dropout) else None
-        self.callbacks = callbacks
+        # only the callbacks that watch batches are called after each one (the hot path)
+        self.callbacks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
 
     def run(self, order: np.ndarray, epoch: int) -> np.ndarray | None:
         """Each batch's cost (before its step), or None when a batch callback asks to stop."""
         network, ws, step = self.network, self.ws, self.step
         costs = np.empty(len(self.starts))
         for k, i in enumerate(self.starts):
-            m = ws.load(self.X, self.Y, order[i : i + self.batch_size], self.W)
+            m = ws.load(self.X, self.Y, order[i : i + self.batch_size], self.W, in_range=True)  # a permutation
             if self.augment is not None:
                 batch = ws.inputs(m)
                 batch[...] = self.augment(batch, self.rng)
