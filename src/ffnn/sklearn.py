@@ -91,9 +91,54 @@ class _FFNNBase(BaseEstimator):
     """What both estimators share: parameters → settings → network and training → ``ffnn.fit``."""
 
     _output_activation: str | None  # the default output layer (None: the cost's matching one)
+    _cost: str  # the default cost
     _regression: bool  # numeric (n,) or (n, k) targets; else class labels
 
     # -- set up by subclasses ----------------------------------------------------------------------
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        cost: str | None = None,
+        output_activation: str | None = None,
+        init: str = "glorot",
+        optimizer: str = "adam",
+        learning_rate: float = 3e-3,
+        schedule: str = "constant",
+        batch_size: int | str = "auto",
+        max_iter: int = 200,
+        dropout: float = 0.0,
+        weight_decay: float = 1e-3,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float | None = 1e-4,
+        random_state: Any = None,
+        verbose: bool = False,
+        warm_start: bool = False,
+        dtype: str = "float32",
+    ) -> None:  # one signature for both estimators (scikit-learn reads its parameters from it)
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.cost = cost
+        self.output_activation = output_activation
+        self.init = init
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.schedule = schedule
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.dropout = dropout
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.dtype = dtype
 
     def _targets(self, y: np.ndarray, first: bool, partial: bool, classes: Any = None) -> np.ndarray:
         raise NotImplementedError
@@ -126,7 +171,7 @@ class _FFNNBase(BaseEstimator):
             "sizes": [n_in, *(int(h) for h in hidden), self._n_outputs()],
             "activation": self.activation,
             "output_activation": output or "",
-            "cost": self.cost,
+            "cost": self.cost or self._cost,
             "init": self.init,
             "dtype": self.dtype,
             "epochs": epochs,
@@ -168,7 +213,7 @@ class _FFNNBase(BaseEstimator):
         callbacks.append(carry)
         if X_val is not None and Y_val is not None:
             callbacks.append(_ValidationScore(self, X_val, Y_val))
-            callbacks.append(EarlyStopping(self.n_iter_no_change, "validation_score", "max", self.tol))
+            callbacks.append(EarlyStopping(self.n_iter_no_change, "validation_score", "max", self.tol or 0.0))
         elif not partial and self.tol is not None:  # MLPClassifier's rule: the training loss stops improving
             callbacks.append(EarlyStopping(self.n_iter_no_change, "train_cost", "min", self.tol, restore_best=False))
         history = fit(
@@ -257,51 +302,8 @@ class FFNNClassifier(ClassifierMixin, _FFNNBase):
     """
 
     _output_activation = None
+    _cost = "cross_entropy"
     _regression = False
-
-    def __init__(
-        self,
-        hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
-        cost: str = "cross_entropy",
-        output_activation: str | None = None,
-        init: str = "glorot",
-        optimizer: str = "adam",
-        learning_rate: float = 3e-3,
-        schedule: str = "constant",
-        batch_size: int | str = "auto",
-        max_iter: int = 200,
-        dropout: float = 0.0,
-        weight_decay: float = 1e-3,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        n_iter_no_change: int = 10,
-        tol: float | None = 1e-4,
-        random_state: Any = None,
-        verbose: bool = False,
-        warm_start: bool = False,
-        dtype: str = "float32",
-    ) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.cost = cost
-        self.output_activation = output_activation
-        self.init = init
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.schedule = schedule
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.dropout = dropout
-        self.weight_decay = weight_decay
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.dtype = dtype
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> FFNNClassifier:
         """Train a new network on (X, y) (or continue the last one, with ``warm_start``)."""
@@ -358,51 +360,8 @@ class FFNNRegressor(RegressorMixin, _FFNNBase):
     """
 
     _output_activation = "identity"
+    _cost = "quadratic"
     _regression = True
-
-    def __init__(
-        self,
-        hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
-        cost: str = "quadratic",
-        output_activation: str | None = None,
-        init: str = "glorot",
-        optimizer: str = "adam",
-        learning_rate: float = 3e-3,
-        schedule: str = "constant",
-        batch_size: int | str = "auto",
-        max_iter: int = 200,
-        dropout: float = 0.0,
-        weight_decay: float = 1e-3,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        n_iter_no_change: int = 10,
-        tol: float | None = 1e-4,
-        random_state: Any = None,
-        verbose: bool = False,
-        warm_start: bool = False,
-        dtype: str = "float32",
-    ) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.cost = cost
-        self.output_activation = output_activation
-        self.init = init
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.schedule = schedule
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.dropout = dropout
-        self.weight_decay = weight_decay
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.dtype = dtype
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> FFNNRegressor:
         """Train a new network on (X, y) (or continue the last one, with ``warm_start``)."""
