@@ -35,6 +35,13 @@ def snapshot(folder):
     }
 
 
+def assert_same_parameters(a_path, b_path):
+    a, b = ffnn.load(a_path), ffnn.load(b_path)
+    assert a.sizes == b.sizes
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(p, q)
+
+
 def settings(**flags):
     values = {"dataset": "xor", "sizes": [2, 4, 2], "cost": "cross_entropy", "batch_size": 4, "eta": 2.0}
     return run.resolve_settings(None, None, {**values, **flags})
@@ -151,8 +158,7 @@ def test_a_damaged_newest_checkpoint_gives_way_to_the_one_before(tmp_path):
     assert f"ffnn: warning: {newest}: not a readable ffnn checkpoint" in done.stderr
     assert "Resuming from an earlier checkpoint, checkpoint-00002.npz." in done.stderr
     assert not list(cut.glob(".*.tmp")) and not list((cut / "checkpoints").glob(".*.tmp"))
-    for a, b in zip(ffnn.load(whole / "model.npz").parameters(), ffnn.load(cut / "model.npz").parameters()):
-        np.testing.assert_array_equal(a, b)
+    assert_same_parameters(whole / "model.npz", cut / "model.npz")
 
 
 def test_checkpoints_by_time_write_at_the_end_and_on_ctrl_c(tmp_path):
@@ -172,8 +178,7 @@ def test_checkpoints_by_time_write_at_the_end_and_on_ctrl_c(tmp_path):
     assert result.interrupted and result.history.epoch == [0, 1, 2, 3]
     assert checkpoint.latest(cut / "checkpoints").name == "checkpoint-00003.npz"
     assert ffnn_cmd("train", "--resume", cut, "--quiet", "--no-plots").returncode == 0
-    for a, b in zip(ffnn.load(whole / "model.npz").parameters(), ffnn.load(cut / "model.npz").parameters()):
-        np.testing.assert_array_equal(a, b)
+    assert_same_parameters(whole / "model.npz", cut / "model.npz")
 
 
 def test_ctrl_c_between_two_epochs_is_an_interruption_too(tmp_path):
@@ -252,3 +257,22 @@ def test_a_full_disk_names_the_file_that_could_not_be_written(tmp_path):
     assert done.returncode == 2, done.stderr
     assert re.fullmatch(rf"ffnn: error: \[Errno 27\] cannot write {re.escape(str(out))}/\S+\.npz: File too large\n",
                         done.stderr), done.stderr  # fmt: skip
+
+
+def test_a_run_that_early_stopping_ended_is_complete_and_resumes_to_the_same_result(tmp_path):
+    out = tmp_path / "R"
+    base = ["--dataset", "moons", "--sizes", "2,4,2", "--cost", "cross_entropy", "--eta", "1e-9", "--epochs", 40]
+    done = ffnn_cmd("train", *base, "--validation", 100, "--patience", 2, "--out", out, "--quiet", "--no-plots")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs_completed"] == 3  # η too small to change a prediction: stopped after 2 more epochs
+    trained = ffnn.load(out / "model.npz").parameters()
+    (out / "model.npz").unlink()
+    done = ffnn_cmd("train", "--resume", out, "--no-plots")
+    assert done.returncode == 0, done.stderr
+    assert "is complete; writing its model and summary again" in done.stdout
+    assert json.loads((out / "summary.json").read_text())["epochs_completed"] == 3  # not one epoch more
+    again = ffnn.load(out / "model.npz").parameters()
+    assert len(again) == len(trained)
+    for a, b in zip(trained, again):
+        np.testing.assert_array_equal(a, b)

@@ -212,3 +212,20 @@ def test_importing_ffnn_does_not_import_scikit_learn():
 
     code = "import sys, ffnn; print('sklearn' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout == "False\n"
+
+
+def test_continuing_refuses_what_it_cannot_continue(rng):
+    """warm_start and partial_fit keep the network and the optimizer's state: a changed
+    architecture or optimizer, or a schedule planned for one call, would be silently wrong."""
+    X, y = rng.standard_normal((60, 4)), rng.integers(0, 2, 60)
+    est = FFNNClassifier(hidden_layer_sizes=(8,), max_iter=3, warm_start=True, random_state=0).fit(X, y)
+    est.set_params(hidden_layer_sizes=(16, 16))
+    with pytest.raises(ffnn.ParameterError, match=r"^hidden_layer_sizes changed since the network was made"):
+        est.fit(X, y)
+    est.set_params(hidden_layer_sizes=(8,), optimizer="momentum")
+    with pytest.raises(ffnn.ParameterError, match=r"^optimizer changed since the network was made"):
+        est.fit(X, y)
+    cosine = FFNNClassifier(hidden_layer_sizes=(8,), max_iter=3, schedule="cosine", random_state=0)
+    cosine.partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ffnn.ParameterError, match=r"^schedule='cosine' is planned over one call's epochs"):
+        cosine.partial_fit(X, y)

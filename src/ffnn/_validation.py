@@ -148,13 +148,16 @@ def as_sample_weight(sample_weight: Any, n_samples: int, dtype: np.dtype[Any]) -
         raise ParameterError(
             f"'sample_weight' must have shape ({n_samples},), one weight per example. Got shape {arr.shape} instead."
         )
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    bad = ~np.isfinite(arr) | (arr < 0)
+    given = np.asarray(arr, dtype=np.float64)  # checked as given, before a narrower dtype rounds it
+    bad = ~np.isfinite(given) | (given < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ParameterError(
-            f"'sample_weight' must be finite and >= 0. Got {float(arr[i])!r} at index {i}; clean or clip the weights."
+            f"'sample_weight' must be finite and >= 0. Got {float(given[i])!r} at index {i}; clean or clip the weights."
         )
-    if not arr.any():
+    if not given.any():
         raise ParameterError("'sample_weight' must not be all zero: at least one example must count.")
-    return arr
+    out = np.ascontiguousarray(given / given.max(), dtype=dtype)  # only ratios matter: scaled into range
+    if not np.isfinite(out).all() or not out.any():
+        raise ParameterError("'sample_weight' spans a range the network's dtype cannot hold; rescale the weights.")
+    return out

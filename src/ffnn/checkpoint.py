@@ -8,8 +8,10 @@ of the callbacks that have one (early stopping's best weights, the book's halvin
 state as a tree whose arrays are named ``a0``, ``a1``, … beside it), read with
 ``allow_pickle=False``, size-checked before anything is allocated, written atomically.
 
-:class:`Checkpointer` writes one every ``every`` epochs into a folder and keeps the newest
-``keep``; :func:`latest` finds the newest.
+:class:`Checkpointer` writes one every ``every`` epochs or every ``seconds``, at the end (marked
+``finished`` when training ended by itself: its last epoch, or a callback such as early stopping)
+and on Ctrl-C, into a folder, and keeps the newest ``keep``; :func:`latest` finds the newest and
+:func:`load_newest` the newest that loads.
 """
 
 from __future__ import annotations
@@ -253,7 +255,8 @@ class Checkpointer(Callback):
             raise ParameterError(f"The 'keep' parameter must be an integer >= 1. Got {keep!r} instead.")
         self.folder, self.every, self.keep, self.seconds, self.tag = Path(folder), every, keep, seconds, tag
         self.state: TrainingState | None = None
-        self._pending: dict[str, Any] | None = None
+        self._pending: dict[str, Any] | None = None  # the newest snapshot not yet written
+        self._latest: dict[str, Any] | None = None  # the newest snapshot
         self._written_at = time.monotonic()
 
     def bind(self, state: TrainingState) -> None:
@@ -271,15 +274,19 @@ class Checkpointer(Callback):
             due = (epoch + 1) % self.every == 0
         else:
             due = time.monotonic() - self._written_at >= (self.seconds or 0.0)
-        if due or epoch + 1 == self.state.epochs:
+        self._latest = snapshot
+        if due:
             self._write(snapshot)
         else:
             self._pending = snapshot
         return False
 
     def on_train_end(self, network: Network, history: History) -> None:
-        if self._pending is not None:
-            self._write(self._pending)
+        if history.interrupted:  # Ctrl-C: the last complete epoch, to continue from
+            if self._pending is not None:
+                self._write(self._pending)
+        elif self._latest is not None:  # ended by itself: nothing left to train
+            self._write({**self._latest, "finished": True})
 
     def _write(self, snapshot: dict[str, Any]) -> None:
         save(self.folder / f"checkpoint-{snapshot['epoch']:05d}.npz", snapshot)

@@ -6,7 +6,8 @@ A run folder holds
 
     config.toml        the resolved settings (``--config`` with it repeats the run)
     metrics.csv        one row per epoch, rewritten after each
-    checkpoints/       the whole training state, every ``checkpoint_every`` epochs
+    checkpoints/       the whole training state: every minute (or ``checkpoint_every`` epochs),
+                       at the end and on Ctrl-C
     model.npz          the trained network with its settings and summary (``ffnn.load``)
     summary.json       final and best accuracies, epoch times
 """
@@ -236,7 +237,8 @@ def resume(folder: str | Path, *, quiet: bool = False, callbacks: Sequence[Callb
             f"{path} is of epoch {state['epoch']}, but the run's epochs are 0 to {last}: it does not belong to "
             f"{config}. Start a new run (--out NEW, or --overwrite)."
         )
-    if state["epoch"] == last and not quiet:  # killed between its last checkpoint and its model: finish that
+    finished = state.get("finished") is True or state["epoch"] == last
+    if finished and not quiet:  # killed between its last checkpoint and its model, say: finish that
         print(f"The run in {folder} is complete; writing its model and summary again from {path.name}.")
     for orphan in folder.glob(".*.tmp"):  # the remains of a write that a kill cut short
         orphan.unlink(missing_ok=True)
@@ -244,7 +246,8 @@ def resume(folder: str | Path, *, quiet: bool = False, callbacks: Sequence[Callb
         print(f"Resuming {folder} after epoch {state['epoch']} ({path.name})")
     network = build_network(settings)
     data = named.load(settings["dataset"], settings["validation"], settings["seed"], settings["dtype"])
-    return _fit(settings, folder, network, data, state, None, quiet, callbacks)
+    epochs = state["epoch"] + 1 if finished else None  # a finished run trains no further
+    return _fit(settings, folder, network, data, state, None, quiet, callbacks, epochs)
 
 
 class _EpochCount(Callback):
@@ -267,9 +270,12 @@ def _fit(
     recipe: str | None,
     quiet: bool,
     extra: Sequence[Callback],
+    epochs: int | None = None,
 ) -> RunResult:
     X, y = data.train
     options, callbacks = build_training(settings, len(X))
+    if epochs is not None:
+        options["epochs"] = epochs
     callbacks += [
         GradientNorms(X[:_GRADIENT_PROBE], y[:_GRADIENT_PROBE]),
         TrainingAccuracy(X[:_ACCURACY_SAMPLE], y[:_ACCURACY_SAMPLE]),
@@ -349,7 +355,9 @@ def _release_folder(folder: Path, created: bool) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         return
     for path in folder.iterdir():
-        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() and not path.is_symlink() else path.unlink(
+            missing_ok=True
+        )
 
 
 def _prepare_folder(folder: Path, settings: Mapping[str, Any], recipe: str | None) -> None:

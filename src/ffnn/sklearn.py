@@ -87,6 +87,9 @@ class _ValidationScore(Callback):
         return False
 
 
+_FIXED_ON_CONTINUE = ("sizes", "activation", "output_activation", "cost", "init", "dtype", "optimizer", "dropout")
+
+
 class _FFNNBase(BaseEstimator):
     """What both estimators share: parameters → settings → network and training → ``ffnn.fit``."""
 
@@ -186,6 +189,21 @@ class _FFNNBase(BaseEstimator):
         }
         return settings_table.resolve(settings_table.Layer(values, _spell))
 
+    def _check_continuable(self, settings: dict[str, Any]) -> None:
+        """Continuing (``partial_fit``, ``warm_start``) keeps the network and the optimizer's state:
+        refuse parameters that would need new ones, and schedules planned for one call's epochs."""
+        changed = [k for k in _FIXED_ON_CONTINUE if settings[k] != self._fixed[k]]
+        if changed:
+            raise ParameterError(
+                f"{', '.join(_spell(k) for k in changed)} changed since the network was made; continuing "
+                "(partial_fit, warm_start) keeps the network and the optimizer: fit with warm_start=False."
+            )
+        if settings["schedule"] != "constant":
+            raise ParameterError(
+                f"schedule={settings['schedule']!r} is planned over one call's epochs; continuing (partial_fit, "
+                "warm_start) would run past its end. Use schedule='constant', or fit with warm_start=False."
+            )
+
     def _fit(self, X: Any, y: Any, sample_weight: Any, *, partial: bool, classes: Any = None) -> _FFNNBase:
         first = not (partial or self.warm_start) or not hasattr(self, "network_")
         X, y = validate_data(
@@ -208,6 +226,11 @@ class _FFNNBase(BaseEstimator):
         settings = self._settings(X.shape[1], len(X), epochs, 0 if X_val is None else len(X_val))
         if first:
             self.network_ = run.build_network(settings)
+            self._fixed = {k: settings[k] for k in _FIXED_ON_CONTINUE}
+        else:
+            self._check_continuable(settings)
+        if self.validation_scores_ is None and X_val is not None:
+            self.validation_scores_ = []
         options, callbacks = run.build_training(settings, len(X))
         carry = _CarryOptimizerState(self._optimizer_state)
         callbacks.append(carry)

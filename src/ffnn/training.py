@@ -123,26 +123,27 @@ def fit(
     first_epoch = state.restore(resume) if resume is not None else 0
     for cb in hooks:
         cb.bind(state)
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught from its values
-        for epoch in range(first_epoch, epochs):
-            for cb in hooks:
-                cb.on_epoch_begin(network, epoch)
-            start = time.perf_counter()
-            order = rng.permutation(n) if shuffle else np.arange(n)
-            last_good = [p.copy() for p in network.parameters()]
-            costs = batches.run(order, epoch)
-            if costs is None:  # a batch callback stopped training: back to the last complete epoch
-                for p, good in zip(network.parameters(), last_good):
-                    p[...] = good
-                history.interrupted = True
-                break
-            seconds = time.perf_counter() - start
-            _check_finite(network, costs, last_good, epoch, step.advice)
-            _record(history, network, epoch, float(costs.mean()), seconds, test, validation)
-            if any([cb.on_epoch_end(network, history) for cb in hooks]):
-                break
+    for epoch in range(first_epoch, epochs):
         for cb in hooks:
-            cb.on_train_end(network, history)
+            cb.on_epoch_begin(network, epoch)
+        start = time.perf_counter()
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        last_good = [p.copy() for p in network.parameters()]
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging epoch is caught from its values
+            costs = batches.run(order, epoch)
+            seconds = time.perf_counter() - start  # the training alone: checks and evaluation excluded
+            if costs is not None:
+                _check_finite(network, costs, last_good, epoch, step.advice)
+        if costs is None:  # a batch callback stopped training: back to the last complete epoch
+            for p, good in zip(network.parameters(), last_good):
+                p[...] = good
+            history.interrupted = True
+            break
+        _record(history, network, epoch, float(costs.mean()), seconds, test, validation)
+        if any([cb.on_epoch_end(network, history) for cb in hooks]):
+            break
+    for cb in hooks:
+        cb.on_train_end(network, history)
     return history
 
 
