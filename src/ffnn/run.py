@@ -170,9 +170,12 @@ def train(
     a diverging run saves the last good model and raises :class:`ffnn.TrainingDivergedError`.
     """
     folder = Path(folder)
+    if settings.get("hidden"):  # the sizes will come from the data (a table resolved before carries the default)
+        settings = {k: v for k, v in settings.items() if k != "sizes"}
     settings = settings_table.resolve(settings_table.Layer(settings, settings_table.as_written))  # whole, checked
+    data = load_data(settings)
+    settings = resolve_sizes(settings, data)
     network = build_network(settings)
-    data = named.load(settings["dataset"], settings["validation"], settings["seed"], settings["dtype"])
     _check_data(network, data)
     created = _claim_folder(folder, overwrite)
     epochs = _EpochCount()
@@ -188,6 +191,64 @@ def train(
     if result.interrupted and not epochs.count:  # Ctrl-C before any epoch ended: nothing to keep
         _release_folder(folder, created)
     return result
+
+
+def load_data(settings: Mapping[str, Any], classes: list[str] | None = None) -> named.Splits:
+    """The data set a resolved settings table names, split as it says."""
+    return named.load(
+        settings["dataset"], settings["validation"], settings["seed"], settings["dtype"],
+        label=label_column(settings.get("label_column", "")), test_fraction=settings.get("test_fraction", 0.0),
+        classes=classes,
+    )  # fmt: skip
+
+
+def label_column(text: str) -> str | int | None:
+    """The ``label_column`` setting as ``load_arrays`` takes it: None (the last), an index, or a name."""
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def resolve_sizes(settings: Mapping[str, Any], data: named.Splits) -> dict[str, Any]:
+    """``settings`` with ``sizes`` = [inputs, *hidden, outputs] from the data when ``hidden`` is given
+    (and ``hidden`` then cleared: the resolved sizes are what config.toml and the model keep);
+    the class names checked against the output layer."""
+    settings = dict(settings)
+    X = data.train[0]
+    n_classes = _class_count(data)
+    hidden = settings_table.hidden_sizes(settings)
+    if hidden:
+        settings["sizes"], settings["hidden"] = [int(np.shape(X)[1]), *hidden, n_classes], ""
+    elif (
+        data.classes is not None
+        and settings["sizes"][-1] != len(data.classes)
+        and not (settings["sizes"][-1] == 1 and len(data.classes) == 2)
+    ):
+        raise ParameterError(
+            f"sizes ends in {settings['sizes'][-1]} outputs, but {settings['dataset']} has {len(data.classes)} "
+            f"classes ({', '.join(data.classes)}): end sizes in {len(data.classes)}, or give --hidden instead."
+        )
+    return settings
+
+
+def _class_count(data: named.Splits) -> int:
+    if data.classes is not None:
+        return len(data.classes)
+    labels = [np.asarray(split[1]) for split in (data.train, data.validation, data.test) if split is not None]
+    if any(y.ndim != 1 for y in labels):  # targets, one column per output
+        return int(labels[0].shape[1])
+    return max(2, max(int(y.max()) for y in labels if len(y)) + 1)
+
+
+def input_statistics(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) of each input over the rows of ``X``; a constant input's std is taken as 1."""
+    X = np.asarray(X, dtype=np.float64)
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    std[std < 1e-12 * np.maximum(1.0, np.abs(mean))] = 1.0
+    return mean, std
 
 
 def run_tag(settings: Mapping[str, Any]) -> str:
@@ -243,7 +304,7 @@ def resume(folder: str | Path, *, quiet: bool = False, callbacks: Sequence[Callb
     if not quiet:
         print(f"Resuming {folder} after epoch {state['epoch']} ({path.name})")
     network = build_network(settings)
-    data = named.load(settings["dataset"], settings["validation"], settings["seed"], settings["dtype"])
+    data = load_data(settings)
     return _fit(settings, folder, network, data, state, None, quiet, callbacks)
 
 
@@ -269,6 +330,9 @@ def _fit(
     extra: Sequence[Callback],
 ) -> RunResult:
     X, y = data.train
+    network.classes = data.classes
+    if settings.get("standardize"):  # from the training split only, before anything is scored
+        network.standardization = input_statistics(X)
     options, callbacks = build_training(settings, len(X))
     callbacks += [
         GradientNorms(X[:_GRADIENT_PROBE], y[:_GRADIENT_PROBE]),
@@ -396,6 +460,7 @@ class Evaluation:
     cost: float
     cost_name: str
     confusion: np.ndarray
+    classes: list[str] | None = None  # the class names, when the model has them
 
     @property
     def per_class_accuracy(self) -> np.ndarray:
@@ -408,7 +473,21 @@ def evaluate(model: str | Path, dataset: str | None = None, split: str = "test")
     network = load(Path(model) / "model.npz" if Path(model).is_dir() else model)
     config = network.metadata.get("config", {})
     name = dataset or config.get("dataset", "mnist")
-    data = named.load(name, config.get("validation", 0) if dataset is None else 0, config.get("seed", 0))
+    label = label_column(config.get("label_column", "")) if name.lower().endswith(".csv") else None
+    if dataset is None:  # the run's own data, split as it was
+        data = named.load(
+            name, config.get("validation", 0), config.get("seed", 0), label=label,
+            test_fraction=config.get("test_fraction", 0.0), classes=network.classes,
+        )  # fmt: skip
+    else:
+        data = named.load(name, 0, config.get("seed", 0), label=label, classes=network.classes)
+        if data.test is None and named.is_file(name):  # a file of its own: all of it is the test
+            data = named.Splits(data.train, None, data.train, data.classes)
+    if data.classes is not None and network.classes is None:
+        raise ParameterError(
+            f"{name} labels its examples by class names, but {model} was trained on class indices (it has no "
+            "class names); evaluate it on data labelled by index."
+        )
     parts = {"test": data.test, "validation": data.validation, "train": data.train}
     if split not in parts:
         raise ParameterError(f"The 'split' parameter must be one of {sorted(parts)}. Got {split!r} instead.")
@@ -418,4 +497,4 @@ def evaluate(model: str | Path, dataset: str | None = None, split: str = "test")
     X, y = part
     accuracy, cost = network.score(X, y)
     confusion = confusion_matrix(y, network.predict(X), max(network.sizes[-1], 2))
-    return Evaluation(name, split, len(y), accuracy, cost, network.cost_function.name, confusion)
+    return Evaluation(name, split, len(y), accuracy, cost, network.cost_function.name, confusion, network.classes)

@@ -1,11 +1,17 @@
 """The user's own data: ``.npz`` and ``.csv`` files, validated, never unpickled.
 
-- ``.npz``: arrays ``X`` (n, features) and ``y`` (n,) of integer labels; optionally ``X_test`` and
+- ``.npz``: arrays ``X`` (n, features) and ``y`` (n,) of integer labels or of class names (a
+  NumPy unicode array, ``dtype='<U…'``; object arrays are refused); optionally ``X_test`` and
   ``y_test`` (both or neither). Loaded with ``allow_pickle=False``.
-- ``.csv``: one example per row, comma-separated numbers; an optional header row. The labels are
-  the column named by ``label`` (a header name or a column index), by default the last column.
+- ``.csv``: one example per row, comma-separated; an optional header row (the first row is a
+  header when it has a field that is not a number in a column whose second row has one). The
+  labels are the column named by ``label`` (a header name or a column index), by default the last
+  column; every other column is a feature and must be a number.
 
-Labels must be whole numbers ≥ 0 with at least 2 distinct classes; features must be finite.
+Labels are whole numbers ≥ 0 (class indices), or class names: then the names, sorted, become the
+classes 0..k−1 (:func:`load_data` returns them; ``classes=`` maps a file's names to a model's
+classes instead, refusing a name the model does not know). At least 2 distinct classes; features
+must be finite.
 Every problem raises :class:`ffnn.errors.DataFormatError` naming the file and the fix.
 """
 
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +33,35 @@ Split = tuple[np.ndarray, np.ndarray]
 MAX_LABEL = 2**31 - 1  # labels index output neurons; larger ones are a mistake (and would wrap in a cast)
 
 
+@dataclass
+class Loaded:
+    """A user's data file: the training pair, the test pair (or None), and the class names (None
+    when the labels are class indices)."""
+
+    train: Split
+    test: Split | None
+    classes: list[str] | None
+
+
 def load_arrays(
     path: str | os.PathLike[str], label: str | int | None = None, *, max_bytes: int | None = None
 ) -> tuple[Split, Split | None]:
     """``((X, y), (X_test, y_test))`` from a ``.npz`` or ``.csv`` file; the test pair may be None.
+
+    Class names are encoded as indices into their sorted list (see :func:`load_data` for the list).
+    """
+    loaded = load_data(path, label, max_bytes=max_bytes)
+    return loaded.train, loaded.test
+
+
+def load_data(
+    path: str | os.PathLike[str],
+    label: str | int | None = None,
+    *,
+    classes: list[str] | None = None,
+    max_bytes: int | None = None,
+) -> Loaded:
+    """The ``.npz`` or ``.csv`` file at ``path``, its class names encoded (by ``classes`` if given).
 
     An ``.npz`` file's arrays are checked from their headers before any is read: names, dtypes,
     shapes, and their total size against ``max_bytes`` (default: ``$FFNN_MAX_DATA_BYTES``, else
@@ -45,18 +77,23 @@ def load_arrays(
             raise ParameterError(
                 "The 'label' parameter applies to .csv files only; an .npz file names its arrays y, y_test."
             )
-        return _load_npz(path, limit)
+        return _load_npz(path, limit, classes)
     if suffix == ".csv":
         if path.stat().st_size > limit:
             raise DataFormatError(too_large(f"{path}: the file", path.stat().st_size, limit))
-        return _check_pair(path, *_load_csv(path, label), "X", "y"), None
+        X, raw = _load_csv(path, label)
+        numbers = _as_numbers(raw)
+        if numbers is not None:
+            return Loaded(_check_pair(path, X, numbers, "X", "y"), None, None)
+        y, names = _encode(path, raw, "the label column", classes)
+        return Loaded(_check_pair(path, X, y, "X", "y"), None, names)
     raise DataFormatError(f"{path}: unsupported file type {suffix or '(none)'}; use .npz (arrays X, y) or .csv.")
 
 
 _NAMES = ("X", "y", "X_test", "y_test")
 
 
-def _load_npz(path: Path, limit: int) -> tuple[Split, Split | None]:
+def _load_npz(path: Path, limit: int, classes: list[str] | None) -> Loaded:
     try:
         with open(path, "rb") as f:
             declared = check_npz(f, max_bytes=max(limit, 1 << 32))
@@ -68,11 +105,47 @@ def _load_npz(path: Path, limit: int) -> tuple[Split, Split | None]:
             arrays = {key: archive[key] for key in _NAMES if key in declared}
     except Exception as e:  # zip and npy layers raise many types for a damaged member
         raise DataFormatError(f"{path}: not a readable .npz archive ({type(e).__name__}: {e}).") from e
-    train = _check_pair(path, arrays["X"], arrays["y"], "X", "y")
+    y, names = arrays["y"], None
+    if y.dtype.kind == "U":
+        y, names = _encode(path, y, "y", classes)
+    train = _check_pair(path, arrays["X"], y, "X", "y")
     if "X_test" not in arrays:
-        return train, None
-    test = _check_pair(path, arrays["X_test"], arrays["y_test"], "X_test", "y_test")
-    return train, test
+        return Loaded(train, None, names)
+    y_test = arrays["y_test"]
+    if (y_test.dtype.kind == "U") != (names is not None):
+        raise DataFormatError(f"{path}: y and y_test must both hold class names or both class indices.")
+    if names is not None:
+        y_test, _ = _encode(path, y_test, "y_test", names)
+    return Loaded(train, _check_pair(path, arrays["X_test"], y_test, "X_test", "y_test"), names)
+
+
+def _as_numbers(raw: np.ndarray) -> np.ndarray | None:
+    """The label fields as numbers, or None when any is not a number (they are class names)."""
+    try:
+        return np.array([float(v) for v in raw])
+    except ValueError:
+        return None
+
+
+def _encode(path: Path, raw: np.ndarray, name: str, classes: list[str] | None) -> tuple[np.ndarray, list[str]]:
+    """Class names as indices into ``classes`` (default: the names found, sorted), and the classes."""
+    labels = np.char.strip(np.asarray(raw, dtype=str))
+    empty = np.flatnonzero(labels == "")
+    if len(empty):
+        raise DataFormatError(f"{path}: {name} is empty at example {int(empty[0])}; every example needs a class.")
+    found = sorted(set(labels.tolist()))
+    if classes is None:
+        classes = found
+        if len(classes) < 2:
+            raise DataFormatError(f"{path}: {name} has 1 class ({classes[0]!r}); a classifier needs at least 2.")
+    unknown = [c for c in found if c not in classes]
+    if unknown:
+        raise DataFormatError(
+            f"{path}: {name} has class {unknown[0]!r}, which the model does not know (its classes: "
+            f"{', '.join(classes)}); a model can only score the classes it was trained on."
+        )
+    index = {c: i for i, c in enumerate(classes)}
+    return np.array([index[c] for c in labels.tolist()], dtype=np.intp), list(classes)
 
 
 def _check_declared(path: Path, declared: dict[str, ArrayInfo], limit: int) -> None:
@@ -103,6 +176,7 @@ def _check_declared(path: Path, declared: dict[str, ArrayInfo], limit: int) -> N
 
 
 def _load_csv(path: Path, label: str | int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(features, the label column's fields as text)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:  # a byte-order mark is not part of the first field
             rows = [row for row in csv.reader(f) if row]
@@ -110,35 +184,54 @@ def _load_csv(path: Path, label: str | int | None) -> tuple[np.ndarray, np.ndarr
         raise DataFormatError(f"{path}: cannot be read as CSV text ({e}).") from e
     if not rows:
         raise DataFormatError(f"{path}: is empty.")
-    header = None if _all_numbers(rows[0]) else [name.strip() for name in rows[0]]
+    header = [name.strip() for name in rows[0]] if _is_header(rows) else None
     body = rows[1:] if header else rows
     width = len(rows[0])
     column = _label_column(path, header, width, label)
-    values = np.empty((len(body), width))
+    if width < 2 or not len(body):
+        raise DataFormatError(f"{path}: needs at least one feature column, a label column and one data row.")
+    values = np.empty((len(body), width - 1))
+    labels = []
     for i, row in enumerate(body):
         line = i + (2 if header else 1)
         if len(row) != width:
             raise DataFormatError(f"{path}: line {line} has {len(row)} fields, the first row has {width}.")
+        labels.append(row[column])
         try:
-            values[i] = [float(v) for v in row]
+            values[i] = [float(v) for j, v in enumerate(row) if j != column]
         except ValueError as e:
-            raise DataFormatError(f"{path}: line {line} has a field that is not a number ({e}).") from e
-    if width < 2 or not len(body):
-        raise DataFormatError(f"{path}: needs at least one feature column, a label column and one data row.")
-    return np.delete(values, column, axis=1), values[:, column]
+            where = f"column {header[column]!r}" if header else f"column {column}"
+            raise DataFormatError(
+                f"{path}: line {line} has a field that is not a number ({e}); only the label column "
+                f"({where}) may hold names."
+            ) from e
+    return values, np.array(labels, dtype=str)
 
 
-def _all_numbers(row: list[str]) -> bool:
+def _number(text: str) -> bool:
     try:
-        [float(v) for v in row]
+        float(text)
     except ValueError:
         return False
     return True
 
 
+def _is_header(rows: list[list[str]]) -> bool:
+    """Whether the first row names the columns: a field that is not a number where the second row
+    has a number (a label column of names alone does not make a header)."""
+    first = rows[0]
+    if all(_number(v) for v in first):
+        return False
+    if len(rows) < 2:
+        return True
+    return any(not _number(a) and _number(b) for a, b in zip(first, rows[1]))
+
+
 def _label_column(path: Path, header: list[str] | None, width: int, label: str | int | None) -> int:
     if label is None:
         return width - 1
+    if isinstance(label, str) and not (header and label in header) and label.lstrip("-").isdigit():
+        label = int(label)  # "2" names no column: it is an index
     if isinstance(label, int) and not isinstance(label, bool):
         if not -width <= label < width:
             raise DataFormatError(f"{path}: label column {label} is out of range for {width} columns.")
@@ -156,7 +249,7 @@ def _check_shapes(
         raise DataFormatError(
             f"{path}: {x_name} must be a 2-D numeric array (n, features) of real numbers; got {x_dtype} {x_shape}."
         )
-    if len(y_shape) != 1 or y_dtype.kind not in REAL_KINDS:
+    if len(y_shape) != 1 or y_dtype.kind not in (*REAL_KINDS, "U"):
         raise DataFormatError(f"{path}: {y_name} must be a 1-D array of labels; got {y_dtype} {y_shape}.")
     if x_shape[0] != y_shape[0]:
         raise DataFormatError(f"{path}: {x_name} has {x_shape[0]} rows but {y_name} has {y_shape[0]} labels.")
