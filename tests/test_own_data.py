@@ -227,3 +227,42 @@ def test_nan_and_mismatched_widths_are_refused(trained, tmp_path, capsys):
     nan_rows.write_text("1000,nan,5000\n")
     code, _, err = cli(capsys, "predict", trained / "model.npz", nan_rows)
     assert code == 2 and "row 0 contains NaN or inf" in err
+
+
+def test_export_carries_the_class_names_and_the_standardization(trained, tmp_path, capsys):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    code, out, err = cli(capsys, "export", trained / "model.npz", tmp_path / "m.onnx")
+    assert code == 0, err
+    assert "classes (label 0, 1, …; in the metadata as class_names): setosa, versicolor, virginica" in out
+    props = {p.key: p.value for p in onnx.load(str(tmp_path / "m.onnx")).metadata_props}
+    assert json.loads(props["class_names"]) == SPECIES
+    model = load(trained / "model.npz")
+    X = named.load(str(tmp_path / "my.csv"), label="species").train[0]  # raw, unscaled rows
+    values, labels = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(
+        None, {"input": X.astype(np.float32)}
+    )
+    np.testing.assert_allclose(values, model.predict_proba(X), atol=1e-5)
+    np.testing.assert_array_equal(labels, model.predict(X))
+
+
+def test_a_test_file_of_its_own_is_the_test_split(tmp_path, capsys):
+    train, test = write_flowers(tmp_path / "train.csv", n=90), write_flowers(tmp_path / "test.csv", n=15, seed=5)
+    code, _, err = cli(
+        capsys, "train", "--dataset", train, "--test", test, "--label-column", "species", "--hidden", "8",
+        "--standardize", "--epochs", "3", "--out", tmp_path / "r", "--no-plots", "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    splits = named.load(str(train), label="species", test_fraction=0.2, test_file=str(test))
+    assert [len(splits.train[1]), len(splits.test[1])] == [90, 15]  # nothing held out of train.csv
+    code, out, err = cli(capsys, "evaluate", tmp_path / "r")
+    assert code == 0 and f"on {train} (test, 15 examples)" in out, err
+    with pytest.raises(SettingError, match=r"--test must be a .csv or .npz file; got 'x.txt'"):
+        table.resolve(table.Layer({"dataset": "a.csv", "test": "x.txt"}, table.flag))
+    bad = write_flowers(tmp_path / "bad.csv", n=4, names=["setosa", "rose"])
+    code, _, err = cli(
+        capsys, "train", "--dataset", train, "--test", bad, "--label-column", "species", "--hidden", "8",
+        "--out", tmp_path / "r2",
+    )  # fmt: skip
+    assert code == 2 and "has class 'rose', which the model does not know" in err
+    assert not (tmp_path / "r2").exists()

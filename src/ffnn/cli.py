@@ -318,6 +318,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     to_onnx(network, args.out)
     values = "probabilities" if network.gives_probabilities else "outputs"
     print(f"{args.out}: ONNX opset {OPSET}; input 'input' (N, {network.sizes[0]}), outputs '{values}' and 'label'")
+    if network.classes:
+        print(f"classes (label 0, 1, …; in the metadata as class_names): {', '.join(network.classes)}")
+    if network.standardization is not None:
+        print("inputs: raw; the graph standardises them with the model's mean and std")
     return 0
 
 

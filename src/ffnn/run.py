@@ -198,7 +198,7 @@ def load_data(settings: Mapping[str, Any], classes: list[str] | None = None) -> 
     return named.load(
         settings["dataset"], settings["validation"], settings["seed"], settings["dtype"],
         label=label_column(settings.get("label_column", "")), test_fraction=settings.get("test_fraction", 0.0),
-        classes=classes,
+        classes=classes, test_file=settings.get("test", ""),
     )  # fmt: skip
 
 
@@ -477,7 +477,7 @@ def evaluate(model: str | Path, dataset: str | None = None, split: str = "test")
     if dataset is None:  # the run's own data, split as it was
         data = named.load(
             name, config.get("validation", 0), config.get("seed", 0), label=label,
-            test_fraction=config.get("test_fraction", 0.0), classes=network.classes,
+            test_fraction=config.get("test_fraction", 0.0), classes=network.classes, test_file=config.get("test", ""),
         )  # fmt: skip
     else:
         data = named.load(name, 0, config.get("seed", 0), label=label, classes=network.classes)

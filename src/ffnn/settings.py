@@ -91,6 +91,14 @@ SETTINGS = (
     Setting("dataset", "mnist", "mnist | fashion-mnist | xor | punnen | spirals | moons | circles | PATH (.npz/.csv)"),
     Setting("validation", 0, "the last k training examples held out for validation", low=0),
     Setting(
+        "test",
+        "",
+        "a .csv/.npz file of the same kind as the dataset whose examples are the test split ('' = none)",
+        used=_own_file,
+        used_by="a .csv or .npz dataset",
+        decided_by=("dataset",),
+    ),
+    Setting(
         "label_column",
         "",
         "the label column of a .csv dataset: a header name or a column index ('' = the last)",
@@ -101,7 +109,7 @@ SETTINGS = (
     Setting(
         "test_fraction",
         0.2,
-        "share of each class held out as the test split of a file without one (0 = none)",
+        "share of each class held out as the test split of a file without one and without --test (0 = none)",
         low=0.0,
         high=1.0,
         used=_own_file,
@@ -373,6 +381,8 @@ def _check_combinations(settings: Table, given: Mapping[str, Layer], spell: Call
         raise SettingError(
             f"{name('augment')} distorts images, which {name('standardize')} has already shifted: drop one of them."
         )
+    if settings.get("test") and not str(settings["test"]).lower().endswith((".csv", ".npz")):
+        raise SettingError(f"{name('test')} must be a .csv or .npz file; got {settings['test']!r}.")
     watchers = {"patience": settings["patience"] > 0, "schedule": settings["schedule"] == "halve-on-plateau"}
     if not settings["validation"]:
         for key, wanted in watchers.items():

@@ -42,6 +42,7 @@ def load(
     label: str | int | None = None,
     test_fraction: float = 0.0,
     classes: list[str] | None = None,
+    test_file: str = "",
 ) -> Splits:
     """The data set ``name`` (see :data:`NAMES`) or the .npz/.csv file at that path.
 
@@ -50,7 +51,9 @@ def load(
 
     A file's own options: ``label`` (its label column, .csv only), ``test_fraction`` (the share of
     each class held out as the test split, drawn with ``seed``, when the file has no test split of
-    its own) and ``classes`` (a model's class names, to encode the file's names by).
+    its own), ``classes`` (a model's class names, to encode the file's names by) and ``test_file``
+    (a second file of the same kind whose examples are the test split, labelled by the first
+    file's classes; then nothing is held out of the first).
     """
     if name in mnist.DATASETS:
         splits = mnist.load(name, dtype=dtype, validation=validation)
@@ -66,7 +69,15 @@ def load(
     if is_file(name):
         loaded = load_data(name, label, classes=classes)
         train, test = loaded.train, loaded.test
-        if test is None and test_fraction:
+        if test_file:
+            own = load_data(test_file, label if is_file(test_file) and test_file.lower().endswith(".csv") else None,
+                            classes=loaded.classes)  # fmt: skip
+            if own.classes is not None and loaded.classes is None:
+                raise ParameterError(
+                    f"{test_file} labels its examples by class names, but {name} by class indices; label both alike."
+                )
+            test = own.test if own.test is not None else own.train
+        elif test is None and test_fraction:
             train, test = split_stratified(name, train, test_fraction, seed)
         held = _hold_out(train, validation, test)
         held.classes = loaded.classes
