@@ -276,3 +276,46 @@ def test_a_test_file_of_its_own_is_the_test_split(tmp_path, capsys):
     )  # fmt: skip
     assert code == 2 and "has class 'rose', which the model does not know" in err
     assert not (tmp_path / "r2").exists()
+
+
+# -- regression ---------------------------------------------------------------------------------------------
+
+
+def test_regression_reports_mse_and_r2_and_predict_prints_values(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    lines = ["size_m2,price,rooms"]
+    for _ in range(400):  # price (k) = 2 × size + 5 × rooms + noise (sd 10)
+        size, rooms = rng.uniform(30, 200), int(rng.integers(1, 6))
+        lines.append(f"{size:.1f},{2 * size + 5 * rooms + rng.normal(0, 10):.1f},{rooms}")
+    (tmp_path / "houses.csv").write_text("\n".join(lines) + "\n")
+    code, out, err = cli(
+        capsys, "train", "--dataset", tmp_path / "houses.csv", "--task", "regression", "--label-column", "price",
+        "--hidden", "16", "--standardize", "--activation", "tanh", "--eta", "0.01", "--epochs", "30",
+        "--out", tmp_path / "r", "--no-plots",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "Test MSE: " in out and "Final test accuracy" not in out
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["test_r2"] > 0.9 and summary["test_mse"] < 400  # measured: R² 0.978, MSE 225 (noise: 100)
+    assert summary["final_test_accuracy"] is None
+    model = load(tmp_path / "r" / "model.npz")
+    assert model.sizes == [2, 16, 1] and model.activations[-1].name == "identity" and model.classes is None
+
+    code, out, err = cli(capsys, "evaluate", tmp_path / "r")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].endswith("(test, 80 examples)") and lines[1].startswith("MSE ") and lines[2].startswith("R² ")
+    assert float(lines[2].split()[1]) == pytest.approx(summary["test_r2"], abs=1e-4)
+
+    (tmp_path / "q.csv").write_text("100,3\n")
+    code, out, err = cli(capsys, "predict", tmp_path / "r" / "model.npz", tmp_path / "q.csv", "--json")
+    assert code == 0, err
+    (result,) = json.loads(out)
+    assert set(result) == {"input", "outputs"} and result["outputs"][0] == pytest.approx(215, abs=25)
+
+    code, _, err = cli(capsys, "train", "--dataset", tmp_path / "houses.csv", "--task", "regression", "--cost",
+                       "cross_entropy", "--hidden", "4")  # fmt: skip
+    assert code == 2 and "--task = 'regression' fits real-valued targets with the quadratic cost" in err
+    (tmp_path / "names.csv").write_text("a,b\n1,x\n2,y\n")
+    with pytest.raises(DataFormatError, match=r"a regression target must be a number; the label column has 'x'"):
+        load_data(tmp_path / "names.csv", regression=True)

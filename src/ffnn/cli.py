@@ -260,6 +260,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 def _print_result(summary: dict[str, Any], out: Path) -> None:
     final = summary["final_test_accuracy"]
+    if summary.get("test_mse") is not None:
+        print(f"Test MSE: {summary['test_mse']:.6g}, R²: {summary['test_r2']:.4f}")
     if final is not None:
         best = summary["best_test"]
         print(
@@ -273,6 +275,12 @@ def _print_result(summary: dict[str, Any], out: Path) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     report = run.evaluate(args.model, args.dataset, args.split)
+    if report.mse is not None:
+        print(f"{args.model} on {report.dataset} ({report.split}, {report.n} examples)")
+        print(f"MSE       {report.mse:.6g}")
+        print(f"R²        {report.r2:.4f}")
+        print(f"mean cost {report.cost:.6g}  ({report.cost_name})")
+        return 0
     correct = int(report.confusion.trace())
     classes = report.classes or [str(c) for c in range(len(report.confusion))]
     width = max(5, *(len(c) for c in classes))
@@ -300,6 +308,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
         {"input": name, "label": classes[label] if classes else int(label), key: [round(float(v), 6) for v in row]}
         for name, label, row in zip(names, labels, values)
     ]
+    if network.metadata.get("config", {}).get("task") == "regression":  # targets, not classes: no label
+        for r in results:
+            del r["label"]
+        if args.json:
+            print(json.dumps(results, indent=2))
+        else:
+            for r in results:
+                print(f"{r['input']}: " + "  ".join(f"{v:.6g}" for v in r[key]))
+        return 0
     if args.json:
         print(json.dumps(results, indent=2))
         return 0

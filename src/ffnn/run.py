@@ -198,8 +198,13 @@ def load_data(settings: Mapping[str, Any], classes: list[str] | None = None) -> 
     return named.load(
         settings["dataset"], settings["validation"], settings["seed"], settings["dtype"],
         label=label_column(settings.get("label_column", "")), test_fraction=settings.get("test_fraction", 0.0),
-        classes=classes, test_file=settings.get("test", ""),
+        classes=classes, test_file=settings.get("test", ""), regression=is_regression(settings),
     )  # fmt: skip
+
+
+def is_regression(settings: Mapping[str, Any]) -> bool:
+    """Whether the run fits real-valued targets (``task = 'regression'``) rather than classes."""
+    return settings.get("task") == "regression"
 
 
 def label_column(text: str) -> str | int | None:
@@ -219,6 +224,8 @@ def resolve_sizes(settings: Mapping[str, Any], data: named.Splits) -> dict[str, 
     settings = dict(settings)
     X = data.train[0]
     n_classes = _class_count(data)
+    if is_regression(settings) and not settings["output_activation"]:
+        settings["output_activation"] = "identity"  # targets are any real numbers
     hidden = settings_table.hidden_sizes(settings)
     if hidden:
         settings["sizes"], settings["hidden"] = [int(np.shape(X)[1]), *hidden, n_classes], ""
@@ -357,11 +364,24 @@ def _fit(
         raise TrainingDivergedError(f"{e} The last good model is in {folder / 'model.npz'}.") from e
     history.interrupted = history.interrupted or interrupt.requested  # Ctrl-C between two epochs too
     summary = _summary(history, settings, recipe, time.perf_counter() - start)
+    if is_regression(settings):  # accuracy means nothing here: MSE and R² of the test split instead
+        summary.update(final_test_accuracy=None, best_test=None, task="regression")
+        summary.update(_regression_scores(network, data.test) if data.test is not None else {})
     network.metadata = {"config": dict(settings), "summary": summary}
     save(network, folder / "model.npz")
     with atomic_open(folder / "summary.json") as f:
         f.write(json.dumps(summary, indent=2).encode())
     return RunResult(folder, network, history, summary)
+
+
+def _regression_scores(network: Network, test: named.Split) -> dict[str, float]:
+    """The test split's mean squared error (over every target) and R² (1 − SSE / SST, averaged over targets)."""
+    X, Y = test
+    Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
+    A = np.asarray(network.feedforward(X), dtype=np.float64)
+    sse, sst = ((A - Y) ** 2).sum(axis=0), ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
+    r2 = np.where(sst > 0, 1.0 - sse / np.where(sst > 0, sst, 1.0), 0.0)
+    return {"test_mse": float(((A - Y) ** 2).mean()), "test_r2": float(r2.mean())}
 
 
 def _checkpointer(settings: Mapping[str, Any], folder: Path) -> checkpoint.Checkpointer:
@@ -461,6 +481,8 @@ class Evaluation:
     cost_name: str
     confusion: np.ndarray
     classes: list[str] | None = None  # the class names, when the model has them
+    mse: float | None = None  # regression: the mean squared error and R² (accuracy is then NaN)
+    r2: float | None = None
 
     @property
     def per_class_accuracy(self) -> np.ndarray:
@@ -474,13 +496,15 @@ def evaluate(model: str | Path, dataset: str | None = None, split: str = "test")
     config = network.metadata.get("config", {})
     name = dataset or config.get("dataset", "mnist")
     label = label_column(config.get("label_column", "")) if name.lower().endswith(".csv") else None
+    regression = is_regression(config)
     if dataset is None:  # the run's own data, split as it was
         data = named.load(
             name, config.get("validation", 0), config.get("seed", 0), label=label,
             test_fraction=config.get("test_fraction", 0.0), classes=network.classes, test_file=config.get("test", ""),
+            regression=regression,
         )  # fmt: skip
     else:
-        data = named.load(name, 0, config.get("seed", 0), label=label, classes=network.classes)
+        data = named.load(name, 0, config.get("seed", 0), label=label, classes=network.classes, regression=regression)
         if data.test is None and named.is_file(name):  # a file of its own: all of it is the test
             data = named.Splits(data.train, None, data.train, data.classes)
     if data.classes is not None and network.classes is None:
@@ -495,6 +519,12 @@ def evaluate(model: str | Path, dataset: str | None = None, split: str = "test")
     if part is None:
         raise ParameterError(f"the dataset {name!r} has no {split} split")
     X, y = part
+    if regression:
+        scores = _regression_scores(network, part)
+        return Evaluation(
+            name, split, len(y), float("nan"), network.cost(X, y), network.cost_function.name, np.zeros((0, 0), int),
+            mse=scores["test_mse"], r2=scores["test_r2"],
+        )  # fmt: skip
     accuracy, cost = network.score(X, y)
     confusion = confusion_matrix(y, network.predict(X), max(network.sizes[-1], 2))
     return Evaluation(name, split, len(y), accuracy, cost, network.cost_function.name, confusion, network.classes)

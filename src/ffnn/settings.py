@@ -99,6 +99,15 @@ SETTINGS = (
         decided_by=("dataset",),
     ),
     Setting(
+        "task",
+        "classification",
+        "what the label column holds: class labels, or real-valued targets (identity output, quadratic cost)",
+        choices=("classification", "regression"),
+        used=_own_file,
+        used_by="a .csv or .npz dataset",
+        decided_by=("dataset",),
+    ),
+    Setting(
         "label_column",
         "",
         "the label column of a .csv dataset: a header name or a column index ('' = the last)",
@@ -380,6 +389,11 @@ def _check_combinations(settings: Table, given: Mapping[str, Layer], spell: Call
     if settings["standardize"] and settings["augment"]:
         raise SettingError(
             f"{name('augment')} distorts images, which {name('standardize')} has already shifted: drop one of them."
+        )
+    if settings.get("task") == "regression" and settings["cost"] != "quadratic":
+        raise SettingError(
+            f"{name('task')} = 'regression' fits real-valued targets with the quadratic cost; "
+            f"{name('cost')} = {settings['cost']!r} is for classes. Drop {name('cost')}."
         )
     if settings.get("test") and not str(settings["test"]).lower().endswith((".csv", ".npz")):
         raise SettingError(f"{name('test')} must be a .csv or .npz file; got {settings['test']!r}.")

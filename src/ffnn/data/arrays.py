@@ -60,8 +60,12 @@ def load_data(
     *,
     classes: list[str] | None = None,
     max_bytes: int | None = None,
+    regression: bool = False,
 ) -> Loaded:
     """The ``.npz`` or ``.csv`` file at ``path``, its class names encoded (by ``classes`` if given).
+
+    With ``regression`` the labels are real-valued targets instead, returned as (n, k) float64
+    (a CSV's label column gives k = 1; an ``.npz`` file's ``y`` may be (n,) or (n, k)).
 
     An ``.npz`` file's arrays are checked from their headers before any is read: names, dtypes,
     shapes, and their total size against ``max_bytes`` (default: ``$FFNN_MAX_DATA_BYTES``, else
@@ -77,12 +81,17 @@ def load_data(
             raise ParameterError(
                 "The 'label' parameter applies to .csv files only; an .npz file names its arrays y, y_test."
             )
-        return _load_npz(path, limit, classes)
+        return _load_npz(path, limit, classes, regression)
     if suffix == ".csv":
         if path.stat().st_size > limit:
             raise DataFormatError(too_large(f"{path}: the file", path.stat().st_size, limit))
         X, raw = _load_csv(path, label)
         numbers = _as_numbers(raw)
+        if regression:
+            if numbers is None:
+                bad = next(v for v in raw.tolist() if _as_numbers(np.array([v])) is None)
+                raise DataFormatError(f"{path}: a regression target must be a number; the label column has {bad!r}.")
+            return Loaded(_check_targets(path, X, numbers, "X", "y"), None, None)
         if numbers is not None:
             return Loaded(_check_pair(path, X, numbers, "X", "y"), None, None)
         y, names = _encode(path, raw, "the label column", classes)
@@ -93,18 +102,26 @@ def load_data(
 _NAMES = ("X", "y", "X_test", "y_test")
 
 
-def _load_npz(path: Path, limit: int, classes: list[str] | None) -> Loaded:
+def _load_npz(path: Path, limit: int, classes: list[str] | None, regression: bool = False) -> Loaded:
     try:
         with open(path, "rb") as f:
             declared = check_npz(f, max_bytes=max(limit, 1 << 32))
     except (ValueError, OSError) as e:
         raise DataFormatError(f"{path}: not a readable .npz archive ({e}).") from e
-    _check_declared(path, declared, limit)
+    _check_declared(path, declared, limit, regression)
     try:
         with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in _NAMES if key in declared}
     except Exception as e:  # zip and npy layers raise many types for a damaged member
         raise DataFormatError(f"{path}: not a readable .npz archive ({type(e).__name__}: {e}).") from e
+    if regression:
+        train = _check_targets(path, arrays["X"], arrays["y"], "X", "y")
+        if "X_test" not in arrays:
+            return Loaded(train, None, None)
+        test = _check_targets(path, arrays["X_test"], arrays["y_test"], "X_test", "y_test")
+        if test[1].shape[1] != train[1].shape[1]:
+            raise DataFormatError(f"{path}: y_test has {test[1].shape[1]} targets per row, y has {train[1].shape[1]}.")
+        return Loaded(train, test, None)
     y, names = arrays["y"], None
     if y.dtype.kind == "U":
         y, names = _encode(path, y, "y", classes)
@@ -148,7 +165,7 @@ def _encode(path: Path, raw: np.ndarray, name: str, classes: list[str] | None) -
     return np.array([index[c] for c in labels.tolist()], dtype=np.intp), list(classes)
 
 
-def _check_declared(path: Path, declared: dict[str, ArrayInfo], limit: int) -> None:
+def _check_declared(path: Path, declared: dict[str, ArrayInfo], limit: int, regression: bool = False) -> None:
     """The arrays as their headers declare them, checked before any is read: names, dtypes, shapes, size."""
     missing = [k for k in ("X", "y") if k not in declared]
     if missing:
@@ -164,7 +181,14 @@ def _check_declared(path: Path, declared: dict[str, ArrayInfo], limit: int) -> N
                 raise DataFormatError(
                     f"{path}: {name} is an object array, which would need pickle to load; save plain numeric arrays."
                 )
-        _check_shapes(path, X.shape, y.shape, X.dtype, y.dtype, x_name, y_name)
+        if regression:  # targets: (n,) or (n, k) numbers
+            _check_shapes(path, X.shape, y.shape[:1], X.dtype, y.dtype, x_name, y_name)
+            if len(y.shape) > 2 or y.dtype.kind not in REAL_KINDS:
+                raise DataFormatError(
+                    f"{path}: {y_name} must hold numbers, (n,) or (n, targets); got {y.dtype} {y.shape}."
+                )
+        else:
+            _check_shapes(path, X.shape, y.shape, X.dtype, y.dtype, x_name, y_name)
     if "X_test" in declared and declared["X_test"].shape[1] != declared["X"].shape[1]:
         raise DataFormatError(
             f"{path}: X_test has {declared['X_test'].shape[1]} features but X has {declared['X'].shape[1]}; "
@@ -274,3 +298,18 @@ def _check_pair(path: Path, X: Any, y: Any, x_name: str, y_name: str) -> Split:
     if y_name == "y" and len(np.unique(labels)) < 2:
         raise DataFormatError(f"{path}: {y_name} has {len(np.unique(labels))} class; a classifier needs at least 2.")
     return np.asarray(X, dtype=np.float64), labels
+
+
+def _check_targets(path: Path, X: Any, y: Any, x_name: str, y_name: str) -> Split:
+    """(X, Y) for regression: finite numbers, Y as (n, targets) float64."""
+    X, y = np.asarray(X), np.asarray(y)
+    if y.ndim == 1:
+        y = y.reshape(-1, 1)
+    if y.ndim != 2 or y.dtype.kind not in REAL_KINDS:
+        raise DataFormatError(f"{path}: {y_name} must hold numbers, (n,) or (n, targets); got {y.dtype} {y.shape}.")
+    _check_shapes(path, X.shape, y.shape[:1], X.dtype, np.dtype(np.float64), x_name, y_name)
+    for name, array in ((x_name, X), (y_name, y)):
+        if not np.isfinite(array).all():
+            row = int(np.argwhere(~np.isfinite(array))[0, 0])
+            raise DataFormatError(f"{path}: {name} row {row} contains NaN or inf; clean or impute it first.")
+    return np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)

@@ -43,6 +43,7 @@ def load(
     test_fraction: float = 0.0,
     classes: list[str] | None = None,
     test_file: str = "",
+    regression: bool = False,
 ) -> Splits:
     """The data set ``name`` (see :data:`NAMES`) or the .npz/.csv file at that path.
 
@@ -53,7 +54,8 @@ def load(
     each class held out as the test split, drawn with ``seed``, when the file has no test split of
     its own), ``classes`` (a model's class names, to encode the file's names by) and ``test_file``
     (a second file of the same kind whose examples are the test split, labelled by the first
-    file's classes; then nothing is held out of the first).
+    file's classes; then nothing is held out of the first). With ``regression`` the labels are
+    real-valued targets, (n, k), and the test split is drawn from all rows alike.
     """
     if name in mnist.DATASETS:
         splits = mnist.load(name, dtype=dtype, validation=validation)
@@ -67,11 +69,11 @@ def load(
         make = toy.TOY_SETS[name]
         return _hold_out(make(n=1000, seed=seed), validation, make(n=500, seed=seed + 1))
     if is_file(name):
-        loaded = load_data(name, label, classes=classes)
+        loaded = load_data(name, label, classes=classes, regression=regression)
         train, test = loaded.train, loaded.test
         if test_file:
             own = load_data(test_file, label if is_file(test_file) and test_file.lower().endswith(".csv") else None,
-                            classes=loaded.classes)  # fmt: skip
+                            classes=loaded.classes, regression=regression)  # fmt: skip
             if own.classes is not None and loaded.classes is None:
                 raise ParameterError(
                     f"{test_file} labels its examples by class names, but {name} by class indices; label both alike."
@@ -101,8 +103,8 @@ def split_stratified(name: str, data: Split, fraction: float, seed: int) -> tupl
     X, y = data
     rng = np.random.default_rng(seed)
     test = []
-    for c in np.unique(y):
-        rows = np.flatnonzero(y == c)
+    groups = [np.flatnonzero(y == c) for c in np.unique(y)] if y.ndim == 1 else [np.arange(len(y))]
+    for rows in groups:  # each class (all rows alike for regression targets)
         k = min(max(round(fraction * len(rows)), 1), len(rows) - 1)
         test.append(rng.permutation(rows)[:k])
     chosen = np.zeros(len(y), dtype=bool)
