@@ -294,7 +294,7 @@ def test_regression_reports_mse_and_r2_and_predict_prints_values(tmp_path, capsy
         "--out", tmp_path / "r", "--no-plots",
     )  # fmt: skip
     assert code == 0, err
-    assert "Test MSE: " in out and "Final test accuracy" not in out
+    assert "Test MSE: " in out and "Final test accuracy" not in out and "  test cost  " in out
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["test_r2"] > 0.9 and summary["test_mse"] < 400  # measured: R² 0.978, MSE 225 (noise: 100)
     assert summary["final_test_accuracy"] is None
@@ -319,3 +319,11 @@ def test_regression_reports_mse_and_r2_and_predict_prints_values(tmp_path, capsy
     (tmp_path / "names.csv").write_text("a,b\n1,x\n2,y\n")
     with pytest.raises(DataFormatError, match=r"a regression target must be a number; the label column has 'x'"):
         load_data(tmp_path / "names.csv", regression=True)
+
+
+def test_figures_of_an_own_data_run_use_its_label_column_and_split(trained):
+    pytest.importorskip("matplotlib")
+    from ffnn.plotting import plot_run
+
+    names = sorted(f.name for f in plot_run(trained, ("png",)))
+    assert names == ["confusion_matrix.png", "gradient_norms.png", "learning_curves.png"]

@@ -195,26 +195,12 @@ def train(
 
 def load_data(settings: Mapping[str, Any], classes: list[str] | None = None) -> named.Splits:
     """The data set a resolved settings table names, split as it says."""
-    return named.load(
-        settings["dataset"], settings["validation"], settings["seed"], settings["dtype"],
-        label=label_column(settings.get("label_column", "")), test_fraction=settings.get("test_fraction", 0.0),
-        classes=classes, test_file=settings.get("test", ""), regression=is_regression(settings),
-    )  # fmt: skip
+    return named.for_run(settings, classes, settings["dtype"])
 
 
 def is_regression(settings: Mapping[str, Any]) -> bool:
     """Whether the run fits real-valued targets (``task = 'regression'``) rather than classes."""
     return settings.get("task") == "regression"
-
-
-def label_column(text: str) -> str | int | None:
-    """The ``label_column`` setting as ``load_arrays`` takes it: None (the last), an index, or a name."""
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return text
 
 
 def resolve_sizes(settings: Mapping[str, Any], data: named.Splits) -> dict[str, Any]:
@@ -348,7 +334,7 @@ def _fit(
     ]
     if not quiet:
         n_batches = count_batches(len(X), settings["batch_size"], settings["batches_per_epoch"] or None)
-        callbacks += [ProgressBar(n_batches), EpochTable()]
+        callbacks += [ProgressBar(n_batches), EpochTable(costs=is_regression(settings))]
     callbacks += extra
     interrupt = StopOnInterrupt()
     callbacks += [interrupt, _checkpointer(settings, folder)]
@@ -495,14 +481,10 @@ def evaluate(model: str | Path, dataset: str | None = None, split: str = "test")
     network = load(Path(model) / "model.npz" if Path(model).is_dir() else model)
     config = network.metadata.get("config", {})
     name = dataset or config.get("dataset", "mnist")
-    label = label_column(config.get("label_column", "")) if name.lower().endswith(".csv") else None
+    label = named.label_column(config.get("label_column", "")) if name.lower().endswith(".csv") else None
     regression = is_regression(config)
     if dataset is None:  # the run's own data, split as it was
-        data = named.load(
-            name, config.get("validation", 0), config.get("seed", 0), label=label,
-            test_fraction=config.get("test_fraction", 0.0), classes=network.classes, test_file=config.get("test", ""),
-            regression=regression,
-        )  # fmt: skip
+        data = named.for_run(config, network.classes)
     else:
         data = named.load(name, 0, config.get("seed", 0), label=label, classes=network.classes, regression=regression)
         if data.test is None and named.is_file(name):  # a file of its own: all of it is the test

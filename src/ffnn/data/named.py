@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -94,6 +96,30 @@ def _hold_out(train: Split, k: int, test: Split | None) -> Splits:
     if not 0 < k < len(X):
         raise ParameterError(f"validation={k} must be smaller than the {len(X)} training examples.")
     return Splits((X[:-k], y[:-k]), (X[-k:], y[-k:]), test)
+
+
+def label_column(text: str) -> str | int | None:
+    """The ``label_column`` setting as ``load_arrays`` takes it: None (the last), an index, or a name."""
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def for_run(config: Mapping[str, Any], classes: list[str] | None = None, dtype: str = "float32") -> Splits:
+    """The data of the run whose settings (``config.toml``, or a model's ``metadata["config"]``)
+    are ``config``, split as that run split it; settings a run of an older ffnn lacked take the
+    values it ran with."""
+    name = config.get("dataset", "mnist")
+    csv = str(name).lower().endswith(".csv")
+    return load(
+        name, config.get("validation", 0), config.get("seed", 0), dtype,
+        label=label_column(config.get("label_column", "")) if csv else None,
+        test_fraction=config.get("test_fraction", 0.0), classes=classes, test_file=config.get("test", ""),
+        regression=config.get("task") == "regression",
+    )  # fmt: skip
 
 
 def split_stratified(name: str, data: Split, fraction: float, seed: int) -> tuple[Split, Split]:
