@@ -327,3 +327,35 @@ def test_figures_of_an_own_data_run_use_its_label_column_and_split(trained):
 
     names = sorted(f.name for f in plot_run(trained, ("png",)))
     assert names == ["confusion_matrix.png", "gradient_norms.png", "learning_curves.png"]
+
+
+def test_resume_restores_the_class_names_and_the_standardization(tmp_path, capsys):
+    from ffnn import run
+
+    data = write_flowers(tmp_path / "my.csv", n=60)
+    settings = run.resolve_settings(
+        flags={"dataset": str(data), "label_column": 2, "hidden": "4", "standardize": True, "epochs": 2,
+               "checkpoint_every": 1},
+    )  # fmt: skip
+    first = run.train(settings, tmp_path / "r", quiet=True)
+    (tmp_path / "r" / "model.npz").unlink()
+    again = run.resume(tmp_path / "r", quiet=True)
+    assert again.network.classes == first.network.classes == SPECIES
+    for a, b in zip(again.network.standardization, first.network.standardization):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(again.network.weights[0], first.network.weights[0])
+
+
+def test_sizes_that_do_not_fit_the_classes_and_names_for_an_index_model_are_refused(tmp_path, capsys):
+    data = write_flowers(tmp_path / "my.csv", n=30)
+    code, _, err = cli(capsys, "train", "--dataset", data, "--label-column", "species", "--sizes", "3,4,2")
+    assert code == 2
+    assert "sizes ends in 2 outputs, but " in err and "has 3 classes (setosa, versicolor, virginica)" in err
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", X=rng.normal(size=(40, 3)), y=np.arange(40) % 3)
+    code, _, err = cli(capsys, "train", "--dataset", tmp_path / "d.npz", "--hidden", "4", "--epochs", "1",
+                       "--out", tmp_path / "r", "--quiet", "--no-plots")  # fmt: skip
+    assert code == 0, err
+    (tmp_path / "named.csv").write_text("a,b,c,kind\n1,2,3,x\n4,5,6,y\n")
+    code, _, err = cli(capsys, "evaluate", tmp_path / "r", "--dataset", tmp_path / "named.csv")
+    assert code == 2 and "labels its examples by class names, but" in err and "was trained on class indices" in err

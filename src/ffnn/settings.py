@@ -288,6 +288,8 @@ def _checked(setting: Setting, value: Any, where: str) -> Any:
         return value
     if setting.name == "hidden":
         return _hidden(value, where)
+    if setting.name == "label_column" and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # a TOML file may give the index as a number
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if kind is list:
