@@ -14,6 +14,7 @@ from ffnn.cli import main
 from ffnn.data import named
 from ffnn.data.arrays import load_data
 from ffnn.errors import DataFormatError, ModelFileError, ParameterError, SettingError
+from ffnn.serialization import read_header
 
 SPECIES = ["setosa", "versicolor", "virginica"]
 
@@ -138,6 +139,7 @@ def test_classes_are_kept_and_validated_in_model_files(tmp_path):
     net.standardization = ([1.0, 2.0], [3.0, 4.0])
     save(net, tmp_path / "m.npz")
     back = load(tmp_path / "m.npz")
+    assert read_header(tmp_path / "m.npz")["format_version"] == 2  # a format-1 reader would feed raw inputs
     assert back.classes == ["x", "y", "z"]
     np.testing.assert_array_equal(back.standardization[1], [3.0, 4.0])
     save(Network([2, 3], seed=0), tmp_path / "old.npz")  # a model without either: indices, raw inputs

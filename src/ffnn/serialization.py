@@ -9,7 +9,8 @@ A model file is a NumPy ``.npz`` archive holding
   per output neuron, or 2 for a single one) and ``standardization`` (``{"mean": [...], "std":
   [...]}``, one finite value per input, std > 0: the inputs are fed as (x − mean) / std) — files
   without them have class indices and raw inputs — and ``metadata``: free-form training settings
-  and results;
+  and results. A model with a standardisation is written as format 2, so that an ffnn that reads
+  format 1 only (and would feed it raw inputs) refuses it; any other model is still format 1;
 - ``w1, b1, …, wL, bL``: the weights (n_l, n_{l−1}) and biases (n_l,) of each layer.
 
 It is read with ``allow_pickle=False`` and checked whole before a network is built, and before
@@ -46,7 +47,7 @@ from ffnn.errors import ModelFileError, ParameterError, ParameterTypeError
 from ffnn.network import Network
 
 FORMAT = "ffnn-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a model with a ``standardization``, which a reader of format 1 would ignore
 _MAX_HEADER = 1 << 20
 _SLACK = 1 << 16  # bytes an archive may hold beyond its arrays' data (the .npy headers)
 
@@ -60,7 +61,7 @@ def save(network: Network, path: str | os.PathLike[str], metadata: dict[str, Any
     activations = [{"name": a.name, **({"slope": a.slope} if hasattr(a, "slope") else {})} for a in network.activations]
     header = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": 2 if network.standardization is not None else 1,
         "ffnn_version": __version__,
         "sizes": network.sizes,
         "activations": activations,
