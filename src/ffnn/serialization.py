@@ -59,7 +59,7 @@ def save(network: Network, path: str | os.PathLike[str], metadata: dict[str, Any
     if problem:
         raise ParameterError(f"The 'metadata' parameter breaks the model file's rule: {problem}.")
     activations = [{"name": a.name, **({"slope": a.slope} if hasattr(a, "slope") else {})} for a in network.activations]
-    header = {
+    header: dict[str, Any] = {
         "format": FORMAT,
         "format_version": 2 if network.standardization is not None else 1,
         "ffnn_version": __version__,
