@@ -129,21 +129,31 @@ class EpochTable(Callback):
     """One row per epoch: epoch, training cost, validation and test accuracy, seconds."""
 
     HEADER = f"{'epoch':>5}  {'train cost':>10}  {'validation':>10}  {'test':>10}  {'seconds':>7}"
+    COST_HEADER = f"{'epoch':>5}  {'train cost':>10}  {'val. cost':>10}  {'test cost':>10}  {'seconds':>7}"
 
-    def __init__(self, stream: IO[str] | None = None) -> None:
+    def __init__(self, stream: IO[str] | None = None, costs: bool = False) -> None:
         self.stream = stream or sys.stdout
         self.started = False
+        self.costs = costs  # held-out costs instead of accuracies (regression: there are no classes)
 
     def on_epoch_end(self, network: Network, history: History) -> bool:
         if not self.started:
-            print(self.HEADER, file=self.stream)
+            print(self.COST_HEADER if self.costs else self.HEADER, file=self.stream)
             self.started = True
+        if self.costs:
+            held = [_cost(history.validation_cost[-1]), _cost(history.test_cost[-1])]
+        else:
+            held = [_percent(history.validation_accuracy[-1]), _percent(history.test_accuracy[-1])]
         row = (
-            f"{history.epoch[-1]:>5}  {history.train_cost[-1]:>10.5f}  {_percent(history.validation_accuracy[-1]):>10}"
-            f"  {_percent(history.test_accuracy[-1]):>10}  {history.seconds[-1]:>7.2f}"
+            f"{history.epoch[-1]:>5}  {history.train_cost[-1]:>10.5f}  {held[0]:>10}"
+            f"  {held[1]:>10}  {history.seconds[-1]:>7.2f}"
         )
         print(row, file=self.stream, flush=True)
         return False
+
+
+def _cost(value: float | None) -> str:
+    return "—" if value is None else f"{value:.5g}"
 
 
 class MetricsLog(Callback):

@@ -113,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     for setting in settings_table.SETTINGS:
         kind = _sizes if isinstance(setting.default, list) else type(setting.default)
         default = ",".join(map(str, setting.default)) if isinstance(setting.default, list) else setting.default
+        if isinstance(setting.default, bool):  # a switch: --standardize
+            flags.add_argument(
+                settings_table.flag(setting.name), dest=setting.name, action="store_const", const=True,
+                help=f"{setting.help} (default off)".replace("%", "%%"),
+            )  # fmt: skip
+            continue
         flags.add_argument(
             settings_table.flag(setting.name), dest=setting.name, type=kind, metavar=setting.name.upper(),
             help=f"{setting.help}{_choices(setting)} (default {default!r})".replace("%", "%%"),
@@ -254,6 +260,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 def _print_result(summary: dict[str, Any], out: Path) -> None:
     final = summary["final_test_accuracy"]
+    if summary.get("test_mse") is not None:
+        print(f"Test MSE: {summary['test_mse']:.6g}, R²: {summary['test_r2']:.4f}")
     if final is not None:
         best = summary["best_test"]
         print(
@@ -267,35 +275,53 @@ def _print_result(summary: dict[str, Any], out: Path) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     report = run.evaluate(args.model, args.dataset, args.split)
+    if report.mse is not None:
+        print(f"{args.model} on {report.dataset} ({report.split}, {report.n} examples)")
+        print(f"MSE       {report.mse:.6g}")
+        print(f"R²        {report.r2:.4f}")
+        print(f"mean cost {report.cost:.6g}  ({report.cost_name})")
+        return 0
     correct = int(report.confusion.trace())
-    classes = range(len(report.confusion))
+    classes = report.classes or [str(c) for c in range(len(report.confusion))]
+    width = max(5, *(len(c) for c in classes))
     print(f"{args.model} on {report.dataset} ({report.split}, {report.n} examples)")
     print(f"accuracy  {100 * report.accuracy:.2f} %  ({correct} / {report.n})")
     print(f"mean cost {report.cost:.5f}  ({report.cost_name})")
-    print("\nper class  " + " ".join(f"{c:>6}" for c in classes))
-    print("accuracy % " + " ".join(f"{100 * a:>6.1f}" for a in report.per_class_accuracy))
+    print("\nper class  " + " ".join(f"{c:>{width + 1}}" for c in classes))
+    print("accuracy % " + " ".join(f"{100 * a:>{width + 1}.1f}" for a in report.per_class_accuracy))
     print("\nconfusion matrix (rows: true class, columns: predicted)")
-    print("      " + " ".join(f"{c:>5}" for c in classes))
-    for c, row in enumerate(report.confusion):
-        print(f"{c:>5} " + " ".join(f"{v:>5}" for v in row))
+    print(" " * (width + 1) + " ".join(f"{c:>{width}}" for c in classes))
+    for c, row in zip(classes, report.confusion):
+        print(f"{c:>{width}} " + " ".join(f"{v:>{width}}" for v in row))
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     network = load(args.model)
-    names, X = read_inputs(args.inputs, network.sizes[0])
+    label_column = str(network.metadata.get("config", {}).get("label_column", "")) or None
+    names, X = read_inputs(args.inputs, network.sizes[0], label_column)
     key = "probabilities" if network.gives_probabilities else "outputs"
     values = network.predict_proba(X) if network.gives_probabilities else network.feedforward(X)
     labels = network.predict(X)
+    classes = network.classes
     results: list[dict[str, Any]] = [
-        {"input": name, "label": int(label), key: [round(float(v), 6) for v in row]}
+        {"input": name, "label": classes[label] if classes else int(label), key: [round(float(v), 6) for v in row]}
         for name, label, row in zip(names, labels, values)
     ]
+    if network.metadata.get("config", {}).get("task") == "regression":  # targets, not classes: no label
+        for r in results:
+            del r["label"]
+        if args.json:
+            print(json.dumps(results, indent=2))
+        else:
+            for r in results:
+                print(f"{r['input']}: " + "  ".join(f"{v:.6g}" for v in r[key]))
+        return 0
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
     for r in results:
-        bars = "  ".join(f"{d}:{p:.3f}" for d, p in enumerate(r[key]))
+        bars = "  ".join(f"{classes[d] if classes else d}:{p:.3f}" for d, p in enumerate(r[key]))
         print(f"{r['input']}: {r['label']}    {bars}")
     if network.activations[-1].name == "sigmoid" and network.sizes[-1] > 1:
         print("(this model's outputs are sigmoids; shown normalised to sum to 1)")
@@ -309,6 +335,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     to_onnx(network, args.out)
     values = "probabilities" if network.gives_probabilities else "outputs"
     print(f"{args.out}: ONNX opset {OPSET}; input 'input' (N, {network.sizes[0]}), outputs '{values}' and 'label'")
+    if network.classes:
+        print(f"classes (label 0, 1, …; in the metadata as class_names): {', '.join(network.classes)}")
+    if network.standardization is not None:
+        print("inputs: raw; the graph standardises them with the model's mean and std")
     return 0
 
 

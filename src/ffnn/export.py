@@ -62,11 +62,14 @@ def to_onnx(
 
     ``model`` is a :class:`Network` or a fitted estimator holding one as ``network_`` (as
     ``ffnn.sklearn``'s do; its ``classes_`` then name the classes). ``class_names`` name the
-    classes in the metadata (default: the estimator's ``classes_``, else "0", "1", …).
-    ``standardize`` = (mean, std), each of length n_in, makes the graph feed (x − mean) / std to
-    the network, so callers pass raw inputs. See the module docstring for the graph.
+    classes in the metadata (default: the estimator's ``classes_`` or the network's ``classes``,
+    else "0", "1", …). ``standardize`` = (mean, std), each of length n_in, makes the graph feed
+    (x − mean) / std to the network, so callers pass raw inputs (default: the network's own
+    ``standardization``, which a model trained with ``--standardize`` carries). See the module docstring for the graph.
     """
     network, class_names = _network_and_classes(model, class_names)
+    if standardize is None and network.standardization is not None:  # the model's own, from its file
+        standardize = network.standardization
     onnx_model = build_onnx(network, class_names, standardize)
     with atomic_open(path) as f:
         f.write(onnx_model.SerializeToString())
@@ -181,7 +184,7 @@ def _import_onnx() -> tuple[Any, Any, Any]:
 def _network_and_classes(model: Any, class_names: Sequence[str] | None) -> tuple[Network, Sequence[str] | None]:
     """The network of ``model`` (a Network, or an estimator's ``network_``) and its class names."""
     if isinstance(model, Network):
-        return model, class_names
+        return model, class_names if class_names is not None else model.classes
     network = getattr(model, "network_", None)
     if not isinstance(network, Network):
         raise ParameterTypeError(

@@ -10,6 +10,14 @@ Training is not here: ``ffnn.fit(network, X, y, ...)`` (``ffnn.training``) train
 ``ffnn.save`` / ``ffnn.load`` (``ffnn.serialization``) write and read it. ``ffnn.reference``
 holds the sources' per-example algorithm, which the batched backpropagation must (and in the
 tests does) reproduce.
+
+Input standardisation: a network may carry ``standardization`` = (mean, std), one value per
+input; then every public entry point that takes raw inputs (``feedforward``, ``layer_outputs``,
+``predict``, ``predict_proba``, ``score``, ``cost``, ``accuracy``, ``backprop``) feeds
+(x − mean) / std to the first layer, through ``_inputs`` — the one place it happens. ``ffnn.fit``
+applies it once to the training inputs before its loop (which works on the batches directly,
+not through these methods); held-out data goes through ``score``, so it too is standardised
+exactly once. ``classes`` names the classes (None: the labels are the indices).
 """
 
 from __future__ import annotations
@@ -78,6 +86,8 @@ class Network:
         rng = np.random.default_rng(check_seed(seed))
         self.init = FORMER_NAMES.get(init, init)  # a model read under a former name is saved under the new one
         self.metadata: dict[str, Any] = {}  # training settings and results, kept in model files
+        self.classes: list[str] | None = None  # the class names, output neuron by neuron (model files keep them)
+        self._standardization: tuple[np.ndarray, np.ndarray] | None = None
         self.dropout = _dropout_rates(dropout, input_dropout, len(self.sizes) - 2)
         self.weights: list[np.ndarray] = []
         self.biases: list[np.ndarray] = []
@@ -97,6 +107,41 @@ class Network:
     def num_layers(self) -> int:
         """Layers counted as in the sources: the input layer included."""
         return len(self.sizes)
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    @property
+    def standardization(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(mean, std) of the inputs, applied as (x − mean) / std by every public entry point; or None."""
+        return self._standardization
+
+    @standardization.setter
+    def standardization(self, value: tuple[Any, Any] | None) -> None:
+        if value is None:
+            self._standardization = None
+            return
+        try:
+            mean, std = (np.asarray(v, dtype=np.float64) for v in value)
+        except (TypeError, ValueError) as e:
+            raise ParameterTypeError(f"'standardization' must be (mean, std), two arrays of numbers: {e}.") from e
+        n_in = self.sizes[0]
+        if mean.shape != (n_in,) or std.shape != (n_in,):
+            raise ParameterError(
+                f"'standardization' needs a mean and a std of {n_in} values each (one per input); "
+                f"got shapes {mean.shape} and {std.shape}."
+            )
+        if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+            raise ParameterError("'standardization' needs a finite mean and a finite std > 0 for every input.")
+        self._standardization = (mean.astype(self.dtype), std.astype(self.dtype))
+
+    def _inputs(self, X: Array, name: str = "X") -> np.ndarray:
+        """``X`` checked (as ``as_inputs``) and standardised if the network carries a standardisation."""
+        X = as_inputs(X, self.sizes[0], self.dtype, name)
+        if self._standardization is None:
+            return np.asarray(X)
+        mean, std = self._standardization
+        out: np.ndarray = np.ascontiguousarray((X - mean) / std, dtype=self.dtype)
+        return out
 
     # -- feedforward ---------------------------------------------------------------------------
 
@@ -119,11 +164,11 @@ class Network:
 
     def feedforward(self, X: Array) -> np.ndarray:
         """The output activations a^L, one row per row of ``X`` (shape (n, sizes[-1]))."""
-        return self._chunked(as_inputs(X, self.sizes[0], self.dtype))[0]
+        return self._chunked(self._inputs(X))[0]
 
     def layer_outputs(self, X: Array) -> list[np.ndarray]:
         """[a^1, …, a^L]: every layer's activations for the rows of ``X``, the output's last."""
-        return self._chunked(as_inputs(X, self.sizes[0], self.dtype), hidden=True)[:-1]
+        return self._chunked(self._inputs(X), hidden=True)[:-1]
 
     @property
     def gives_probabilities(self) -> bool:
@@ -167,7 +212,7 @@ class Network:
         Accuracy is the fraction classified correctly; the cost excludes any regularisation term.
         With ``sample_weight`` w (shape (n,), ≥ 0) both are weighted means: Σ_x w_x C_x / Σ_x w_x.
         """
-        X = as_inputs(X, self.sizes[0], self.dtype)
+        X = self._inputs(X)
         Y = self.check_targets(y, len(X))
         w = as_sample_weight(sample_weight, len(X), np.dtype(np.float64))
         a, z = self._chunked(X)
@@ -195,7 +240,7 @@ class Network:
 
         ``nabla_b[l − 1]`` has the shape of ``biases[l − 1]`` and ``nabla_w[l − 1]`` that of ``weights[l − 1]``.
         """
-        X = as_inputs(X, self.sizes[0], self.dtype)
+        X = self._inputs(X)
         Y = self.check_targets(y, len(X))
         w = as_sample_weight(sample_weight, len(X), self.dtype)
         ws = Workspace(self.sizes, len(X), self.dtype)

@@ -188,8 +188,10 @@ def plot_run(run_dir: str | Path, formats: Sequence[str] = ("png",)) -> list[Pat
         if any(k.startswith("grad_norm_") for k in metrics):
             written += save(plot_gradient_norms(metrics), run / "gradient_norms", formats)
     config = network.metadata.get("config", {})
-    data = named.load(config.get("dataset", "mnist"), config.get("validation", 0), config.get("seed", 0))
+    data = named.for_run(config, network.classes)
     X, y = data.test if data.test is not None else data.train
+    if np.ndim(y) != 1:  # regression targets: no classes to confuse
+        return written
     outputs = network.feedforward(X)
     predicted = network.predict(X)
     written += save(

@@ -171,9 +171,12 @@ def train(
     a diverging run saves the last good model and raises :class:`ffnn.TrainingDivergedError`.
     """
     folder = Path(folder)
+    if settings.get("hidden"):  # the sizes will come from the data (a table resolved before carries the default)
+        settings = {k: v for k, v in settings.items() if k != "sizes"}
     settings = settings_table.resolve(settings_table.Layer(settings, settings_table.as_written))  # whole, checked
+    data = load_data(settings)
+    settings = resolve_sizes(settings, data)
     network = build_network(settings)
-    data = named.load(settings["dataset"], settings["validation"], settings["seed"], settings["dtype"])
     _check_data(network, data)
     created = _claim_folder(folder, overwrite)
     epochs = _EpochCount()
@@ -189,6 +192,57 @@ def train(
     if result.interrupted and not epochs.count:  # Ctrl-C before any epoch ended: nothing to keep
         _release_folder(folder, created)
     return result
+
+
+def load_data(settings: Mapping[str, Any], classes: list[str] | None = None) -> named.Splits:
+    """The data set a resolved settings table names, split as it says."""
+    return named.for_run(settings, classes, settings["dtype"])
+
+
+def is_regression(settings: Mapping[str, Any]) -> bool:
+    """Whether the run fits real-valued targets (``task = 'regression'``) rather than classes."""
+    return settings.get("task") == "regression"
+
+
+def resolve_sizes(settings: Mapping[str, Any], data: named.Splits) -> dict[str, Any]:
+    """``settings`` with ``sizes`` = [inputs, *hidden, outputs] from the data when ``hidden`` is given
+    (and ``hidden`` then cleared: the resolved sizes are what config.toml and the model keep);
+    the class names checked against the output layer."""
+    settings = dict(settings)
+    X = data.train[0]
+    n_classes = _class_count(data)
+    if is_regression(settings) and not settings["output_activation"]:
+        settings["output_activation"] = "identity"  # targets are any real numbers
+    hidden = settings_table.hidden_sizes(settings)
+    if hidden:
+        settings["sizes"], settings["hidden"] = [int(np.shape(X)[1]), *hidden, n_classes], ""
+    elif (
+        data.classes is not None
+        and settings["sizes"][-1] != len(data.classes)
+        and not (settings["sizes"][-1] == 1 and len(data.classes) == 2)
+    ):
+        raise ParameterError(
+            f"sizes ends in {settings['sizes'][-1]} outputs, but {settings['dataset']} has {len(data.classes)} "
+            f"classes ({', '.join(data.classes)}): end sizes in {len(data.classes)}, or give --hidden instead."
+        )
+    return settings
+
+
+def _class_count(data: named.Splits) -> int:
+    if data.classes is not None:
+        return len(data.classes)
+    labels = [np.asarray(split[1]) for split in (data.train, data.validation, data.test) if split is not None]
+    if any(y.ndim != 1 for y in labels):  # targets, one column per output
+        return int(labels[0].shape[1])
+    return max(2, max(int(y.max()) for y in labels if len(y)) + 1)
+
+
+def input_statistics(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) of each input over the rows of ``X``; a constant input's std is taken as 1."""
+    X = np.asarray(X, dtype=np.float64)
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    std[std < 1e-12 * np.maximum(1.0, np.abs(mean))] = 1.0
+    return mean, std
 
 
 def run_tag(settings: Mapping[str, Any]) -> str:
@@ -245,7 +299,7 @@ def resume(folder: str | Path, *, quiet: bool = False, callbacks: Sequence[Callb
     if not quiet:
         print(f"Resuming {folder} after epoch {state['epoch']} ({path.name})")
     network = build_network(settings)
-    data = named.load(settings["dataset"], settings["validation"], settings["seed"], settings["dtype"])
+    data = load_data(settings)
     epochs = state["epoch"] + 1 if finished else None  # a finished run trains no further
     return _fit(settings, folder, network, data, state, None, quiet, callbacks, epochs)
 
@@ -273,6 +327,9 @@ def _fit(
     epochs: int | None = None,
 ) -> RunResult:
     X, y = data.train
+    network.classes = data.classes
+    if settings.get("standardize"):  # from the training split only, before anything is scored
+        network.standardization = input_statistics(X)
     options, callbacks = build_training(settings, len(X))
     if epochs is not None:
         options["epochs"] = epochs
@@ -283,7 +340,7 @@ def _fit(
     ]
     if not quiet:
         n_batches = count_batches(len(X), settings["batch_size"], settings["batches_per_epoch"] or None)
-        callbacks += [ProgressBar(n_batches), EpochTable()]
+        callbacks += [ProgressBar(n_batches), EpochTable(costs=is_regression(settings))]
     callbacks += extra
     interrupt = StopOnInterrupt()
     callbacks += [interrupt, _checkpointer(settings, folder)]
@@ -299,11 +356,24 @@ def _fit(
         raise TrainingDivergedError(f"{e} The last good model is in {folder / 'model.npz'}.") from e
     history.interrupted = history.interrupted or interrupt.requested  # Ctrl-C between two epochs too
     summary = _summary(history, settings, recipe, time.perf_counter() - start)
+    if is_regression(settings):  # accuracy means nothing here: MSE and R² of the test split instead
+        summary.update(final_test_accuracy=None, best_test=None, task="regression")
+        summary.update(_regression_scores(network, data.test) if data.test is not None else {})
     network.metadata = {"config": dict(settings), "summary": summary}
     save(network, folder / "model.npz")
     with atomic_open(folder / "summary.json") as f:
         f.write(json.dumps(summary, indent=2).encode())
     return RunResult(folder, network, history, summary)
+
+
+def _regression_scores(network: Network, test: named.Split) -> dict[str, float]:
+    """The test split's mean squared error (over every target) and R² (1 − SSE / SST, averaged over targets)."""
+    X, Y = test
+    Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
+    A = np.asarray(network.feedforward(X), dtype=np.float64)
+    sse, sst = ((A - Y) ** 2).sum(axis=0), ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
+    r2 = np.where(sst > 0, 1.0 - sse / np.where(sst > 0, sst, 1.0), 0.0)
+    return {"test_mse": float(((A - Y) ** 2).mean()), "test_r2": float(r2.mean())}
 
 
 def _checkpointer(settings: Mapping[str, Any], folder: Path) -> checkpoint.Checkpointer:
@@ -404,6 +474,9 @@ class Evaluation:
     cost: float
     cost_name: str
     confusion: np.ndarray
+    classes: list[str] | None = None  # the class names, when the model has them
+    mse: float | None = None  # regression: the mean squared error and R² (accuracy is then NaN)
+    r2: float | None = None
 
     @property
     def per_class_accuracy(self) -> np.ndarray:
@@ -416,7 +489,19 @@ def evaluate(model: str | Path, dataset: str | None = None, split: str = "test")
     network = load(Path(model) / "model.npz" if Path(model).is_dir() else model)
     config = network.metadata.get("config", {})
     name = dataset or config.get("dataset", "mnist")
-    data = named.load(name, config.get("validation", 0) if dataset is None else 0, config.get("seed", 0))
+    label = named.label_column(config.get("label_column", "")) if name.lower().endswith(".csv") else None
+    regression = is_regression(config)
+    if dataset is None:  # the run's own data, split as it was
+        data = named.for_run(config, network.classes)
+    else:
+        data = named.load(name, 0, config.get("seed", 0), label=label, classes=network.classes, regression=regression)
+        if data.test is None and named.is_file(name):  # a file of its own: all of it is the test
+            data = named.Splits(data.train, None, data.train, data.classes)
+    if data.classes is not None and network.classes is None:
+        raise ParameterError(
+            f"{name} labels its examples by class names, but {model} was trained on class indices (it has no "
+            "class names); evaluate it on data labelled by index."
+        )
     parts = {"test": data.test, "validation": data.validation, "train": data.train}
     if split not in parts:
         raise ParameterError(f"The 'split' parameter must be one of {sorted(parts)}. Got {split!r} instead.")
@@ -424,6 +509,12 @@ def evaluate(model: str | Path, dataset: str | None = None, split: str = "test")
     if part is None:
         raise ParameterError(f"the dataset {name!r} has no {split} split")
     X, y = part
+    if regression:
+        scores = _regression_scores(network, part)
+        return Evaluation(
+            name, split, len(y), float("nan"), network.cost(X, y), network.cost_function.name, np.zeros((0, 0), int),
+            mse=scores["test_mse"], r2=scores["test_r2"],
+        )  # fmt: skip
     accuracy, cost = network.score(X, y)
     confusion = confusion_matrix(y, network.predict(X), max(network.sizes[-1], 2))
-    return Evaluation(name, split, len(y), accuracy, cost, network.cost_function.name, confusion)
+    return Evaluation(name, split, len(y), accuracy, cost, network.cost_function.name, confusion, network.classes)

@@ -5,7 +5,12 @@ A model file is a NumPy ``.npz`` archive holding
 - ``header``: the UTF-8 bytes of a JSON object — ``format`` ("ffnn-model"), ``format_version``,
   ``ffnn_version``, ``sizes``, ``activations`` (one name per layer, with the leaky ReLU's slope),
   ``cost``, ``init``, ``dtype``, ``dropout`` (one rate per hidden layer) and ``input_dropout``
-  (files without them have none), and ``metadata``: free-form training settings and results;
+  (files without them have none), optionally ``classes`` (the class names, one per class: one
+  per output neuron, or 2 for a single one) and ``standardization`` (``{"mean": [...], "std":
+  [...]}``, one finite value per input, std > 0: the inputs are fed as (x − mean) / std) — files
+  without them have class indices and raw inputs — and ``metadata``: free-form training settings
+  and results. A model with a standardisation is written as format 2, so that an ffnn that reads
+  format 1 only (and would feed it raw inputs) refuses it; any other model is still format 1;
 - ``w1, b1, …, wL, bL``: the weights (n_l, n_{l−1}) and biases (n_l,) of each layer.
 
 It is read with ``allow_pickle=False`` and checked whole before a network is built, and before
@@ -42,7 +47,7 @@ from ffnn.errors import ModelFileError, ParameterError, ParameterTypeError
 from ffnn.network import Network
 
 FORMAT = "ffnn-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a model with a ``standardization``, which a reader of format 1 would ignore
 _MAX_HEADER = 1 << 20
 _SLACK = 1 << 16  # bytes an archive may hold beyond its arrays' data (the .npy headers)
 
@@ -54,9 +59,9 @@ def save(network: Network, path: str | os.PathLike[str], metadata: dict[str, Any
     if problem:
         raise ParameterError(f"The 'metadata' parameter breaks the model file's rule: {problem}.")
     activations = [{"name": a.name, **({"slope": a.slope} if hasattr(a, "slope") else {})} for a in network.activations]
-    header = {
+    header: dict[str, Any] = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": 2 if network.standardization is not None else 1,
         "ffnn_version": __version__,
         "sizes": network.sizes,
         "activations": activations,
@@ -67,6 +72,11 @@ def save(network: Network, path: str | os.PathLike[str], metadata: dict[str, Any
         "input_dropout": network.dropout[0],
         "metadata": metadata,
     }
+    if network.classes is not None:
+        header["classes"] = [str(c) for c in network.classes]
+    if network.standardization is not None:
+        mean, std = network.standardization
+        header["standardization"] = {"mean": mean.tolist(), "std": std.tolist()}
     try:
         text = json.dumps(header, default=_plain)
     except (TypeError, ValueError) as e:
@@ -122,6 +132,9 @@ def load(path: str | os.PathLike[str]) -> Network:
     net.weights = [arrays[f"w{l}"] for l in range(1, len(sizes))]
     net.biases = [arrays[f"b{l}"] for l in range(1, len(sizes))]
     net.metadata = header["metadata"]
+    net.classes = header.get("classes")
+    if "standardization" in header:
+        net.standardization = (header["standardization"]["mean"], header["standardization"]["std"])
     return net
 
 
@@ -208,9 +221,38 @@ def _header_problems(header: dict[str, Any]) -> str:
         return f"'dropout' must list one rate in [0, 1) per hidden layer ({len(sizes) - 2}), got {dropout!r}"
     if "input_dropout" in header and not _rate(header["input_dropout"]):
         return f"'input_dropout' must be a rate in [0, 1), got {header['input_dropout']!r}"
+    classes = header.get("classes")
+    count = 2 if sizes[-1] == 1 else sizes[-1]
+    if "classes" in header and not (
+        isinstance(classes, list)
+        and len(classes) == count
+        and all(isinstance(c, str) for c in classes)
+        and len(set(classes)) == len(classes)
+    ):
+        return f"'classes' must list {count} distinct class names (one per class), got {classes!r}"
+    if "standardization" in header and not _standardization_ok(header["standardization"], sizes[0]):
+        return (
+            f"'standardization' must be {{'mean': [...], 'std': [...]}} with {sizes[0]} finite numbers each "
+            "(one per input) and every std > 0"
+        )
     if "metadata" not in header:
         return "'metadata' is missing (an object, {} when there is none)"
     return metadata_problem(header["metadata"])
+
+
+def _standardization_ok(value: Any, n_in: int) -> bool:
+    if not (isinstance(value, dict) and set(value) == {"mean", "std"}):
+        return False
+    for key in ("mean", "std"):
+        numbers = value[key]
+        if not (isinstance(numbers, list) and len(numbers) == n_in):
+            return False
+        for v in numbers:
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+                return False
+            if key == "std" and v <= 0:
+                return False
+    return True
 
 
 def _rate(value: Any, low_open: bool = False) -> bool:

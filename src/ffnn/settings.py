@@ -41,6 +41,11 @@ else:  # pragma: no cover - Python 3.10
 Table = dict[str, Any]
 
 
+def _own_file(s: Mapping[str, Any]) -> bool:
+    """Whether the run's data set is the user's own file (.csv or .npz)."""
+    return str(s["dataset"]).lower().endswith((".csv", ".npz"))
+
+
 def _plain_sgd(s: Mapping[str, Any]) -> bool:
     return bool(
         s["optimizer"] == "sgd" and s["schedule"] == "constant" and not s["clip_norm"] and not s["weight_decay"]
@@ -72,7 +77,8 @@ class Setting:
         """The rule in words: 'an integer >= 1', 'a number in [0, 1)', 'one of a, b'."""
         if self.choices:
             return "one of " + ", ".join(repr(c) for c in self.choices)
-        kind = {int: "an integer", float: "a number", str: "a name", list: "a list of integers"}[type(self.default)]
+        kinds = {int: "an integer", float: "a number", str: "a name", list: "a list of integers", bool: "true or false"}
+        kind = kinds[type(self.default)]
         if self.low is not None and self.high is not None:
             return f"{kind} in [{self.low:g}, {self.high:g})"
         if self.low is not None:
@@ -84,7 +90,48 @@ _ACTIVATION_NAMES = tuple(name for name in ACTIVATIONS if name != "softmax")
 SETTINGS = (
     Setting("dataset", "mnist", "mnist | fashion-mnist | xor | punnen | spirals | moons | circles | PATH (.npz/.csv)"),
     Setting("validation", 0, "the last k training examples held out for validation", low=0),
+    Setting(
+        "test",
+        "",
+        "a .csv/.npz file of the same kind as the dataset whose examples are the test split ('' = none)",
+        used=_own_file,
+        used_by="a .csv or .npz dataset",
+        decided_by=("dataset",),
+    ),
+    Setting(
+        "task",
+        "classification",
+        "what the label column holds: class labels, or real-valued targets (identity output, quadratic cost)",
+        choices=("classification", "regression"),
+        used=_own_file,
+        used_by="a .csv or .npz dataset",
+        decided_by=("dataset",),
+    ),
+    Setting(
+        "label_column",
+        "",
+        "the label column of a .csv dataset: a header name or a column index ('' = the last)",
+        used=lambda s: str(s["dataset"]).lower().endswith(".csv"),
+        used_by="a .csv dataset",
+        decided_by=("dataset",),
+    ),
+    Setting(
+        "test_fraction",
+        0.2,
+        "share of each class held out as the test split of a file without one and without --test (0 = none)",
+        low=0.0,
+        high=1.0,
+        used=_own_file,
+        used_by="a .csv or .npz dataset",
+        decided_by=("dataset",),
+    ),
     Setting("sizes", [784, 30, 10], "neurons per layer, input first (comma-separated on the command line)"),
+    Setting(
+        "hidden",
+        "",
+        "hidden layer sizes, e.g. 64,32: the input and output sizes come from the data ('' = use sizes)",
+    ),
+    Setting("standardize", False, "feed each input as (x − mean) / std of the training split (kept in the model)"),
     Setting("activation", "sigmoid", "the hidden layers' activation", choices=_ACTIVATION_NAMES),
     Setting(
         "output_activation",
@@ -235,6 +282,14 @@ def check(values: Mapping[str, Any], spell: Callable[[str], str] = as_written) -
 
 def _checked(setting: Setting, value: Any, where: str) -> Any:
     kind = type(setting.default)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise SettingError(f"{where} must be true or false; got {value!r}.")
+        return value
+    if setting.name == "hidden":
+        return _hidden(value, where)
+    if setting.name == "label_column" and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # a TOML file may give the index as a number
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if kind is list:
@@ -257,6 +312,27 @@ def _checked(setting: Setting, value: Any, where: str) -> Any:
     if not in_range:
         raise SettingError(f"{where} must be {setting.rule()}; got {value!r}.")
     return value
+
+
+def _hidden(value: Any, where: str) -> str:
+    """``hidden`` as written ("64,32", or "" for none given), each size a positive integer."""
+    if isinstance(value, list):  # a TOML file may write the list itself
+        value = ",".join(str(v) for v in value)
+    ok = isinstance(value, str)
+    if ok and value.strip():
+        try:
+            ok = all(int(v) >= 1 for v in value.split(","))
+        except ValueError:
+            ok = False
+    if not ok:
+        raise SettingError(f"{where} must list the hidden layers' sizes, positive integers like 64,32; got {value!r}.")
+    return ",".join(str(int(v)) for v in value.split(",")) if value.strip() else ""
+
+
+def hidden_sizes(settings: Mapping[str, Any]) -> list[int]:
+    """The hidden layers' sizes ``hidden`` gives ([] when it is empty)."""
+    text = settings.get("hidden", "")
+    return [int(v) for v in text.split(",")] if text else []
 
 
 def resolve(*layers: Layer) -> Table:
@@ -307,6 +383,22 @@ def _check_combinations(settings: Table, given: Mapping[str, Layer], spell: Call
             f"{name('augment')} = {settings['augment']!r} distorts 28×28 images, but this network has "
             f"{settings['sizes'][0]} inputs: drop {name('augment')} for this data set."
         )
+    if settings["hidden"] and "sizes" in given and given["sizes"].unused != "drop":
+        raise SettingError(
+            f"{name('sizes')} and {name('hidden')} both give the layers: use {name('hidden')} alone (the input and "
+            f"output sizes then come from the data), or {name('sizes')} alone."
+        )
+    if settings["standardize"] and settings["augment"]:
+        raise SettingError(
+            f"{name('augment')} distorts images, which {name('standardize')} has already shifted: drop one of them."
+        )
+    if settings.get("task") == "regression" and settings["cost"] != "quadratic":
+        raise SettingError(
+            f"{name('task')} = 'regression' fits real-valued targets with the quadratic cost; "
+            f"{name('cost')} = {settings['cost']!r} is for classes. Drop {name('cost')}."
+        )
+    if settings.get("test") and not str(settings["test"]).lower().endswith((".csv", ".npz")):
+        raise SettingError(f"{name('test')} must be a .csv or .npz file; got {settings['test']!r}.")
     watchers = {"patience": settings["patience"] > 0, "schedule": settings["schedule"] == "halve-on-plateau"}
     if not settings["validation"]:
         for key, wanted in watchers.items():

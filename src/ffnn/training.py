@@ -100,7 +100,7 @@ def fit(
         max_norm = check_number(max_norm, "max_norm", low=0.0)
     if batches_per_epoch is not None:
         batches_per_epoch = check_number(batches_per_epoch, "batches_per_epoch", low=1, strict=False, integer=True)
-    X = as_inputs(X, network.sizes[0], network.dtype)
+    X = network._inputs(X)  # standardised here, once, if the network carries a standardisation
     Y = network.check_targets(y, len(X))
     W = as_sample_weight(sample_weight, len(X), network.dtype)
     test = _held_out(network, test_data, "test_data")

@@ -5,13 +5,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ffnn.data import mnist, toy
-from ffnn.data.arrays import load_arrays
+from ffnn.data.arrays import load_data
 from ffnn.errors import ParameterError
 
 Split = tuple[np.ndarray, np.ndarray]
@@ -22,21 +24,45 @@ class Splits:
     train: Split
     validation: Split | None
     test: Split | None
+    classes: list[str] | None = field(default=None)  # the class names, when the labels were names
 
 
 NAMES = (*mnist.DATASETS, *toy.TOY_SETS)
 
 
-def load(name: str, validation: int = 0, seed: int = 0, dtype: str = "float32") -> Splits:
+def is_file(name: str) -> bool:
+    """Whether the data set ``name`` is the user's own file (.npz or .csv) rather than a named set."""
+    return Path(name).suffix.lower() in (".npz", ".csv")
+
+
+def load(
+    name: str,
+    validation: int = 0,
+    seed: int = 0,
+    dtype: str = "float32",
+    *,
+    label: str | int | None = None,
+    test_fraction: float = 0.0,
+    classes: list[str] | None = None,
+    test_file: str = "",
+    regression: bool = False,
+) -> Splits:
     """The data set ``name`` (see :data:`NAMES`) or the .npz/.csv file at that path.
 
     ``validation=k`` holds out the last k training examples. Toy sets draw 1,000 training and
     500 test points (from ``seed`` and ``seed + 1``); XOR and source 002's set are their own test.
+
+    A file's own options: ``label`` (its label column, .csv only), ``test_fraction`` (the share of
+    each class held out as the test split, drawn with ``seed``, when the file has no test split of
+    its own), ``classes`` (a model's class names, to encode the file's names by) and ``test_file``
+    (a second file of the same kind whose examples are the test split, labelled by the first
+    file's classes; then nothing is held out of the first). With ``regression`` the labels are
+    real-valued targets, (n, k), and the test split is drawn from all rows alike.
     """
     if name in mnist.DATASETS:
         splits = mnist.load(name, dtype=dtype, validation=validation)
         if validation:
-            return Splits(*splits)
+            return Splits(splits[0], splits[1], splits[2])
         return Splits(splits[0], None, splits[1])
     if name in ("xor", "punnen"):
         pair = toy.TOY_SETS[name]()
@@ -44,9 +70,22 @@ def load(name: str, validation: int = 0, seed: int = 0, dtype: str = "float32") 
     if name in toy.TOY_SETS:
         make = toy.TOY_SETS[name]
         return _hold_out(make(n=1000, seed=seed), validation, make(n=500, seed=seed + 1))
-    if Path(name).suffix.lower() in (".npz", ".csv"):
-        train, test = load_arrays(name)
-        return _hold_out(train, validation, test)
+    if is_file(name):
+        loaded = load_data(name, label, classes=classes, regression=regression)
+        train, test = loaded.train, loaded.test
+        if test_file:
+            own = load_data(test_file, label if is_file(test_file) and test_file.lower().endswith(".csv") else None,
+                            classes=loaded.classes, regression=regression)  # fmt: skip
+            if own.classes is not None and loaded.classes is None:
+                raise ParameterError(
+                    f"{test_file} labels its examples by class names, but {name} by class indices; label both alike."
+                )
+            test = own.test if own.test is not None else own.train
+        elif test is None and test_fraction:
+            train, test = split_stratified(name, train, test_fraction, seed)
+        held = _hold_out(train, validation, test)
+        held.classes = loaded.classes
+        return held
     raise ParameterError(f"unknown dataset {name!r}; use one of {', '.join(NAMES)} or a path to a .npz/.csv file.")
 
 
@@ -57,3 +96,47 @@ def _hold_out(train: Split, k: int, test: Split | None) -> Splits:
     if not 0 < k < len(X):
         raise ParameterError(f"validation={k} must be smaller than the {len(X)} training examples.")
     return Splits((X[:-k], y[:-k]), (X[-k:], y[-k:]), test)
+
+
+def label_column(text: str) -> str | int | None:
+    """The ``label_column`` setting as ``load_arrays`` takes it: None (the last), an index, or a name."""
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def for_run(config: Mapping[str, Any], classes: list[str] | None = None, dtype: str = "float32") -> Splits:
+    """The data of the run whose settings (``config.toml``, or a model's ``metadata["config"]``)
+    are ``config``, split as that run split it; settings a run of an older ffnn lacked take the
+    values it ran with."""
+    name = config.get("dataset", "mnist")
+    csv = str(name).lower().endswith(".csv")
+    return load(
+        name, config.get("validation", 0), config.get("seed", 0), dtype,
+        label=label_column(config.get("label_column", "")) if csv else None,
+        test_fraction=config.get("test_fraction", 0.0), classes=classes, test_file=config.get("test", ""),
+        regression=config.get("task") == "regression",
+    )  # fmt: skip
+
+
+def split_stratified(name: str, data: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """(train, test): ``fraction`` of each class's examples (rounded; at least one of a class with
+    two or more, never its last) drawn at random with ``seed`` as the test split; both keep the
+    file's order."""
+    X, y = data
+    rng = np.random.default_rng(seed)
+    test = []
+    groups = [np.flatnonzero(y == c) for c in np.unique(y)] if y.ndim == 1 else [np.arange(len(y))]
+    for rows in groups:  # each class (all rows alike for regression targets)
+        k = min(max(round(fraction * len(rows)), 1), len(rows) - 1)
+        test.append(rng.permutation(rows)[:k])
+    chosen = np.zeros(len(y), dtype=bool)
+    chosen[np.concatenate(test)] = True
+    if not chosen.any():
+        raise ParameterError(
+            f"{name}: too few examples to hold out a test split ({len(y)}); set test_fraction to 0 or add examples."
+        )
+    return (X[~chosen], y[~chosen]), (X[chosen], y[chosen])

@@ -1,0 +1,363 @@
+"""Issue 13, part 3: the user's own data, end to end in the command line — class names, sizes
+from the data, a held-out test split, standardisation — and the clear error of each bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ffnn import Network, fit, load, save
+from ffnn import settings as table
+from ffnn.cli import main
+from ffnn.data import named
+from ffnn.data.arrays import load_data
+from ffnn.errors import DataFormatError, ModelFileError, ParameterError, SettingError
+from ffnn.serialization import read_header
+
+SPECIES = ["setosa", "versicolor", "virginica"]
+
+
+def write_flowers(path, n=300, seed=0, names=SPECIES):
+    """A CSV with a header, the string label column in the middle and unscaled features (≈1000,
+    ≈50, ≈5000, the last one pure noise): 100 rows of each species, in turn."""
+    rng = np.random.default_rng(seed)
+    lines = ["sepal_mm,petal_mm,species,weight_g"]
+    for i in range(n):
+        c = i % len(names)
+        a, b, w = 1000 + 200 * c + rng.normal(0, 60), 50 + 30 * c + rng.normal(0, 8), 5000 + rng.normal(0, 900)
+        lines.append(f"{a:.1f},{b:.2f},{names[c]},{w:.0f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# -- the worked example of the README ---------------------------------------------------------------
+
+
+def test_the_readme_example_trains_evaluates_and_predicts_with_class_names(tmp_path, capsys):
+    data = write_flowers(tmp_path / "my.csv")
+    run = tmp_path / "run"
+    code, out, err = cli(
+        capsys,
+        "train",
+        "--dataset",
+        data,
+        "--label-column",
+        "species",
+        "--hidden",
+        "16",
+        "--standardize",
+        "--out",
+        run,
+        "--no-plots",
+    )  # fmt: skip  (the README's command, with --out and --no-plots)
+    assert code == 0, err
+    assert "Final test accuracy: " in out
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["final_test_accuracy"] >= 0.9  # 60 held-out flowers (measured: 0.967, 58 / 60)
+    config = table.read(run / "config.toml")
+    assert config["sizes"] == [3, 16, 3] and config["hidden"] == "" and config["standardize"] is True
+    assert config["label_column"] == "species" and config["test_fraction"] == 0.2
+
+    model = load(run / "model.npz")
+    assert model.sizes == [3, 16, 3] and model.classes == SPECIES
+    mean, std = model.standardization
+    splits = named.load(str(data), label="species", test_fraction=0.2)
+    assert [len(splits.train[1]), len(splits.test[1])] == [240, 60]
+    assert np.bincount(splits.test[1]).tolist() == [20, 20, 20]  # stratified
+    np.testing.assert_allclose(mean, splits.train[0].mean(axis=0), rtol=1e-6)  # the training split's only
+    np.testing.assert_allclose(std, splits.train[0].std(axis=0), rtol=1e-5)
+
+    code, out, err = cli(capsys, "evaluate", run)
+    assert code == 0, err
+    assert f"on {data} (test, 60 examples)" in out
+    lines = out.splitlines()
+    assert lines[lines.index("confusion matrix (rows: true class, columns: predicted)") + 1].split() == SPECIES
+    assert [line.split()[0] for line in lines[-3:]] == SPECIES
+    assert [int(v) for line in lines[-3:] for v in line.split()[1:]] and sum(
+        int(v) for line in lines[-3:] for v in line.split()[1:]
+    ) == 60
+
+    rows = tmp_path / "new.csv"  # the header and the label column may stay: they are left out
+    rows.write_text("sepal_mm,petal_mm,species,weight_g\n1000,50,?,5000\n1400,110,?,5000\n")
+    code, out, err = cli(capsys, "predict", run / "model.npz", rows, "--json")
+    assert code == 0, err
+    assert [r["label"] for r in json.loads(out)] == ["setosa", "virginica"]
+    code, out, err = cli(capsys, "predict", run / "model.npz", rows)
+    assert out.splitlines()[0].startswith(f"{rows}[0]: setosa    setosa:")
+
+
+def test_every_run_on_a_file_reports_a_test_score_and_numeric_labels_keep_indices(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 2))
+    y = (X[:, 0] > 0).astype(int)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    code, _, err = cli(
+        capsys, "train", "--dataset", tmp_path / "d.npz", "--hidden", "8", "--epochs", "5", "--out", tmp_path / "r",
+        "--no-plots", "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    model = load(tmp_path / "r" / "model.npz")
+    assert model.sizes == [2, 8, 2] and model.classes is None and model.standardization is None
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["final_test_accuracy"] is not None
+    assert len(named.load(str(tmp_path / "d.npz"), test_fraction=0.2).test[1]) == 40
+
+
+# -- class names --------------------------------------------------------------------------------------
+
+
+def test_string_labels_become_sorted_classes_in_csv_and_npz(tmp_path):
+    (tmp_path / "d.csv").write_text("x,kind\n1,b\n2,a\n3,c\n4,a\n")
+    loaded = load_data(tmp_path / "d.csv", "kind")
+    assert loaded.classes == ["a", "b", "c"] and loaded.train[1].tolist() == [1, 0, 2, 0]
+    (tmp_path / "h.csv").write_text("1,b\n2,a\n")  # no header: names alone in the label column
+    assert load_data(tmp_path / "h.csv").train[0].tolist() == [[1.0], [2.0]]
+    np.savez(tmp_path / "d.npz", X=np.eye(3), y=np.array(["dog", "cat", "dog"]), X_test=np.eye(3)[:1], y_test=["cat"])
+    loaded = load_data(tmp_path / "d.npz")
+    assert loaded.classes == ["cat", "dog"] and loaded.train[1].tolist() == [1, 0, 1] and loaded.test[1].tolist() == [0]
+    assert load_data(tmp_path / "d.csv", "kind", classes=["c", "b", "a"]).train[1].tolist() == [1, 2, 0, 2]
+
+
+def test_a_class_the_model_does_not_know_is_named(tmp_path):
+    (tmp_path / "d.csv").write_text("x,kind\n1,b\n2,daisy\n")
+    with pytest.raises(
+        DataFormatError, match=r"has class 'daisy', which the model does not know \(its classes: a, b\)"
+    ):
+        load_data(tmp_path / "d.csv", "kind", classes=["a", "b"])
+
+
+def test_classes_are_kept_and_validated_in_model_files(tmp_path):
+    net = Network([2, 3, 3], seed=0)
+    net.classes = ["x", "y", "z"]
+    net.standardization = ([1.0, 2.0], [3.0, 4.0])
+    save(net, tmp_path / "m.npz")
+    back = load(tmp_path / "m.npz")
+    assert read_header(tmp_path / "m.npz")["format_version"] == 2  # a format-1 reader would feed raw inputs
+    assert back.classes == ["x", "y", "z"]
+    np.testing.assert_array_equal(back.standardization[1], [3.0, 4.0])
+    save(Network([2, 3], seed=0), tmp_path / "old.npz")  # a model without either: indices, raw inputs
+    assert load(tmp_path / "old.npz").classes is None and load(tmp_path / "old.npz").standardization is None
+
+    net.classes = ["x", "y"]
+    save(net, tmp_path / "bad.npz")
+    with pytest.raises(ModelFileError, match=r"'classes' must list 3 distinct class names"):
+        load(tmp_path / "bad.npz")
+
+
+# -- standardisation: once, at the public entry points and in fit ----------------------------------------
+
+
+def test_standardization_is_applied_once_by_every_entry_point_and_by_fit():
+    rng = np.random.default_rng(0)
+    X = rng.normal(1000, 50, size=(60, 2))
+    y = (X[:, 0] > 1000).astype(int)
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    Z = (X - mean) / std
+    raw, scaled = Network([2, 4, 2], seed=3, dtype="float64"), Network([2, 4, 2], seed=3, dtype="float64")
+    scaled.standardization = (mean, std)
+    np.testing.assert_allclose(scaled.feedforward(X), raw.feedforward(Z), rtol=1e-12)
+    assert scaled.score(X, y) == pytest.approx(raw.score(Z, y))
+    np.testing.assert_allclose(scaled.backprop(X, y)[1][0], raw.backprop(Z, y)[1][0], rtol=1e-10)
+    fit(scaled, X, y, epochs=2, batch_size=10, eta=0.5, seed=1, test_data=(X, y))
+    fit(raw, Z, y, epochs=2, batch_size=10, eta=0.5, seed=1, test_data=(Z, y))
+    np.testing.assert_allclose(scaled.weights[0], raw.weights[0], rtol=1e-10)  # the same training: not twice
+    with pytest.raises(ParameterError, match=r"std > 0"):
+        scaled.standardization = (mean, [1.0, 0.0])
+
+
+# -- settings -----------------------------------------------------------------------------------------
+
+
+def test_sizes_beside_hidden_and_a_label_column_without_a_csv_are_refused(tmp_path, capsys):
+    code, _, err = cli(capsys, "train", "--dataset", "a.csv", "--sizes", "2,3,2", "--hidden", "4")
+    assert code == 2 and "--sizes and --hidden both give the layers: use --hidden alone" in err
+    with pytest.raises(SettingError, match=r"--label-column = 'y' would be ignored: it is used only by a .csv dataset"):
+        table.resolve(table.Layer({"label_column": "y"}, table.flag))
+    with pytest.raises(SettingError, match=r"--hidden must list the hidden layers' sizes, .* got '64,x'"):
+        table.resolve(table.Layer({"hidden": "64,x"}, table.flag))
+
+
+def test_the_test_split_is_stratified_and_seeded(tmp_path):
+    write_flowers(tmp_path / "f.csv", n=30)
+    a = named.load(str(tmp_path / "f.csv"), seed=1, label="species", test_fraction=0.2)
+    b = named.load(str(tmp_path / "f.csv"), seed=1, label="species", test_fraction=0.2)
+    c = named.load(str(tmp_path / "f.csv"), seed=2, label="species", test_fraction=0.2)
+    assert np.bincount(a.test[1]).tolist() == [2, 2, 2] and len(a.train[1]) == 24
+    np.testing.assert_array_equal(a.test[0], b.test[0])
+    assert not np.array_equal(a.test[0], c.test[0])
+    assert named.load(str(tmp_path / "f.csv"), label="species").test is None  # test_fraction 0: none
+
+
+# -- bad inputs, through the command line ---------------------------------------------------------------
+
+
+@pytest.fixture
+def trained(tmp_path, capsys):
+    data = write_flowers(tmp_path / "my.csv", n=60)
+    code, _, err = cli(
+        capsys, "train", "--dataset", data, "--label-column", "species", "--hidden", "4", "--standardize",
+        "--epochs", "1", "--out", tmp_path / "run", "--no-plots", "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    return tmp_path / "run"
+
+
+def test_a_wrong_label_column_is_named(tmp_path, capsys):
+    data = write_flowers(tmp_path / "my.csv", n=30)
+    code, _, err = cli(capsys, "train", "--dataset", data, "--label-column", "specie", "--hidden", "4")
+    assert code == 2
+    assert "no column named 'specie' (columns are ['sepal_mm', 'petal_mm', 'species', 'weight_g'])" in err
+
+
+def test_evaluate_on_a_file_with_an_unknown_class_says_so(trained, tmp_path, capsys):
+    other = write_flowers(tmp_path / "other.csv", n=4, names=["setosa", "daisy"])
+    code, _, err = cli(capsys, "evaluate", trained, "--dataset", other)
+    assert code == 2
+    assert "has class 'daisy', which the model does not know (its classes: setosa, versicolor, virginica)" in err
+    same = write_flowers(tmp_path / "same.csv", n=6)
+    code, out, err = cli(capsys, "evaluate", trained, "--dataset", same)  # all of a new file is its test
+    assert code == 0 and "(test, 6 examples)" in out, err
+
+
+def test_nan_and_mismatched_widths_are_refused(trained, tmp_path, capsys):
+    nan = tmp_path / "nan.csv"
+    nan.write_text("sepal_mm,petal_mm,species,weight_g\n1000,nan,setosa,5000\n1200,80,virginica,5000\n")
+    code, _, err = cli(capsys, "train", "--dataset", nan, "--label-column", "species", "--hidden", "4")
+    assert code == 2 and "X row 0 contains NaN or inf; clean or impute it first" in err
+    narrow = tmp_path / "narrow.csv"
+    narrow.write_text("1000,50\n")
+    code, _, err = cli(capsys, "predict", trained / "model.npz", narrow)
+    assert code == 2 and "narrow.csv: rows must have 3 values for this model; got shape (1, 2)." in err
+    nan_rows = tmp_path / "nan_rows.csv"
+    nan_rows.write_text("1000,nan,5000\n")
+    code, _, err = cli(capsys, "predict", trained / "model.npz", nan_rows)
+    assert code == 2 and "row 0 contains NaN or inf" in err
+
+
+def test_export_carries_the_class_names_and_the_standardization(trained, tmp_path, capsys):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    code, out, err = cli(capsys, "export", trained / "model.npz", tmp_path / "m.onnx")
+    assert code == 0, err
+    assert "classes (label 0, 1, …; in the metadata as class_names): setosa, versicolor, virginica" in out
+    props = {p.key: p.value for p in onnx.load(str(tmp_path / "m.onnx")).metadata_props}
+    assert json.loads(props["class_names"]) == SPECIES
+    model = load(trained / "model.npz")
+    X = named.load(str(tmp_path / "my.csv"), label="species").train[0]  # raw, unscaled rows
+    values, labels = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(
+        None, {"input": X.astype(np.float32)}
+    )
+    np.testing.assert_allclose(values, model.predict_proba(X), atol=1e-5)
+    np.testing.assert_array_equal(labels, model.predict(X))
+
+
+def test_a_test_file_of_its_own_is_the_test_split(tmp_path, capsys):
+    train, test = write_flowers(tmp_path / "train.csv", n=90), write_flowers(tmp_path / "test.csv", n=15, seed=5)
+    code, _, err = cli(
+        capsys, "train", "--dataset", train, "--test", test, "--label-column", "species", "--hidden", "8",
+        "--standardize", "--epochs", "3", "--out", tmp_path / "r", "--no-plots", "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    splits = named.load(str(train), label="species", test_fraction=0.2, test_file=str(test))
+    assert [len(splits.train[1]), len(splits.test[1])] == [90, 15]  # nothing held out of train.csv
+    code, out, err = cli(capsys, "evaluate", tmp_path / "r")
+    assert code == 0 and f"on {train} (test, 15 examples)" in out, err
+    with pytest.raises(SettingError, match=r"--test must be a .csv or .npz file; got 'x.txt'"):
+        table.resolve(table.Layer({"dataset": "a.csv", "test": "x.txt"}, table.flag))
+    bad = write_flowers(tmp_path / "bad.csv", n=4, names=["setosa", "rose"])
+    code, _, err = cli(
+        capsys, "train", "--dataset", train, "--test", bad, "--label-column", "species", "--hidden", "8",
+        "--out", tmp_path / "r2",
+    )  # fmt: skip
+    assert code == 2 and "has class 'rose', which the model does not know" in err
+    assert not (tmp_path / "r2").exists()
+
+
+# -- regression ---------------------------------------------------------------------------------------------
+
+
+def test_regression_reports_mse_and_r2_and_predict_prints_values(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    lines = ["size_m2,price,rooms"]
+    for _ in range(400):  # price (k) = 2 × size + 5 × rooms + noise (sd 10)
+        size, rooms = rng.uniform(30, 200), int(rng.integers(1, 6))
+        lines.append(f"{size:.1f},{2 * size + 5 * rooms + rng.normal(0, 10):.1f},{rooms}")
+    (tmp_path / "houses.csv").write_text("\n".join(lines) + "\n")
+    code, out, err = cli(
+        capsys, "train", "--dataset", tmp_path / "houses.csv", "--task", "regression", "--label-column", "price",
+        "--hidden", "16", "--standardize", "--activation", "tanh", "--eta", "0.01", "--epochs", "30",
+        "--out", tmp_path / "r", "--no-plots",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "Test MSE: " in out and "Final test accuracy" not in out and "  test cost  " in out
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["test_r2"] > 0.9 and summary["test_mse"] < 400  # measured: R² 0.978, MSE 225 (noise: 100)
+    assert summary["final_test_accuracy"] is None
+    model = load(tmp_path / "r" / "model.npz")
+    assert model.sizes == [2, 16, 1] and model.activations[-1].name == "identity" and model.classes is None
+
+    code, out, err = cli(capsys, "evaluate", tmp_path / "r")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].endswith("(test, 80 examples)") and lines[1].startswith("MSE ") and lines[2].startswith("R² ")
+    assert float(lines[2].split()[1]) == pytest.approx(summary["test_r2"], abs=1e-4)
+
+    (tmp_path / "q.csv").write_text("100,3\n")
+    code, out, err = cli(capsys, "predict", tmp_path / "r" / "model.npz", tmp_path / "q.csv", "--json")
+    assert code == 0, err
+    (result,) = json.loads(out)
+    assert set(result) == {"input", "outputs"} and result["outputs"][0] == pytest.approx(215, abs=25)
+
+    code, _, err = cli(capsys, "train", "--dataset", tmp_path / "houses.csv", "--task", "regression", "--cost",
+                       "cross_entropy", "--hidden", "4")  # fmt: skip
+    assert code == 2 and "--task = 'regression' fits real-valued targets with the quadratic cost" in err
+    (tmp_path / "names.csv").write_text("a,b\n1,x\n2,y\n")
+    with pytest.raises(DataFormatError, match=r"a regression target must be a number; the label column has 'x'"):
+        load_data(tmp_path / "names.csv", regression=True)
+
+
+def test_figures_of_an_own_data_run_use_its_label_column_and_split(trained):
+    pytest.importorskip("matplotlib")
+    from ffnn.plotting import plot_run
+
+    names = sorted(f.name for f in plot_run(trained, ("png",)))
+    assert names == ["confusion_matrix.png", "gradient_norms.png", "learning_curves.png"]
+
+
+def test_resume_restores_the_class_names_and_the_standardization(tmp_path, capsys):
+    from ffnn import run
+
+    data = write_flowers(tmp_path / "my.csv", n=60)
+    settings = run.resolve_settings(
+        flags={"dataset": str(data), "label_column": 2, "hidden": "4", "standardize": True, "epochs": 2,
+               "checkpoint_every": 1},
+    )  # fmt: skip
+    first = run.train(settings, tmp_path / "r", quiet=True)
+    (tmp_path / "r" / "model.npz").unlink()
+    again = run.resume(tmp_path / "r", quiet=True)
+    assert again.network.classes == first.network.classes == SPECIES
+    for a, b in zip(again.network.standardization, first.network.standardization):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(again.network.weights[0], first.network.weights[0])
+
+
+def test_sizes_that_do_not_fit_the_classes_and_names_for_an_index_model_are_refused(tmp_path, capsys):
+    data = write_flowers(tmp_path / "my.csv", n=30)
+    code, _, err = cli(capsys, "train", "--dataset", data, "--label-column", "species", "--sizes", "3,4,2")
+    assert code == 2
+    assert "sizes ends in 2 outputs, but " in err and "has 3 classes (setosa, versicolor, virginica)" in err
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", X=rng.normal(size=(40, 3)), y=np.arange(40) % 3)
+    code, _, err = cli(capsys, "train", "--dataset", tmp_path / "d.npz", "--hidden", "4", "--epochs", "1",
+                       "--out", tmp_path / "r", "--quiet", "--no-plots")  # fmt: skip
+    assert code == 0, err
+    (tmp_path / "named.csv").write_text("a,b,c,kind\n1,2,3,x\n4,5,6,y\n")
+    code, _, err = cli(capsys, "evaluate", tmp_path / "r", "--dataset", tmp_path / "named.csv")
+    assert code == 2 and "labels its examples by class names, but" in err and "was trained on class indices" in err
