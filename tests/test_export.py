@@ -272,3 +272,27 @@ def test_cli_export_errors_are_one_line_with_status_2(tmp_path):
         assert done.returncode == 2
         assert done.stderr.startswith("ffnn: error: ") and done.stderr.count("\n") == 1
         assert not (tmp_path / "out.onnx").exists()
+
+
+@pytest.mark.parametrize("activation", HIDDEN)
+def test_both_fitted_estimators_export_what_they_predict(activation, tmp_path, rng):
+    """FFNNClassifier (string classes) and FFNNRegressor (two targets), fitted, exported, and run
+    by onnxruntime: its outputs equal the estimator's own answers."""
+    from ffnn.sklearn import FFNNClassifier, FFNNRegressor
+
+    X = rng.standard_normal((120, 5))
+    names = np.array(["ant", "bee", "cat"])[rng.integers(0, 3, 120)]
+    clf = FFNNClassifier(hidden_layer_sizes=(7,), activation=activation, max_iter=5, random_state=0).fit(X, names)
+    to_onnx(clf, tmp_path / "clf.onnx")
+    probabilities, labels = run_onnx(tmp_path / "clf.onnx", X)
+    np.testing.assert_allclose(probabilities, clf.predict_proba(X), atol=TOLERANCE)
+    np.testing.assert_array_equal(clf.classes_[labels], clf.predict(X))
+    props = {p.key: p.value for p in onnx.load(str(tmp_path / "clf.onnx")).metadata_props}
+    assert json.loads(props["class_names"]) == ["ant", "bee", "cat"]
+
+    targets = np.stack([X[:, 0] - X[:, 1], 0.5 * X[:, 2]], axis=1)
+    reg = FFNNRegressor(hidden_layer_sizes=(7,), activation=activation, max_iter=5, random_state=0).fit(X, targets)
+    to_onnx(reg, tmp_path / "reg.onnx")
+    outputs, _ = run_onnx(tmp_path / "reg.onnx", X)
+    assert onnx.load(str(tmp_path / "reg.onnx")).graph.output[0].name == "outputs"
+    np.testing.assert_allclose(outputs, reg.predict(X), atol=TOLERANCE)
