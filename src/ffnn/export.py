@@ -45,7 +45,7 @@ from ffnn._files import atomic_open
 from ffnn._version import __version__
 from ffnn.activations import Activation, LeakyReLU, _exp_limit
 from ffnn.errors import ExtraNotInstalledError, ParameterError, ParameterTypeError
-from ffnn.network import Network
+from ffnn.network import Network, check_standardization
 
 OPSET = 13  # the ONNX operator set the exported graph uses (default domain)
 INPUT = "input"
@@ -85,7 +85,7 @@ def build_onnx(
     g = _Graph(helper, numpy_helper)
     a = INPUT
     if standardize is not None:
-        mean, std = _standardization(standardize, n_in)
+        mean, std = check_standardization(standardize, n_in, "standardize")
         g.node("Sub", [a, g.constant("input_mean", mean)], "centered")
         a = g.node("Div", ["centered", g.constant("input_std", std)], "x")
     last = len(network.weights)
@@ -209,22 +209,6 @@ def _class_names(network: Network, class_names: Sequence[str] | None) -> list[st
             f"The 'class_names' parameter must name the network's {count} classes. Got {len(names)}: {names!r}."
         )
     return names
-
-
-def _standardization(standardize: Any, n_in: int) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, std) as float32 vectors of length n_in; std > 0, both finite."""
-    try:
-        mean, std = (np.asarray(v, dtype=np.float64) for v in standardize)
-    except (TypeError, ValueError) as e:
-        raise ParameterTypeError(f"The 'standardize' parameter must be (mean, std), two arrays of numbers: {e}.") from e
-    if mean.shape != (n_in,) or std.shape != (n_in,):
-        raise ParameterError(
-            f"The 'standardize' parameter's mean and std must each have {n_in} values (the inputs). "
-            f"Got shapes {mean.shape} and {std.shape}."
-        )
-    if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
-        raise ParameterError("The 'standardize' parameter's mean must be finite and its std finite and > 0.")
-    return mean, std
 
 
 def _activations(network: Network) -> list[dict[str, Any]]:

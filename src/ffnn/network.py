@@ -120,18 +120,7 @@ class Network:
         if value is None:
             self._standardization = None
             return
-        try:
-            mean, std = (np.asarray(v, dtype=np.float64) for v in value)
-        except (TypeError, ValueError) as e:
-            raise ParameterTypeError(f"'standardization' must be (mean, std), two arrays of numbers: {e}.") from e
-        n_in = self.sizes[0]
-        if mean.shape != (n_in,) or std.shape != (n_in,):
-            raise ParameterError(
-                f"'standardization' needs a mean and a std of {n_in} values each (one per input); "
-                f"got shapes {mean.shape} and {std.shape}."
-            )
-        if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
-            raise ParameterError("'standardization' needs a finite mean and a finite std > 0 for every input.")
+        mean, std = check_standardization(value, self.sizes[0], "standardization")
         self._standardization = (mean.astype(self.dtype), std.astype(self.dtype))
 
     def _inputs(self, X: Array, name: str = "X") -> np.ndarray:
@@ -251,6 +240,22 @@ class Network:
     def parameters(self) -> list[np.ndarray]:
         """Every parameter array, layer by layer: [w^1, b^1, w^2, b^2, ...] (views, not copies)."""
         return [p for w, b in zip(self.weights, self.biases) for p in (w, b)]
+
+
+def check_standardization(value: Any, n_in: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) as float64 arrays of ``n_in`` values each, finite, std > 0; errors name ``name``."""
+    try:
+        mean, std = (np.asarray(v, dtype=np.float64) for v in value)
+    except (TypeError, ValueError) as e:
+        raise ParameterTypeError(f"The '{name}' parameter must be (mean, std), two arrays of numbers: {e}.") from e
+    if mean.shape != (n_in,) or std.shape != (n_in,):
+        raise ParameterError(
+            f"The '{name}' parameter's mean and std must each have {n_in} values (the inputs). "
+            f"Got shapes {mean.shape} and {std.shape}."
+        )
+    if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+        raise ParameterError(f"The '{name}' parameter needs a finite mean and a finite std > 0 for every input.")
+    return mean, std
 
 
 def _dropout_rates(dropout: Any, input_dropout: Any, n_hidden: int) -> list[float]:

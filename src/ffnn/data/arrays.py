@@ -232,7 +232,8 @@ def _load_csv(path: Path, label: str | int | None) -> tuple[np.ndarray, np.ndarr
     return values, np.array(labels, dtype=str)
 
 
-def _number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """Whether a CSV field reads as a number (a header's names do not)."""
     try:
         float(text)
     except ValueError:
@@ -244,11 +245,11 @@ def _is_header(rows: list[list[str]]) -> bool:
     """Whether the first row names the columns: a field that is not a number where the second row
     has a number (a label column of names alone does not make a header)."""
     first = rows[0]
-    if all(_number(v) for v in first):
+    if all(is_number(v) for v in first):
         return False
     if len(rows) < 2:
         return True
-    return any(not _number(a) and _number(b) for a, b in zip(first, rows[1]))
+    return any(not is_number(a) and is_number(b) for a, b in zip(first, rows[1]))
 
 
 def _label_column(path: Path, header: list[str] | None, width: int, label: str | int | None) -> int:

@@ -18,6 +18,7 @@ import numpy as np
 
 from ffnn._files import check_npy
 from ffnn._validation import REAL_KINDS
+from ffnn.data.arrays import is_number
 from ffnn.errors import DataFormatError
 from ffnn.images import mnist_like, read_image
 
@@ -73,7 +74,7 @@ def _read_csv(path: str, n_in: int, label: str | None) -> np.ndarray:
         raise DataFormatError(f"{path}: cannot be read as CSV text ({e}).") from e
     if not rows:
         raise DataFormatError(f"{path}: is empty; it needs rows of {n_in} numbers.")
-    header = [name.strip() for name in rows[0]] if not all(_is_number(v) for v in rows[0]) else None
+    header = [name.strip() for name in rows[0]] if not all(is_number(v) for v in rows[0]) else None
     body = rows[1:] if header else rows
     drop = header.index(label) if header and label and label in header and len(header) == n_in + 1 else None
     values = np.empty((len(body), n_in if drop is not None else len(rows[0])))
@@ -89,11 +90,3 @@ def _read_csv(path: str, n_in: int, label: str | None) -> np.ndarray:
         except ValueError as e:
             raise DataFormatError(f"{path}: line {line} has a field that is not a number ({e}).") from e
     return values
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
