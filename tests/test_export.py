@@ -178,7 +178,7 @@ def test_standardization_in_the_graph(tmp_path, rng):
     np.testing.assert_array_equal(labels, net.predict((X - mean) / std))
     with pytest.raises(ParameterError, match=r"'standardize' parameter's mean and std must each have 3 values"):
         to_onnx(net, tmp_path / "bad.onnx", standardize=([0.0], [1.0]))
-    with pytest.raises(ParameterError, match=r"std finite and > 0"):
+    with pytest.raises(ParameterError, match=r"a finite std > 0"):
         to_onnx(net, tmp_path / "bad.onnx", standardize=(mean, [1.0, 0.0, 1.0]))
 
 
