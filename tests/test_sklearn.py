@@ -229,3 +229,11 @@ def test_continuing_refuses_what_it_cannot_continue(rng):
     cosine.partial_fit(X, y, classes=[0, 1])
     with pytest.raises(ffnn.ParameterError, match=r"^schedule='cosine' is planned over one call's epochs"):
         cosine.partial_fit(X, y)
+
+
+def test_hidden_layer_sizes_may_come_as_an_array(rng):
+    X, y = rng.standard_normal((40, 3)), rng.integers(0, 2, 40)
+    est = FFNNClassifier(hidden_layer_sizes=np.array([5, 4]), max_iter=2, random_state=0).fit(X, y)
+    assert est.network_.sizes == [3, 5, 4, 2]
+    with pytest.raises(ffnn.ParameterError, match=r"'hidden_layer_sizes' parameter must be a tuple of positive"):
+        FFNNClassifier(hidden_layer_sizes=np.array([5.5]), max_iter=2).fit(X, y)

@@ -159,6 +159,8 @@ class _FFNNBase(BaseEstimator):
         hidden = self.hidden_layer_sizes
         if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
             hidden = (hidden,)
+        elif isinstance(hidden, np.ndarray) and hidden.ndim == 1:  # as a parameter grid may give it
+            hidden = tuple(hidden.tolist())
         if not isinstance(hidden, Sequence) or not all(
             isinstance(h, numbers.Integral) and not isinstance(h, bool) and int(h) >= 1 for h in hidden
         ):
