@@ -15,11 +15,11 @@ SRC = Path(ffnn.__file__).parent
 LAYERS = {
     1: "_arrays _blas _files _validation _version errors activations costs initializers backprop network "
     "reference gradcheck perceptron metrics",
-    2: "optimizers schedules steps state callbacks training checkpoint",
+    2: "optimizers schedules steps state callbacks training checkpoint feed live",
     3: "serialization export images data data.arrays data.augment data.idx data.inputs data.mnist data.named "
     "data.sources data.toy",
     4: "settings recipes run",
-    5: "cli __main__ serve plotting web sklearn",
+    5: "cli __main__ server serve plotting web sklearn",
 }
 LAYER = {name: layer for layer, names in LAYERS.items() for name in names.split()}
 
@@ -117,6 +117,8 @@ def test_importing_ffnn_loads_no_optional_part():
         "ffnn.run",
         "ffnn.reference",
         "ffnn.serve",
+        "ffnn.server",
+        "ffnn.live",
     )
     code = f"import sys, ffnn; print([m for m in {optional!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

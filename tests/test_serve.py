@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import ffnn
-from ffnn.serve import MAX_BODY, MAX_JSON_BODY, create_app
+from ffnn.serve import MAX_JSON_BODY, create_app
+from ffnn.server import MAX_BODY
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 
 import ffnn
 from ffnn.cli import main
-from ffnn.serve import CONNECTION_LIMIT, MAX_BODY, WORKERS
+from ffnn.server import CONNECTION_LIMIT, MAX_BODY, WORKERS
 
 LINUX_PROC = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's /proc")
 
@@ -57,9 +57,9 @@ class Server:
 
 @contextlib.contextmanager
 def running_server(model_path, *args, setup="pass"):
-    """``ffnn serve MODEL --port 0 ARGS`` in a subprocess (after running ``setup`` with ffnn.serve as
+    """``ffnn serve MODEL --port 0 ARGS`` in a subprocess (after running ``setup`` with ffnn.server as
     ``s``), until the block ends: then Ctrl-C, which must stop it with exit status 0."""
-    code = f"import sys; import ffnn.serve as s; {setup}; from ffnn.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = f"import sys; import ffnn.server as s; {setup}; from ffnn.cli import main; sys.exit(main(sys.argv[1:]))"
     command = [sys.executable, "-c", code, "serve", str(model_path), "--port", "0", *args]
     with tempfile.TemporaryFile("w+") as stderr:
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # no BLAS thread pool: counted
@@ -116,7 +116,7 @@ def test_a_port_in_use_is_named_with_what_to_do(model_file, capsys):
     assert threading.active_count() == threads  # the workers started for the server were stopped
     err = capsys.readouterr().err
     assert err == (
-        f"ffnn: error: cannot listen on 127.0.0.1:{port}: port {port} is already in use (another ffnn serve?); "
+        f"ffnn: error: cannot listen on 127.0.0.1:{port}: port {port} is already in use (another ffnn server?); "
         "stop that program or choose another port with --port (0 picks a free one)\n"
     )
 

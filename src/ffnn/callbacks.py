@@ -180,14 +180,20 @@ class MetricsLog(Callback):
     def _write(self, history: History) -> None:
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
-        extra = sorted(history.extra)
-        writer.writerow([*self.COLUMNS, *extra])
-        columns = [getattr(history, c) for c in self.COLUMNS] + [history.extra[k] for k in extra]
+        names, columns = metrics_columns(history)
+        writer.writerow(names)
         for row in zip(*columns):
             writer.writerow("" if v is None else v for v in row)
         with atomic_open(self.path) as f:
             f.write(text.getvalue().encode())
         self._written_at, self._pending = time.monotonic(), False
+
+
+def metrics_columns(history: History) -> tuple[list[str], list[list[Any]]]:
+    """The columns of ``metrics.csv``: their names and values, one per epoch (None: not measured)."""
+    extra = sorted(history.extra)
+    names = [*MetricsLog.COLUMNS, *extra]
+    return names, [getattr(history, c) for c in MetricsLog.COLUMNS] + [history.extra[k] for k in extra]
 
 
 class StopOnInterrupt(Callback):

@@ -232,9 +232,10 @@ def _plot(run_dir: Path, svg: bool, quiet: bool = False) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ffnn.serve import require_extras, serve
+    from ffnn.serve import serve
+    from ffnn.server import require_extras
 
-    require_extras()  # before reading the model: say at once what to install
+    require_extras("ffnn serve")  # before reading the model: say at once what to install
     serve(load(args.model), args.host, args.port)
     return 0
 

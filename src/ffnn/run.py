@@ -44,6 +44,8 @@ from ffnn.callbacks import (
 from ffnn.data import named
 from ffnn.data.augment import Augment
 from ffnn.errors import ModelFileError, ParameterError, RunFolderError, TrainingDivergedError
+from ffnn.feed import Feed
+from ffnn.live import LiveView
 from ffnn.metrics import confusion_matrix, per_class_accuracy
 from ffnn.network import Network
 from ffnn.serialization import load, save
@@ -55,6 +57,7 @@ AUGMENTATIONS: dict[str, Callable[[], Augment]] = {
     "elastic": lambda: Augment(shift=2.0, rotation=10.0, scale=0.1, elastic_alpha=8.0, elastic_sigma=4.0),
 }
 _GRADIENT_PROBE, _ACCURACY_SAMPLE = 1000, 10_000  # training examples the figures' callbacks look at
+_LIVE_PROBE = 256  # training examples whose gradient the live page shows (every second)
 _METRICS_SECONDS = 2.0  # metrics.csv is rewritten at most this often (and at the end)
 
 
@@ -162,6 +165,7 @@ def train(
     quiet: bool = False,
     overwrite: bool = False,
     callbacks: Sequence[Callback] = (),
+    feed: Feed | None = None,
 ) -> RunResult:
     """Train the run ``settings`` describe into ``folder``, which must be new or empty — or, with
     ``overwrite``, a run folder, emptied first. Nothing is written before the data and the network
@@ -169,6 +173,8 @@ def train(
 
     Ctrl-C stops after the current batch and keeps the last complete epoch (``interrupted``);
     a diverging run saves the last good model and raises :class:`ffnn.TrainingDivergedError`.
+    With a ``feed``, the run is published to it as it trains (:class:`ffnn.live.LiveView`), its
+    ``summary`` when it ends.
     """
     folder = Path(folder)
     if settings.get("hidden"):  # the sizes will come from the data (a table resolved before carries the default)
@@ -182,7 +188,7 @@ def train(
     epochs = _EpochCount()
     try:
         _prepare_folder(folder, settings, recipe)
-        result = _fit(settings, folder, network, data, None, recipe, quiet, [*callbacks, epochs])
+        result = _fit(settings, folder, network, data, None, recipe, quiet, [*callbacks, epochs], feed=feed)
     except TrainingDivergedError:
         raise  # the folder keeps the last good model, saying it diverged
     except BaseException:
@@ -251,7 +257,9 @@ def run_tag(settings: Mapping[str, Any]) -> str:
     return hashlib.sha256(settings_table.to_toml(decisive).encode()).hexdigest()[:16]
 
 
-def resume(folder: str | Path, *, quiet: bool = False, callbacks: Sequence[Callback] = ()) -> RunResult:
+def resume(
+    folder: str | Path, *, quiet: bool = False, callbacks: Sequence[Callback] = (), feed: Feed | None = None
+) -> RunResult:
     """Continue the run in ``folder`` from its newest checkpoint that loads, with its own config.toml.
 
     Refused when the folder is no run folder, or when the checkpoint was written by a run with
@@ -301,7 +309,7 @@ def resume(folder: str | Path, *, quiet: bool = False, callbacks: Sequence[Callb
     network = build_network(settings)
     data = load_data(settings)
     epochs = state["epoch"] + 1 if finished else None  # a finished run trains no further
-    return _fit(settings, folder, network, data, state, None, quiet, callbacks, epochs)
+    return _fit(settings, folder, network, data, state, None, quiet, callbacks, epochs, feed)
 
 
 class _EpochCount(Callback):
@@ -325,6 +333,7 @@ def _fit(
     quiet: bool,
     extra: Sequence[Callback],
     epochs: int | None = None,
+    feed: Feed | None = None,
 ) -> RunResult:
     X, y = data.train
     network.classes = data.classes
@@ -338,10 +347,13 @@ def _fit(
         TrainingAccuracy(X[:_ACCURACY_SAMPLE], y[:_ACCURACY_SAMPLE]),
         MetricsLog(folder / "metrics.csv", seconds=_METRICS_SECONDS),
     ]
+    n_batches = count_batches(len(X), settings["batch_size"], settings["batches_per_epoch"] or None)
     if not quiet:
-        n_batches = count_batches(len(X), settings["batch_size"], settings["batches_per_epoch"] or None)
         callbacks += [ProgressBar(n_batches), EpochTable(costs=is_regression(settings))]
     callbacks += extra
+    if feed is not None:
+        held_out = data.validation if data.validation is not None else data.test
+        callbacks.append(LiveView(feed, (X[:_LIVE_PROBE], y[:_LIVE_PROBE]), held_out, n_batches, len(X)))
     interrupt = StopOnInterrupt()
     callbacks += [interrupt, _checkpointer(settings, folder)]
     start = time.perf_counter()
@@ -353,7 +365,10 @@ def _fit(
             )  # fmt: skip
     except TrainingDivergedError as e:
         save(network, folder / "model.npz", {"config": dict(settings), "summary": {"diverged": True}})
-        raise TrainingDivergedError(f"{e} The last good model is in {folder / 'model.npz'}.") from e
+        error = TrainingDivergedError(f"{e} The last good model is in {folder / 'model.npz'}.")
+        if feed is not None:
+            feed.set("status", {"state": "diverged", "message": str(error)})
+        raise error from e
     history.interrupted = history.interrupted or interrupt.requested  # Ctrl-C between two epochs too
     summary = _summary(history, settings, recipe, time.perf_counter() - start)
     if is_regression(settings):  # accuracy means nothing here: MSE and R² of the test split instead
@@ -363,6 +378,8 @@ def _fit(
     save(network, folder / "model.npz")
     with atomic_open(folder / "summary.json") as f:
         f.write(json.dumps(summary, indent=2).encode())
+    if feed is not None:
+        feed.set("summary", summary)
     return RunResult(folder, network, history, summary)
 
 
