@@ -303,13 +303,18 @@ class GradientNorms(Callback):
         self.pending: list[float] = []
 
     def on_epoch_begin(self, network: Network, epoch: int) -> None:
-        _, nabla_w = network.backprop(self.X, self.y)
-        self.pending = [float(np.linalg.norm(g) / np.sqrt(g.size)) for g in nabla_w]
+        self.pending = gradient_sizes(network, self.X, self.y)
 
     def on_epoch_end(self, network: Network, history: History) -> bool:
         for l, value in enumerate(self.pending, start=1):
             history.extra.setdefault(f"grad_norm_{l}", []).append(value)
         return False
+
+
+def gradient_sizes(network: Network, X: np.ndarray, y: np.ndarray) -> list[float]:
+    """Each layer's ‖∂C/∂w^l‖ / √(n_l n_{l−1}) on the batch (X, y): the RMS gradient of one weight."""
+    _, nabla_w = network.backprop(X, y)
+    return [float(np.linalg.norm(g) / np.sqrt(g.size)) for g in nabla_w]
 
 
 class TrainingAccuracy(Callback):

@@ -109,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="print nothing while training")
     train.add_argument("--no-plots", action="store_true", help="do not draw the figures at the end")
     train.add_argument("--svg", action="store_true", help="draw the figures as SVG too")
+    train.add_argument(
+        "--serve", action="store_true", help="show the run live on a web page (needs: pip install 'ffnn[serve]')"
+    )
+    _server_options(train, "with --serve: ")
     flags = train.add_argument_group("settings (override the config file and the recipe; see ffnn.settings)")
     for setting in settings_table.SETTINGS:
         kind = _sizes if isinstance(setting.default, list) else type(setting.default)
@@ -132,12 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="a web page to draw a digit and see what the network says")
     serve.add_argument("model")
-    serve.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network, with a warning)",
-    )
-    serve.add_argument("--port", type=_port, default=8000, help="0 to 65535; 0 picks a free one (default 8000)")
+    _server_options(serve)
     serve.set_defaults(run=cmd_serve)
 
     evaluate = commands.add_parser("evaluate", help="accuracy, cost, per-class accuracy, confusion matrix")
@@ -175,6 +174,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _server_options(parser: argparse.ArgumentParser, prefix: str = "", port: int = 8000) -> None:
+    """``--host`` and ``--port`` for a command that serves a page."""
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help=f"{prefix}address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network, "
+        "with a warning)",
+    )
+    parser.add_argument(
+        "--port", type=_port, default=port, help=f"{prefix}0 to 65535; 0 picks a free one (default {port})"
+    )
+
+
 def _choices(setting: settings_table.Setting) -> str:
     return ": " + " | ".join(c or "''" for c in setting.choices) if setting.choices else ""
 
@@ -194,11 +206,45 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         if args.recipe or args.config or args.out or args.overwrite or flags:
             raise SettingError("--resume continues a run with its own config.toml; it takes no other settings")
-        result = run.resume(args.resume, quiet=args.quiet)
+        settings = None
     else:
         settings = run.resolve_settings(args.recipe, args.config, flags)
-        out = Path(args.out or f"runs/{args.recipe or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}")
-        result = run.train(settings, out, recipe=args.recipe, quiet=args.quiet, overwrite=args.overwrite)
+    page = _live_page(args) if args.serve else None
+    try:
+        if settings is None:
+            result = run.resume(args.resume, quiet=args.quiet, feed=page and page.feed)
+        else:
+            out = Path(args.out or f"runs/{args.recipe or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}")
+            result = run.train(
+                settings, out, recipe=args.recipe, quiet=args.quiet, overwrite=args.overwrite, feed=page and page.feed
+            )
+    except BaseException:
+        if page is not None:
+            page.close()
+        raise
+    status = _after_training(args, result)
+    if page is not None:
+        if status == 0:
+            page.finish(result.network)
+            print(f"The page stays at {page.url} (Ctrl-C to stop)", flush=True)
+            page.wait()
+        else:
+            page.close()
+    return status
+
+
+def _live_page(args: argparse.Namespace) -> Any:
+    """The page of ``train --serve``, serving before the run starts; its address printed first."""
+    from ffnn.feed import Feed
+    from ffnn.serve import LivePage
+
+    page = LivePage(Feed(), args.host, args.port)
+    print(f"Watch it learn at {page.url}  (Ctrl-C stops the training)", flush=True)
+    return page
+
+
+def _after_training(args: argparse.Namespace, result: run.RunResult) -> int:
+    """Say how the run ended, draw its figures; the exit status."""
     if result.interrupted:
         if not result.history.epoch:
             print("Interrupted before the first epoch ended: nothing was trained, nothing kept.")

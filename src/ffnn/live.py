@@ -5,8 +5,9 @@
 - ``run``: the network (sizes, activations, cost), epochs, mini-batches per epoch, examples;
 - ``progress`` (within the epoch, at most every ``interval`` seconds): batch k of K, examples a
   second, the epoch's and the run's estimated remaining seconds;
-- ``gradients`` (at most every ``gradient_interval`` seconds) and the list ``gradient_history``:
-  each layer's root-mean-square weight gradient on a fixed probe batch,
+- the list ``gradient_history`` (a sample at most every ``gradient_interval`` seconds, at most
+  ``MAX_GRADIENT_SAMPLES`` kept: then every other one, and half as often): each layer's
+  root-mean-square weight gradient on a fixed probe batch,
   ‖∂C/∂w^l‖ / √(n_l n_{l−1}) (as :class:`ffnn.callbacks.GradientNorms`) — a vanishing gradient
   shows as the first layers' values falling decades below the last one's;
 - the list ``epochs``: one row per epoch, the columns of ``metrics.csv`` (same names, same values);
@@ -29,13 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from ffnn.callbacks import Callback, metrics_columns
+from ffnn.callbacks import Callback, gradient_sizes, metrics_columns
 from ffnn.feed import Feed
 from ffnn.metrics import confusion_matrix
 from ffnn.network import Network
 from ffnn.state import History, TrainingState
 
 MAX_WEIGHT_IMAGES = 100  # first-layer neurons shown at most
+MAX_GRADIENT_SAMPLES = 2000  # gradient sizes kept for the chart
 
 
 class LiveView(Callback):
@@ -58,6 +60,7 @@ class LiveView(Callback):
         self.epochs = 0
         self._epoch_start = self._shown = self._gradients_shown = 0.0
         self._epoch_seconds: list[float] = []
+        self._samples: list[dict[str, Any]] = []
 
     def bind(self, state: TrainingState) -> None:
         self.epochs = state.epochs
@@ -130,13 +133,16 @@ class LiveView(Callback):
 
     def _publish_gradients(self, network: Network, epoch: int, batch: int) -> None:
         with np.errstate(all="ignore"):
-            _, nabla_w = network.backprop(*self.probe)
-        rms = [float(np.linalg.norm(g) / math.sqrt(g.size)) for g in nabla_w]
+            rms = gradient_sizes(network, *self.probe)
         if not all(math.isfinite(v) for v in rms):
             return  # a diverging step: the run reports it
-        sample = {"epoch": round(epoch + batch / self.batches, 4), "rms": rms}
-        self.feed.set("gradients", sample)
-        self.feed.append("gradient_history", sample)
+        self._samples.append({"epoch": round(epoch + batch / self.batches, 4), "rms": rms})
+        if len(self._samples) <= MAX_GRADIENT_SAMPLES:
+            self.feed.append("gradient_history", self._samples[-1])
+        else:  # thin out: every other sample, and half as many from now on
+            self._samples = self._samples[::2]
+            self.gradient_interval *= 2
+            self.feed.replace("gradient_history", self._samples)
 
     def _publish_weights(self, network: Network) -> None:
         w = network.weights[0][:MAX_WEIGHT_IMAGES]

@@ -42,6 +42,7 @@ from ffnn.server import (
     require_extras,
     run_in_background,
     run_until_interrupted,
+    stop,
     warn_if_public,
 )
 
@@ -234,36 +235,41 @@ class LivePage:
 
     def __init__(self, feed: Feed, host: str = "127.0.0.1", port: int = 8000) -> None:
         require_extras("ffnn train --serve")
-        self.feed = feed
-        self.network: Network | None = None
-        streams = Streams()
+        self.feed, self.streams = feed, Streams()
+        self.network: Network | None = None  # the trained model, once training has ended
+        self.finished = False
         app = base_app(host)
         add_page(app, "/", "live.html", frames=True)
         add_page(app, "/draw", "index.html", framed=True)
         add_drawing(app, self._trained)
 
-        app.add_url_rule("/api/events", "events", lambda: streams.open(self.feed), methods=["GET"])
+        app.add_url_rule("/api/events", "events", lambda: self.streams.open(self.feed), methods=["GET"])
 
-        self.server = make_server(app, host, port, streams=streams.limit)
+        self.app = app
+        self.server = make_server(app, host, port, streams=self.streams.limit)
         self.url = address(self.server)
         warn_if_public(host, "ffnn train --serve")
         self._thread = run_in_background(self.server)
 
     def _trained(self) -> Network:
-        if self.network is None:
-            raise RequestError("the run is still training (or its model cannot be drawn for); wait for it to end", 409)
-        return self.network
+        if self.network is not None:
+            return self.network
+        if self.finished:
+            raise RequestError(
+                "this run's model cannot be drawn for: that needs 784 inputs and probability outputs", 409
+            )
+        raise RequestError("the run is still training: the drawing pad opens when it ends", 409)
 
     def finish(self, network: Network) -> None:
         """Training ended: offer the drawing pad for ``network`` if it can be drawn for."""
-        if can_draw(network):
-            self.network = network
+        self.network, self.finished = (network if can_draw(network) else None), True
         self.feed.set("drawing", {"available": self.network is not None})
 
     def close(self) -> None:
-        """End the streams and the server."""
+        """End the streams (each sends what it has first), then the server."""
         self.feed.close()
-        self.server.close()
+        self.streams.wait_closed(timeout=2.0)
+        stop(self.server)
         self._thread.join(timeout=5)
 
     def wait(self) -> None:

@@ -48,7 +48,7 @@ import re
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
@@ -61,7 +61,8 @@ STREAMS = 32  # open event streams at most (each holds a thread of its own); mor
 CONNECTION_LIMIT = 100  # open connections; more wait in the listen backlog
 CHANNEL_TIMEOUT = 15.0  # seconds a connection may stay silent (half-sent requests included)
 HEARTBEAT = 5.0  # seconds between keep-alive comments on a silent event stream (< CHANNEL_TIMEOUT)
-OUTPUT_BUFFER = 1024 * 1024  # bytes queued for a slow reader before its stream waits (never the training)
+OUTPUT_BUFFER = 256 * 1024  # bytes a connection buffers: sent ones until then (waitress keeps them), and a
+# slow reader's unsent ones before its stream waits (never the training)
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -186,26 +187,41 @@ class Streams:
     """At most ``limit`` event streams open at once: each holds a server thread while it lasts."""
 
     def __init__(self, limit: int = STREAMS) -> None:
-        self._slots = threading.BoundedSemaphore(limit)
+        self._open = threading.Condition()
+        self.count = 0  # streams open now
         self.limit = limit
 
     def open(self, feed: Feed, min_interval: float = 0.1) -> Any:
         """A ``text/event-stream`` response streaming ``feed``; 503 when every slot is taken."""
         from flask import Response
 
-        if not self._slots.acquire(blocking=False):
-            raise RequestError(f"{self.limit} pages are already listening; close one and reload", 503)
+        with self._open:
+            if self.count >= self.limit:
+                raise RequestError(f"{self.limit} pages are already listening; close one and reload", 503)
+            self.count += 1
 
         def stream() -> Iterator[bytes]:
-            try:
-                yield b"retry: 2000\n\n"  # the browser reconnects after 2 s if the stream breaks
-                yield from feed.events(min_interval=min_interval, heartbeat=HEARTBEAT)
-            finally:  # the stream ended, or waitress closed it (the page went away)
-                self._slots.release()
+            yield b"retry: 2000\n\n"  # the browser reconnects after 2 s if the stream breaks
+            yield from feed.events(min_interval=min_interval, heartbeat=HEARTBEAT)
+
+        released = threading.Event()
+
+        def release() -> None:  # the server closes every response, streamed or not: the slot comes back once
+            with self._open:
+                if not released.is_set():
+                    released.set()
+                    self.count -= 1
+                    self._open.notify_all()
 
         response = Response(stream(), 200, mimetype="text/event-stream")
+        response.call_on_close(release)
         response.headers["X-Accel-Buffering"] = "no"  # a proxy in front must not hold events back
         return response
+
+    def wait_closed(self, timeout: float) -> bool:
+        """Wait until no stream is open (their feeds closed), at most ``timeout`` seconds."""
+        with self._open:
+            return self._open.wait_for(lambda: self.count == 0, timeout)
 
 
 def allowed_hosts(host: str) -> tuple[frozenset[str], bool]:
@@ -299,14 +315,19 @@ def warn_if_public(host: str, command: str) -> None:
         )
 
 
-def run_until_interrupted(server: Any, on_close: Callable[[], None] | None = None) -> None:
-    """Serve until Ctrl-C; then ``on_close()`` (to end the event streams) and close."""
+def run_until_interrupted(server: Any) -> None:
+    """Serve until Ctrl-C, then stop."""
     try:
         server.run()  # returns on Ctrl-C, after stopping the workers
     finally:
-        if on_close is not None:
-            on_close()
-        server.close()
+        stop(server)
+
+
+def stop(server: Any) -> None:
+    """Stop a server: its worker threads first (each finishes its answer — end the event streams
+    before), then its sockets, so that no worker writes to a closed one."""
+    server.task_dispatcher.shutdown(timeout=5)
+    server.close()
 
 
 def run_in_background(server: Any) -> threading.Thread:
