@@ -7,6 +7,8 @@ and prints. No training logic lives here.
     ffnn export MODEL OUT.onnx
     ffnn recipes [show NAME]
     ffnn data fetch|info mnist|fashion-mnist [--path DIR]
+    ffnn serve MODEL [--host H] [--port P]
+    ffnn playground [--host H] [--port P]
 
 Exit statuses: 0 success; 2 a mistake in the command or its input (one line, ``ffnn: error:
 ...``, on stderr); 1 training diverged (the last good model is saved); 130 interrupted by Ctrl-C
@@ -132,13 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="a web page to draw a digit and see what the network says")
     serve.add_argument("model")
-    serve.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network, with a warning)",
-    )
-    serve.add_argument("--port", type=_port, default=8000, help="0 to 65535; 0 picks a free one (default 8000)")
+    _add_address(serve, 8000)
     serve.set_defaults(run=cmd_serve)
+
+    playground = commands.add_parser(
+        "playground", help="a web page to pick a 2-D data set and a network and watch backpropagation train it"
+    )
+    _add_address(playground, 8001)
+    playground.set_defaults(run=cmd_playground)
 
     evaluate = commands.add_parser("evaluate", help="accuracy, cost, per-class accuracy, confusion matrix")
     evaluate.add_argument("model", help="a model file, or a run folder (its model.npz)")
@@ -240,8 +243,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_playground(args: argparse.Namespace) -> int:
+    from ffnn.playground import serve_playground  # says what to install if the serve extra is missing
+
+    serve_playground(args.host, args.port)
+    return 0
+
+
+def _add_address(parser: argparse.ArgumentParser, port: int) -> None:
+    """A web page's ``--host`` and ``--port``."""
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network, with a warning)",
+    )
+    parser.add_argument("--port", type=_port, default=port, help=f"0 to 65535; 0 picks a free one (default {port})")
+
+
 def _port(text: str) -> int:
-    """A TCP port for ``serve --port``: 0 to 65535, 0 meaning any free port (printed at start)."""
+    """A TCP port for ``--port``: 0 to 65535, 0 meaning any free port (printed at start)."""
     try:
         port = int(text)
     except ValueError:
