@@ -92,10 +92,7 @@ class Session:
 
     def pause(self) -> None:
         """Stop the thread (after its current step) and publish where it stopped."""
-        self._playing.clear()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._stop()
         with self._lock:
             if self._publish():
                 self.feed.set("status", {"state": "paused"})
@@ -116,9 +113,7 @@ class Session:
 
     def close(self) -> None:
         """Stop the thread and end the page's stream."""
-        self._playing.clear()
-        if self._thread is not None:
-            self._thread.join()
+        self._stop()
         self.feed.close()
 
     def watched(self, stream: Iterable[bytes]) -> Iterator[bytes]:
@@ -131,6 +126,12 @@ class Session:
             with self._lock:
                 self.watchers -= 1
             self.last_seen = time.monotonic()
+
+    def _stop(self) -> None:
+        self._playing.clear()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
 
     def _start(self, config: Config) -> None:
         self.experiment = Experiment(config)
