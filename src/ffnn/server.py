@@ -45,6 +45,7 @@ import ipaddress
 import json
 import logging
 import re
+import signal
 import socket
 import sys
 import threading
@@ -300,10 +301,24 @@ def warn_if_public(host: str, command: str) -> None:
 
 
 def run_until_interrupted(server: Any, on_close: Callable[[], None] | None = None) -> None:
-    """Serve until Ctrl-C; then ``on_close()`` (to end the event streams) and close."""
+    """Serve until Ctrl-C; then ``on_close()`` (to end the event streams) and close.
+
+    On Ctrl-C ``on_close`` runs first, before waitress stops its threads: a stream still open
+    would hold its thread past waitress's wait and then write to a closed socket. (It may run
+    twice; it must not mind.)"""
+
+    def interrupted(signum: int, frame: Any) -> None:
+        if on_close is not None:
+            on_close()
+        raise KeyboardInterrupt
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, interrupted) if in_main else None
     try:
         server.run()  # returns on Ctrl-C, after stopping the workers
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
         if on_close is not None:
             on_close()
         server.close()
