@@ -63,7 +63,7 @@ def number(page, testid):
     return float(page.get_by_test_id(testid).inner_text())
 
 
-def wait_until(condition, timeout=10.0):
+def wait_until(condition, timeout=30.0):
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
