@@ -18,8 +18,8 @@ LAYERS = {
     2: "optimizers schedules steps state callbacks training checkpoint feed live",
     3: "serialization export images data data.arrays data.augment data.idx data.inputs data.mnist data.named "
     "data.sources data.toy",
-    4: "settings recipes run",
-    5: "cli __main__ server serve plotting web sklearn",
+    4: "settings recipes run experiment",
+    5: "cli __main__ server serve playground plotting web sklearn",
 }
 LAYER = {name: layer for layer, names in LAYERS.items() for name in names.split()}
 
@@ -119,6 +119,8 @@ def test_importing_ffnn_loads_no_optional_part():
         "ffnn.serve",
         "ffnn.server",
         "ffnn.live",
+        "ffnn.experiment",
+        "ffnn.playground",
     )
     code = f"import sys, ffnn; print([m for m in {optional!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -19,6 +19,13 @@ def test_shapes_balance_and_determinism(name):
     assert not np.array_equal(X, make(n=301, seed=4)[0])
 
 
+def test_quadrants_label_xor_of_the_signs():
+    X, y = toy.quadrants(n=2000, noise=0.0, seed=1)
+    assert X.shape == (2000, 2) and np.abs(X).max() <= 1.0
+    np.testing.assert_array_equal(y, np.sign(X[:, 0]) != np.sign(X[:, 1]))
+    assert 900 < y.sum() < 1100  # about half in each class
+
+
 def test_spirals_have_k_classes_and_circles_their_radii():
     _, y = toy.spirals(n=500, classes=5, seed=0)
     assert set(y) == {0, 1, 2, 3, 4}

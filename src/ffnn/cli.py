@@ -7,6 +7,8 @@ and prints. No training logic lives here.
     ffnn export MODEL OUT.onnx
     ffnn recipes [show NAME]
     ffnn data fetch|info mnist|fashion-mnist [--path DIR]
+    ffnn serve MODEL [--host H] [--port P]
+    ffnn playground [--host H] [--port P]
 
 Exit statuses: 0 success; 2 a mistake in the command or its input (one line, ``ffnn: error:
 ...``, on stderr); 1 training diverged (the last good model is saved); 130 interrupted by Ctrl-C
@@ -138,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("model")
     _server_options(serve)
     serve.set_defaults(run=cmd_serve)
+
+    playground = commands.add_parser(
+        "playground", help="a web page to pick a 2-D data set and a network and watch backpropagation train it"
+    )
+    _server_options(playground, port=8001)
+    playground.set_defaults(run=cmd_playground)
 
     evaluate = commands.add_parser("evaluate", help="accuracy, cost, per-class accuracy, confusion matrix")
     evaluate.add_argument("model", help="a model file, or a run folder (its model.npz)")
@@ -286,8 +294,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_playground(args: argparse.Namespace) -> int:
+    from ffnn.playground import serve_playground  # says what to install if the serve extra is missing
+
+    serve_playground(args.host, args.port)
+    return 0
+
+
 def _port(text: str) -> int:
-    """A TCP port for ``serve --port``: 0 to 65535, 0 meaning any free port (printed at start)."""
+    """A TCP port for ``--port``: 0 to 65535, 0 meaning any free port (printed at start)."""
     try:
         port = int(text)
     except ValueError:

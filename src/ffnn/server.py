@@ -45,10 +45,11 @@ import ipaddress
 import json
 import logging
 import re
+import signal
 import socket
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any
 
@@ -315,11 +316,26 @@ def warn_if_public(host: str, command: str) -> None:
         )
 
 
-def run_until_interrupted(server: Any) -> None:
-    """Serve until Ctrl-C, then stop."""
+def run_until_interrupted(server: Any, on_close: Callable[[], None] | None = None) -> None:
+    """Serve until Ctrl-C, then stop; ``on_close()`` ends the event streams first.
+
+    On Ctrl-C ``on_close`` runs at once, before waitress stops its threads: a stream still open
+    would hold its thread past waitress's wait. (It may run twice; it must not mind.)"""
+
+    def interrupted(signum: int, frame: Any) -> None:
+        if on_close is not None:
+            on_close()
+        raise KeyboardInterrupt
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, interrupted) if in_main else None
     try:
         server.run()  # returns on Ctrl-C, after stopping the workers
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if on_close is not None:
+            on_close()
         stop(server)
 
 

@@ -88,7 +88,11 @@ class Setting:
 
 _ACTIVATION_NAMES = tuple(name for name in ACTIVATIONS if name != "softmax")
 SETTINGS = (
-    Setting("dataset", "mnist", "mnist | fashion-mnist | xor | punnen | spirals | moons | circles | PATH (.npz/.csv)"),
+    Setting(
+        "dataset",
+        "mnist",
+        "mnist | fashion-mnist | xor | punnen | spirals | moons | circles | quadrants | PATH (.npz/.csv)",
+    ),
     Setting("validation", 0, "the last k training examples held out for validation", low=0),
     Setting(
         "test",

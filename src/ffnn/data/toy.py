@@ -82,10 +82,21 @@ def circles(
     return X + noise * rng.standard_normal((n, 2)), y
 
 
+def quadrants(n: int = 300, noise: float = 0.1, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """XOR in the plane: points uniform in [−1, 1]², class 1 where x1 and x2 differ in sign (as
+    :func:`xor`'s (0, 1) and (1, 0), centred), then moved by noise·N(0, 1) in each coordinate."""
+    n, noise = _check(n, noise)
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1.0, 1.0, (n, 2))
+    y = (X[:, 0] * X[:, 1] < 0).astype(np.int64)
+    return X + noise * rng.standard_normal((n, 2)), y
+
+
 TOY_SETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "xor": xor,
     "punnen": punnen,
     "spirals": spirals,
     "moons": moons,
     "circles": circles,
+    "quadrants": quadrants,
 }

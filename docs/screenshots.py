@@ -1,0 +1,72 @@
+"""The screenshots in docs/img, taken from the real pages. Run by hand after changing a page:
+
+    PYTHONPATH=src python docs/screenshots.py            # every screenshot
+    PYTHONPATH=src python docs/screenshots.py playground # one of them
+
+Needs the ``serve`` extra, Playwright (``pip install playwright``) and Chromium at /usr/bin/chromium
+(Debian's ``chromium`` package). Each screenshot is a function in ``SCREENSHOTS`` that starts its
+page's command in a subprocess (:func:`command_page`), drives the page, and saves one PNG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+IMAGES = Path(__file__).parent / "img"
+CHROMIUM = "/usr/bin/chromium"
+VIEWPORT = {"width": 1300, "height": 850}
+
+
+@contextlib.contextmanager
+def command_page(*args: str) -> Iterator[Any]:
+    """A Chromium page showing ``ffnn ARGS --port 0`` (the address from the command's first line of
+    output); the command gets Ctrl-C when the block ends."""
+    from playwright.sync_api import sync_playwright
+
+    command = [sys.executable, "-m", "ffnn", *args, "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        found = re.search(r"http://\S+/", line)
+        if not found:
+            raise RuntimeError(f"ffnn {' '.join(args)} printed no address: {line!r}")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport=VIEWPORT)
+            page.goto(found[0])
+            yield page
+            browser.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=15)
+
+
+def playground(path: Path) -> None:
+    """``ffnn playground``: the spirals preset after about 8 s of training."""
+    with command_page("playground") as page:
+        page.get_by_text("paused").wait_for()
+        page.select_option("#preset", "spirals")
+        time.sleep(1.0)  # the reset's frame arrives
+        page.get_by_role("button", name="Play", exact=True).click()
+        time.sleep(8.0)
+        page.get_by_role("button", name="Pause", exact=True).click()
+        time.sleep(0.5)
+        page.screenshot(path=str(path))
+
+
+SCREENSHOTS: dict[str, Callable[[Path], None]] = {"playground": playground}
+
+
+if __name__ == "__main__":
+    IMAGES.mkdir(exist_ok=True)
+    for name in sys.argv[1:] or list(SCREENSHOTS):
+        SCREENSHOTS[name](IMAGES / f"{name}.png")
+        print(f"wrote {IMAGES / f'{name}.png'}")

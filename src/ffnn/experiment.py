@@ -1,0 +1,275 @@
+"""One experiment of ``ffnn playground``: a 2-D data set, a network and ffnn's own
+backpropagation, advanced one mini-batch at a time (the server and its sessions:
+:mod:`ffnn.playground`).
+
+A :class:`Config` names everything that decides the numbers; :func:`check_config` builds one
+from a request's JSON, each refusal a ParameterError naming the field and what it allows
+(:data:`FIELDS`, the same table the page builds its controls from). An :class:`Experiment` holds
+what the config makes:
+
+- the points (:func:`make_data`): ``points`` drawn from ``seed``, half for training and half for
+  testing; source 002's four examples (``four``) train and test on the same four;
+- a :class:`ffnn.Network` with 2 inputs, the hidden layers, and 2 outputs (one per class) whose
+  activation follows the cost: softmax for ``cross_entropy``, sigmoid otherwise;
+- a :class:`ffnn.backprop.Workspace`, an :class:`ffnn.steps.OptimizerStep` (which keeps each
+  mini-batch's ∂C/∂w^l, for the gradient sizes), and a generator for the shuffles.
+
+:meth:`Experiment.step` is one mini-batch — ``backpropagate`` then ``finish`` — exactly as
+``ffnn.fit`` does it; the same config gives the same numbers, step for step.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ffnn.activations import ACTIVATIONS
+from ffnn.backprop import Workspace, backpropagate
+from ffnn.costs import COSTS, get_cost
+from ffnn.data import toy
+from ffnn.errors import ParameterError
+from ffnn.initializers import INITIALIZERS
+from ffnn.network import Network
+from ffnn.optimizers import OPTIMIZERS, get_optimizer
+from ffnn.steps import OptimizerStep
+
+GRID = 60  # the decision regions: GRID × GRID points over the data's box
+MAX_LAYERS, MAX_NEURONS = 8, 16  # hidden layers, neurons in each
+
+
+@dataclass(frozen=True)
+class Field:
+    """What a config field allows: one of ``choices``, or a number in [low, high] ((low, high] when
+    ``open_low``), an integer when ``integer``."""
+
+    choices: tuple[str, ...] = ()
+    low: float = 0.0
+    high: float = 0.0
+    integer: bool = False
+    open_low: bool = False
+
+    def describe(self) -> str:
+        if self.choices:
+            return f"one of {', '.join(self.choices)}"
+        kind, spec = ("an integer", ".0f") if self.integer else ("a number", "g")
+        return f"{kind} in {'(' if self.open_low else '['}{self.low:{spec}}, {self.high:{spec}}]"
+
+
+FIELDS = {
+    "dataset": Field(("spirals", "circles", "moons", "xor", "four")),
+    "points": Field(low=4, high=2000, integer=True),
+    "noise": Field(low=0.0, high=0.5),
+    "hidden": Field(low=1, high=MAX_NEURONS, integer=True),  # each layer's; at most MAX_LAYERS of them
+    "activation": Field(tuple(name for name in ACTIVATIONS if name != "softmax")),
+    "cost": Field(tuple(COSTS)),
+    "init": Field(tuple(INITIALIZERS)),
+    "optimizer": Field(tuple(OPTIMIZERS)),
+    "learning_rate": Field(low=0.0, high=10.0, open_low=True),
+    "batch_size": Field(low=1, high=1000, integer=True),  # and at most the training points
+    "seed": Field(low=0, high=2**32 - 1, integer=True),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that decides an experiment's numbers (see :data:`FIELDS` for what each allows)."""
+
+    dataset: str = "spirals"
+    points: int = 400
+    noise: float = 0.1
+    hidden: tuple[int, ...] = (8, 8)
+    activation: str = "tanh"
+    cost: str = "cross_entropy"
+    init: str = "glorot"
+    optimizer: str = "sgd"
+    learning_rate: float = 0.3
+    batch_size: int = 10
+    seed: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "hidden": list(self.hidden)}
+
+
+DEEP = Config(dataset="circles", noise=0.05, hidden=(8,) * 8, activation="sigmoid", learning_rate=0.05)
+PRESETS = {
+    "four-example toy (source 002)": Config(
+        dataset="four",
+        hidden=(4,),
+        activation="sigmoid",
+        cost="quadratic",
+        init="normal",
+        learning_rate=2.0,
+        batch_size=4,
+    ),
+    "spirals": Config(dataset="spirals", points=600, hidden=(16, 16, 16), optimizer="adam", learning_rate=0.02),
+    "deep sigmoid (stops learning)": DEEP,
+    "deep ReLU (keeps learning)": dataclasses.replace(DEEP, activation="relu"),
+}
+
+
+def training_points(config: Config) -> int:
+    """How many of the points the network trains on: half of them (all four of ``four``)."""
+    return 4 if config.dataset == "four" else config.points // 2
+
+
+def check_config(raw: Any, base: Config | None = None) -> Config:
+    """``base`` (by default the defaults) with the fields of the JSON object ``raw`` changed, each
+    checked against :data:`FIELDS`."""
+    if not isinstance(raw, dict):
+        raise ParameterError(f"the config must be a JSON object with some of the fields {', '.join(FIELDS)}")
+    unknown = sorted(set(raw) - set(FIELDS))
+    if unknown:
+        raise ParameterError(f"unknown config field {unknown[0]!r}; the fields are {', '.join(FIELDS)}")
+    values = {name: _checked(name, value) for name, value in raw.items() if name != "hidden"}
+    if "hidden" in raw:
+        values["hidden"] = _checked_layers(raw["hidden"])
+    config = dataclasses.replace(base or Config(), **values)
+    if config.batch_size > training_points(config):
+        raise ParameterError(
+            f"'batch_size' must be an integer in [1, {training_points(config)}] (the training points: "
+            f"{'all four' if config.dataset == 'four' else 'half of points'}); got {config.batch_size}"
+        )
+    return config
+
+
+def _checked(name: str, value: Any) -> Any:
+    field = FIELDS[name]
+    if field.choices:
+        if value not in field.choices:
+            raise ParameterError(f"{name!r} must be {field.describe()}; got {value!r}")
+        return value
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not number or (field.integer and value != int(value)) or not _in_range(field, value):
+        raise ParameterError(f"{name!r} must be {field.describe()}; got {value!r}")
+    return int(value) if field.integer else float(value)
+
+
+def _in_range(field: Field, value: float) -> bool:
+    return (value > field.low if field.open_low else value >= field.low) and value <= field.high
+
+
+def _checked_layers(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list) or len(value) > MAX_LAYERS:
+        raise ParameterError(f"'hidden' must be a list of at most {MAX_LAYERS} layer sizes; got {value!r}")
+    for size in value:
+        if not (isinstance(size, int) and not isinstance(size, bool) and _in_range(FIELDS["hidden"], size)):
+            raise ParameterError(f"'hidden' layer sizes must each be {FIELDS['hidden'].describe()}; got {size!r}")
+    return tuple(value)
+
+
+def make_data(config: Config) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """((X, y) to train on, (X, y) to test on), drawn from ``config.seed``: a random half of the
+    points each; source 002's four examples (its constant third input is the network's bias) both."""
+    if config.dataset == "four":
+        X, y = toy.punnen()
+        return (X[:, :2], y), (X[:, :2], y)
+    make = toy.TOY_SETS["quadrants" if config.dataset == "xor" else config.dataset]
+    extra = {"classes": 2} if config.dataset == "spirals" else {}
+    X, y = make(n=config.points, noise=config.noise, seed=config.seed, **extra)
+    order = np.random.default_rng(config.seed).permutation(config.points)
+    train, test = order[: training_points(config)], order[training_points(config) :]
+    return (X[train], y[train]), (X[test], y[test])
+
+
+class Experiment:
+    """The network, data and training state a :class:`Config` makes (see the module docstring)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        (self.X, self.y), (self.X_test, self.y_test) = make_data(config)
+        output = get_cost(config.cost).matching_activation or "sigmoid"
+        self.network = Network(
+            [2, *config.hidden, 2], config.activation, output_activation=output, cost=config.cost,
+            init=config.init, dtype="float64", seed=config.seed,
+        )  # fmt: skip
+        self.Y = self.network.check_targets(self.y, len(self.X))
+        self.ws = Workspace(self.network.sizes, config.batch_size, self.network.dtype)
+        optimizer = get_optimizer(config.optimizer, config.learning_rate)
+        self.update = OptimizerStep(self.network.parameters(), self.ws, optimizer)
+        self.rng = np.random.default_rng(config.seed)
+        self.order = self.rng.permutation(len(self.X))
+        self.position = self.steps = self.epoch = 0
+        both = np.concatenate([self.X, self.X_test])
+        low, high = both.min(axis=0), both.max(axis=0)
+        margin = 0.1 * np.maximum(high - low, 1e-3)
+        self.box = [
+            float(v) for v in (low[0] - margin[0], high[0] + margin[0], low[1] - margin[1], high[1] + margin[1])
+        ]
+
+    def step(self) -> float:
+        """One mini-batch: the next ``batch_size`` examples of the shuffled order (the epoch's last
+        batch may be smaller) through ``backpropagate`` and the optimizer; a new order each epoch.
+        Returns the mini-batch's cost (not finite once training diverged)."""
+        rows = self.order[self.position : self.position + self.config.batch_size]
+        m = self.ws.load(self.X, self.Y, rows, in_range=True)
+        with np.errstate(all="ignore"):  # a diverging step shows as non-finite numbers (see frame())
+            cost = backpropagate(self.network, self.ws, m, apply=self.update)
+            self.update.finish()
+        self.steps += 1
+        self.position += m
+        if self.position == len(self.X):
+            self.epoch += 1
+            self.position = 0
+            self.order = self.rng.permutation(len(self.X))
+        return cost
+
+    def gradient_sizes(self) -> list[float] | None:
+        """Each layer's RMS weight gradient of the last mini-batch, ‖∂C/∂w^l‖ / √(n_l n_{l−1})
+        (None before the first step)."""
+        if self.steps == 0:
+            return None
+        return [float(np.linalg.norm(g) / math.sqrt(g.size)) for g in self.ws.nabla_w]
+
+    def regions(self) -> bytes:
+        """P(class 1) on a GRID × GRID grid of cell centres over :attr:`box` as bytes 0–255, row by
+        row from the top (largest x2), each row from the smallest x1."""
+        x0, x1, y0, y1 = self.box
+        xs = x0 + (np.arange(GRID) + 0.5) * (x1 - x0) / GRID
+        ys = y1 - (np.arange(GRID) + 0.5) * (y1 - y0) / GRID
+        grid = np.column_stack([np.tile(xs, GRID), np.repeat(ys, GRID)])
+        p = self.network.predict_proba(grid)[:, 1]
+        return bytes(np.clip(np.rint(255 * p), 0, 255).astype(np.uint8))
+
+    def points(self) -> dict[str, Any]:
+        """The points as [x1, x2, class] rows, training and test, and the box the regions cover."""
+
+        def rows(X: np.ndarray, y: np.ndarray) -> list[list[float]]:
+            return [[round(float(a), 4), round(float(b), 4), int(c)] for (a, b), c in zip(X, y)]
+
+        return {"train": rows(self.X, self.y), "test": rows(self.X_test, self.y_test), "box": self.box}
+
+    def frame(self) -> dict[str, Any] | None:
+        """The state to draw: step, epoch, the whole sets' cost and accuracy, the decision regions
+        (base64), the gradient sizes, and every weight and bias; None once training diverged (a
+        number is not finite)."""
+        with np.errstate(all="ignore"):
+            train_accuracy, train_cost = self.network.score(self.X, self.y)
+            test_accuracy, test_cost = self.network.score(self.X_test, self.y_test)
+            gradients = self.gradient_sizes()
+            numbers = [
+                train_cost,
+                test_cost,
+                *(gradients or []),
+                *(float(np.abs(p).max()) for p in self.network.parameters()),
+            ]
+            if not all(math.isfinite(v) for v in numbers):
+                return None
+            regions = self.regions()
+        return {
+            "step": self.steps,
+            "epoch": self.epoch,
+            "train_cost": train_cost,
+            "test_cost": test_cost,
+            "train_accuracy": train_accuracy,
+            "test_accuracy": test_accuracy,
+            "regions": base64.b64encode(regions).decode("ascii"),
+            "grid": GRID,
+            "gradients": gradients,
+            "weights": [np.round(w, 4).tolist() for w in self.network.weights],
+            "biases": [np.round(b, 4).tolist() for b in self.network.biases],
+        }
