@@ -15,6 +15,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -62,7 +63,20 @@ def playground(path: Path) -> None:
         page.screenshot(path=str(path))
 
 
-SCREENSHOTS: dict[str, Callable[[Path], None]] = {"playground": playground}
+def live_page(path: Path) -> None:
+    """``ffnn train --recipe nielsen-ch1 --serve``: MNIST, 8 epochs, the page at the end (full height)."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = str(Path(folder) / "run")
+        with command_page(
+            "train", "--recipe", "nielsen-ch1", "--epochs", "8", "--out", out, "--quiet", "--serve"
+        ) as page:
+            page.wait_for_selector("[data-state=finished]", timeout=300_000)
+            page.wait_for_selector("#draw[src]")
+            time.sleep(2.0)  # the drawing pad's frame loads
+            page.screenshot(path=str(path), full_page=True)
+
+
+SCREENSHOTS: dict[str, Callable[[Path], None]] = {"playground": playground, "live-page": live_page}
 
 
 if __name__ == "__main__":
