@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ffnn import recipes, run
+from ffnn import distributed, recipes, run
 from ffnn import settings as settings_table
 from ffnn._version import __version__
 from ffnn.data import mnist
@@ -48,7 +48,12 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"ffnn: error: {message} (see: {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"ffnn: error: {message} (see: {self.prog} --help)\n" if _speaks() else None)
+
+
+def _speaks() -> bool:
+    """Whether this process prints: not a rank other than 0 of an MPI launch (they fail as rank 0 does)."""
+    return distributed.launched()[0] == 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,19 +61,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except TrainingDivergedError as e:
-        print(f"ffnn: error: {e}", file=sys.stderr)
+        if _speaks():
+            print(f"ffnn: error: {e}", file=sys.stderr)
         return EXIT_DIVERGED
     except KeyboardInterrupt:
-        print("ffnn: interrupted", file=sys.stderr)
+        if _speaks():
+            print("ffnn: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (`ffnn recipes | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except (FFNNError, OSError) as e:  # the user's command, files or data: say what and how to fix it
-        print(f"ffnn: error: {_one_line(e)}", file=sys.stderr)
+        if _speaks():
+            print(f"ffnn: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as e:  # anything else is ffnn's own bug: never disguise it as a usage error
-        return _report_bug(e)
+        status = _report_bug(e)
+        distributed.abort(status)  # under MPI: the other ranks may be waiting for this one
+        return status
 
 
 def _one_line(error: Exception) -> str:
@@ -199,6 +209,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         settings = run.resolve_settings(args.recipe, args.config, flags)
         out = Path(args.out or f"runs/{args.recipe or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}")
         result = run.train(settings, out, recipe=args.recipe, quiet=args.quiet, overwrite=args.overwrite)
+    if not _speaks():  # another rank of an MPI run: rank 0 reports
+        return EXIT_INTERRUPTED if result.interrupted else 0
     if result.interrupted:
         if not result.history.epoch:
             print("Interrupted before the first epoch ended: nothing was trained, nothing kept.")
