@@ -106,13 +106,16 @@ def on_root(comm: Any, action: Callable[[], T]) -> T | None:
 
 
 def sources_sgd(eta: float, decay: float) -> Optimizer:
-    """Plain SGD as an optimiser, for a stored gradient: u_w = −η g_w − (1 − decay) w, u_b = −η g_b,
-    so p + u is ``steps.SGDStep``'s w ← decay·w − η g, b ← b − η g_b. It keeps no state, as SGDStep
-    does, so a checkpoint of either continues in the other."""
-    shrink = 1.0 - decay
+    """Plain SGD as an optimiser, for a stored gradient: u_w = (decay·w − w) − η g_w, u_b = −η g_b,
+    so p + u is ``steps.SGDStep``'s w ← decay·w − η g, b ← b − η g_b. decay·w is rounded as that
+    step's GEMM rounds it (decay in the parameters' precision; decay·w − w is then exact), so the
+    two do not drift apart in float32. It keeps no state, as SGDStep does, so a checkpoint of
+    either continues in the other."""
 
     def update(grads: Params, state: None, params: Params) -> tuple[Params, None]:
-        return [-eta * g - shrink * p if p.ndim >= 2 and shrink else -eta * g for g, p in zip(grads, params)], None
+        return [
+            (decay * p - p) - eta * g if p.ndim >= 2 and decay != 1.0 else -eta * g for g, p in zip(grads, params)
+        ], None
 
     return Optimizer(lambda params: None, update, "sgd")
 
