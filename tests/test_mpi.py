@@ -17,11 +17,9 @@ import numpy as np
 import pytest
 
 import ffnn
+import mpi_fit  # the cases, shared with the ranks (tests/ is on the path, as for conftest)
 from ffnn import checkpoint
 from ffnn.cli import main
-
-sys.path.insert(0, str(Path(__file__).parent))
-import mpi_fit  # noqa: E402  (the cases, shared with the ranks)
 
 pytest.importorskip("mpi4py", reason="the mpi extra (mpi4py, mpich) is not installed")
 HERE = Path(__file__).parent
