@@ -15,7 +15,7 @@ SRC = Path(ffnn.__file__).parent
 LAYERS = {
     1: "_arrays _blas _files _validation _version errors activations costs initializers backprop network "
     "reference gradcheck perceptron metrics",
-    2: "optimizers schedules steps state callbacks training checkpoint feed live",
+    2: "optimizers schedules steps state callbacks training distributed checkpoint feed live",
     3: "serialization export images data data.arrays data.augment data.idx data.inputs data.mnist data.named "
     "data.sources data.toy",
     4: "settings recipes run experiment",
@@ -108,6 +108,7 @@ def test_importing_ffnn_loads_no_optional_part():
     optional = (
         "matplotlib",
         "flask",
+        "mpi4py",
         "PIL",
         "torch",
         "onnx",

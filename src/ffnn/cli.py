@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ffnn import recipes, run
+from ffnn import distributed, recipes, run
 from ffnn import settings as settings_table
 from ffnn._version import __version__
 from ffnn.data import mnist
@@ -50,7 +50,12 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"ffnn: error: {message} (see: {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"ffnn: error: {message} (see: {self.prog} --help)\n" if _speaks() else None)
+
+
+def _speaks() -> bool:
+    """Whether this process prints: not a rank other than 0 of an MPI launch (they fail as rank 0 does)."""
+    return distributed.launched()[0] == 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,19 +63,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except TrainingDivergedError as e:
-        print(f"ffnn: error: {e}", file=sys.stderr)
+        if _speaks():
+            print(f"ffnn: error: {e}", file=sys.stderr)
         return EXIT_DIVERGED
     except KeyboardInterrupt:
-        print("ffnn: interrupted", file=sys.stderr)
+        if _speaks():
+            print("ffnn: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (`ffnn recipes | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except (FFNNError, OSError) as e:  # the user's command, files or data: say what and how to fix it
-        print(f"ffnn: error: {_one_line(e)}", file=sys.stderr)
+        if _speaks():
+            print(f"ffnn: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as e:  # anything else is ffnn's own bug: never disguise it as a usage error
-        return _report_bug(e)
+        status = _report_bug(e)
+        distributed.abort(status)  # under MPI: the other ranks may be waiting for this one
+        return status
 
 
 def _one_line(error: Exception) -> str:
@@ -217,7 +227,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         settings = None
     else:
         settings = run.resolve_settings(args.recipe, args.config, flags)
-    page = _live_page(args) if args.serve else None
+    page = _live_page(args) if args.serve and _speaks() else None  # over MPI, rank 0 serves the page
     try:
         if settings is None:
             result = run.resume(args.resume, quiet=args.quiet, feed=page and page.feed)
@@ -253,6 +263,8 @@ def _live_page(args: argparse.Namespace) -> Any:
 
 def _after_training(args: argparse.Namespace, result: run.RunResult) -> int:
     """Say how the run ended, draw its figures; the exit status."""
+    if not _speaks():  # another rank of an MPI run: rank 0 reports
+        return EXIT_INTERRUPTED if result.interrupted else 0
     if result.interrupted:
         if not result.history.epoch:
             print("Interrupted before the first epoch ended: nothing was trained, nothing kept.")

@@ -10,6 +10,9 @@ A run folder holds
                        at the end and on Ctrl-C
     model.npz          the trained network with its settings and summary (``ffnn.load``)
     summary.json       final and best accuracies, epoch times
+
+Started by an MPI launcher (``mpiexec -n K ffnn train …``), a run trains data-parallel over the K
+processes (``ffnn.distributed``); rank 0 alone writes the folder and prints.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ffnn import checkpoint, optimizers, recipes, schedules
+from ffnn import checkpoint, distributed, optimizers, recipes, schedules
 from ffnn import settings as settings_table
 from ffnn._files import atomic_open
 from ffnn._validation import as_inputs
@@ -174,7 +177,8 @@ def train(
     Ctrl-C stops after the current batch and keeps the last complete epoch (``interrupted``);
     a diverging run saves the last good model and raises :class:`ffnn.TrainingDivergedError`.
     With a ``feed``, the run is published to it as it trains (:class:`ffnn.live.LiveView`), its
-    ``summary`` when it ends.
+    ``summary`` when it ends. Under an MPI launcher the ranks train together and rank 0 alone
+    writes and prints (the others are quiet, their results those of rank 0).
     """
     folder = Path(folder)
     if settings.get("hidden"):  # the sizes will come from the data (a table resolved before carries the default)
@@ -184,20 +188,31 @@ def train(
     settings = resolve_sizes(settings, data)
     network = build_network(settings)
     _check_data(network, data)
-    created = _claim_folder(folder, overwrite)
+    comm = distributed.world()
+    created = bool(distributed.on_root(comm, lambda: _start_folder(folder, overwrite, settings, recipe)))
     epochs = _EpochCount()
     try:
-        _prepare_folder(folder, settings, recipe)
         result = _fit(settings, folder, network, data, None, recipe, quiet, [*callbacks, epochs], feed=feed)
     except TrainingDivergedError:
         raise  # the folder keeps the last good model, saying it diverged
     except BaseException:
-        if not epochs.count:
+        if not epochs.count and distributed.rank(comm) == 0:
             _release_folder(folder, created)
         raise
-    if result.interrupted and not epochs.count:  # Ctrl-C before any epoch ended: nothing to keep
+    if result.interrupted and not epochs.count and distributed.rank(comm) == 0:  # Ctrl-C before any epoch ended
         _release_folder(folder, created)
     return result
+
+
+def _start_folder(folder: Path, overwrite: bool, settings: Mapping[str, Any], recipe: str | None) -> bool:
+    """Claim ``folder`` and write config.toml (undone if that fails); return whether it was created."""
+    created = _claim_folder(folder, overwrite)
+    try:
+        _prepare_folder(folder, settings, recipe)
+    except BaseException:
+        _release_folder(folder, created)
+        raise
+    return created
 
 
 def load_data(settings: Mapping[str, Any], classes: list[str] | None = None) -> named.Splits:
@@ -286,7 +301,8 @@ def resume(
             f"first one. Start it again: ffnn train --config {config} --out {folder} --overwrite"
         )
     path, state, problems = found
-    for problem in problems:
+    root = distributed.rank(distributed.world()) == 0
+    for problem in problems if root else ():
         print(f"ffnn: warning: {problem} Resuming from an earlier checkpoint, {path.name}.", file=sys.stderr)
     if state.get("run", run_tag(settings)) != run_tag(settings):
         raise RunFolderError(
@@ -300,9 +316,10 @@ def resume(
             f"{config}. Start a new run (--out NEW, or --overwrite)."
         )
     finished = state.get("finished") is True or state["epoch"] == last
+    quiet = quiet or not root
     if finished and not quiet:  # killed between its last checkpoint and its model, say: finish that
         print(f"The run in {folder} is complete; writing its model and summary again from {path.name}.")
-    for orphan in folder.glob(".*.tmp"):  # the remains of a write that a kill cut short
+    for orphan in folder.glob(".*.tmp") if root else ():  # the remains of a write that a kill cut short
         orphan.unlink(missing_ok=True)
     if not quiet:
         print(f"Resuming {folder} after epoch {state['epoch']} ({path.name})")
@@ -342,6 +359,9 @@ def _fit(
     options, callbacks = build_training(settings, len(X))
     if epochs is not None:
         options["epochs"] = epochs
+    comm = distributed.world()
+    if distributed.rank(comm) != 0:  # another rank of an MPI run: it trains, rank 0 writes and prints
+        return _fit_quietly(network, data, state, options, [*callbacks, *extra], comm, folder)
     callbacks += [
         GradientNorms(X[:_GRADIENT_PROBE], y[:_GRADIENT_PROBE]),
         TrainingAccuracy(X[:_ACCURACY_SAMPLE], y[:_ACCURACY_SAMPLE]),
@@ -361,7 +381,7 @@ def _fit(
         with interrupt:
             history = fit(
                 network, X, y, test_data=data.test, validation_data=data.validation, callbacks=callbacks,
-                resume=state, **options,
+                resume=state, comm=comm, **options,
             )  # fmt: skip
     except TrainingDivergedError as e:
         save(network, folder / "model.npz", {"config": dict(settings), "summary": {"diverged": True}})
@@ -381,6 +401,27 @@ def _fit(
     if feed is not None:
         feed.set("summary", summary)
     return RunResult(folder, network, history, summary)
+
+
+def _fit_quietly(
+    network: Network,
+    data: named.Splits,
+    state: dict[str, Any] | None,
+    options: dict[str, Any],
+    callbacks: list[Callback],
+    comm: Any,
+    folder: Path,
+) -> RunResult:
+    """A rank other than 0 of an MPI run: the same training (the callbacks that change it, and
+    Ctrl-C), nothing written or printed; its result is rank 0's but for the summary."""
+    interrupt = StopOnInterrupt()
+    with interrupt:
+        history = fit(
+            network, *data.train, test_data=data.test, validation_data=data.validation,
+            callbacks=[*callbacks, interrupt], resume=state, comm=comm, **options,
+        )  # fmt: skip
+    history.interrupted = history.interrupted or interrupt.requested
+    return RunResult(folder, network, history, {})
 
 
 def _regression_scores(network: Network, test: named.Split) -> dict[str, float]:

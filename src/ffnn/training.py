@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from contextlib import nullcontext
+from typing import Any, cast
 
 import numpy as np
 
 from ffnn._validation import as_inputs, as_sample_weight, check_number, check_seed
 from ffnn.backprop import Workspace, backpropagate
 from ffnn.callbacks import Callback, PrintProgress
+from ffnn.distributed import DataParallel, ReducedStep, SliceDraws, sources_sgd
 from ffnn.errors import ParameterError, ParameterTypeError, TrainingDivergedError
 from ffnn.network import Network
 from ffnn.optimizers import Optimizer
@@ -56,6 +58,7 @@ def fit(
     augment: Augmentation | None = None,
     resume: dict[str, Any] | None = None,
     sample_weight: Any = None,
+    comm: Any = None,
 ) -> History:
     """Train ``network`` in place by mini-batch gradient descent; return the per-epoch :class:`History`.
 
@@ -85,6 +88,14 @@ def fit(
     training continues after its epoch, with its parameters, optimiser state, random state,
     history and callback states — given the same data, settings and callbacks, the result is
     bit-identical to a run that was never interrupted. ``epochs`` is the total count.
+
+    ``comm`` (an mpi4py communicator, e.g. ``MPI.COMM_WORLD``) trains data-parallel over its
+    ranks (:mod:`ffnn.distributed`): each calls ``fit`` with the same arguments; rank 0's initial
+    parameters and seed are used, each rank backpropagates its slice of every mini-batch of
+    ``batch_size``, and one ``Allreduce`` per batch gives all the whole batch's gradient, so the
+    result equals one process's up to rounding. Held-out data is scored on every rank (the
+    results are the same); ``verbose`` prints on rank 0 only. A rank that fails while training
+    ends the whole job (``MPI_Abort``).
     """
     epochs = check_number(epochs, "epochs", low=0, strict=False, integer=True)
     batch_size = check_number(batch_size, "batch_size", low=1, strict=False, integer=True)
@@ -105,43 +116,61 @@ def fit(
     W = as_sample_weight(sample_weight, len(X), network.dtype)
     test = _held_out(network, test_data, "test_data")
     validation = _held_out(network, validation_data, "validation_data")
-    hooks = _in_order([PrintProgress(), *callbacks] if verbose else list(callbacks))
+    group = DataParallel(comm) if comm is not None else None
+    if group is not None:
+        seed = group.same_seed(seed)
+    hooks = _in_order([PrintProgress(), *callbacks] if verbose and (group is None or group.root) else list(callbacks))
     rng = np.random.default_rng(seed)
 
     n = len(X)
     batch_size = min(batch_size, n)
     ws = Workspace(network.sizes, batch_size, network.dtype)
-    step: Step
-    if optimizer is None:
-        assert eta is not None  # checked above
-        step = SGDStep(network.weights, network.biases, eta, 1.0 - eta * lmbda / n)
+    step: Step  # over MPI the gradient is stored (the fused SGD step would update before the sum exists)
+    if optimizer is not None:
+        step = (
+            OptimizerStep(network.parameters(), ws, optimizer)
+            if group is None
+            else ReducedStep(network.parameters(), ws, optimizer, comm)
+        )
     else:
-        step = OptimizerStep(network.parameters(), ws, optimizer)
-    batches = _BatchLoop(network, X, Y, W, ws, step, batch_size, batches_per_epoch, rng, augment, max_norm, hooks)
+        assert eta is not None  # checked above
+        decay = 1.0 - eta * lmbda / n
+        step = (
+            SGDStep(network.weights, network.biases, eta, decay)
+            if group is None
+            else ReducedStep(network.parameters(), ws, sources_sgd(eta, decay), comm)
+        )
+    batches = _BatchLoop(
+        network, X, Y, W, ws, step, batch_size, batches_per_epoch, rng, augment, max_norm, hooks, group
+    )
     history = History(n_test=None if test is None else len(test[0]))
     state = TrainingState(network, step, rng, history, hooks, epochs)
     first_epoch = state.restore(resume) if resume is not None else 0
+    if group is not None:
+        group.broadcast(network.parameters())
     for cb in hooks:
         cb.bind(state)
-    for epoch in range(first_epoch, epochs):
-        for cb in hooks:
-            cb.on_epoch_begin(network, epoch)
-        start = time.perf_counter()
-        order = rng.permutation(n) if shuffle else np.arange(n)
-        last_good = [p.copy() for p in network.parameters()]
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging epoch is caught from its values
-            costs = batches.run(order, epoch)
-            seconds = time.perf_counter() - start  # the training alone: checks and evaluation excluded
-            if costs is not None:
-                _check_finite(network, costs, last_good, epoch, step.advice)
-        if costs is None:  # a batch callback stopped training: back to the last complete epoch
-            for p, good in zip(network.parameters(), last_good):
-                p[...] = good
-            history.interrupted = True
-            break
-        _record(history, network, epoch, float(costs.mean()), seconds, test, validation)
-        if any([cb.on_epoch_end(network, history) for cb in hooks]):
-            break
+    with group.guard() if group is not None else nullcontext():  # a failing rank ends the job
+        for epoch in range(first_epoch, epochs):
+            for cb in hooks:
+                cb.on_epoch_begin(network, epoch)
+            start = time.perf_counter()
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            last_good = [p.copy() for p in network.parameters()]
+            with np.errstate(over="ignore", invalid="ignore"):  # a diverging epoch is caught from its values
+                costs = batches.run(order, epoch)
+                seconds = time.perf_counter() - start  # the training alone: checks and evaluation excluded
+                if costs is not None:
+                    _check_finite(network, costs, last_good, epoch, step.advice)
+            if costs is None:  # a batch callback stopped training: back to the last complete epoch
+                for p, good in zip(network.parameters(), last_good):
+                    p[...] = good
+                history.interrupted = True
+                break
+            _record(history, network, epoch, float(costs.mean()), seconds, test, validation)
+            stop = any([cb.on_epoch_end(network, history) for cb in hooks])
+            if stop if group is None else group.any(stop):
+                break
     for cb in hooks:
         cb.on_train_end(network, history)
     return history
@@ -175,6 +204,7 @@ class _BatchLoop:
         augment: Augmentation | None,
         max_norm: float | None,
         callbacks: Sequence[Callback],
+        group: DataParallel | None = None,
     ) -> None:
         self.network, self.X, self.Y, self.W, self.ws, self.step = network, X, Y, W, ws, step
         self.starts = range(0, len(X), batch_size)[: count_batches(len(X), batch_size, limit)]
@@ -182,23 +212,51 @@ class _BatchLoop:
         self.dropout_rng = rng if any(network.dropout) else None
         # only the callbacks that watch batches are called after each one (the hot path)
         self.callbacks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
+        self.group = group
+        self.draws = SliceDraws(rng) if group is not None and any(network.dropout) else None
+        self.batch = self._whole if group is None else self._slice
 
     def run(self, order: np.ndarray, epoch: int) -> np.ndarray | None:
         """Each batch's cost (before its step), or None when a batch callback asks to stop."""
-        network, ws, step = self.network, self.ws, self.step
         costs = np.empty(len(self.starts))
         for k, i in enumerate(self.starts):
-            m = ws.load(self.X, self.Y, order[i : i + self.batch_size], self.W, in_range=True)  # a permutation
-            if self.augment is not None:
-                batch = ws.inputs(m)
-                batch[...] = self.augment(batch, self.rng)
-            costs[k] = backpropagate(network, ws, m, step, self.dropout_rng)
-            step.finish()
+            costs[k] = self.batch(order[i : i + self.batch_size])  # rows of a permutation
             if self.max_norm is not None:
-                _constrain_norms(network, self.max_norm)
-            if any([cb.on_batch_end(network, epoch, k) for cb in self.callbacks]):
+                _constrain_norms(self.network, self.max_norm)
+            stop = any([cb.on_batch_end(self.network, epoch, k) for cb in self.callbacks])
+            if stop if self.group is None else self.group.any(stop):  # over MPI: all ranks stop together
                 return None
         return costs
+
+    def _whole(self, rows: np.ndarray) -> float:
+        """Load the batch ``rows``, augment it, backpropagate it (with dropout), step; its cost."""
+        ws = self.ws
+        m = ws.load(self.X, self.Y, rows, self.W, in_range=True)
+        if self.augment is not None:
+            batch = ws.inputs(m)
+            batch[...] = self.augment(batch, self.rng)
+        cost = backpropagate(self.network, ws, m, self.step, self.dropout_rng)
+        self.step.finish()
+        return cost
+
+    def _slice(self, rows: np.ndarray) -> float:
+        """This rank's slice of the global batch ``rows``, backpropagated; the step with the gradient
+        summed over the ranks; the whole batch's cost. Augmentation and dropout draw for the whole
+        batch, as one process would, and keep the slice's rows (``ffnn.distributed``)."""
+        group, ws, step = cast(DataParallel, self.group), self.ws, cast(ReducedStep, self.step)
+        part = group.part(len(rows))
+        inputs = self.augment(self.X[rows], self.rng)[part] if self.augment is not None else None
+        if self.draws is not None:
+            self.draws.part, self.draws.total = part, len(rows)
+        cost = 0.0
+        if part.stop > part.start:
+            m = ws.load(self.X, self.Y, rows[part], self.W, in_range=True)
+            if inputs is not None:
+                ws.inputs(m)[...] = inputs
+            cost = backpropagate(self.network, ws, m, step, self.draws)
+        elif self.draws is not None:  # no rows here: draw the masks all the same, to stay in step
+            ws.draw_masks(self.network.dropout, 0, self.draws)
+        return step.reduce(cost, group.share(rows, part, self.W))
 
 
 def _constrain_norms(network: Network, max_norm: float) -> None:

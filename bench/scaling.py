@@ -1,0 +1,74 @@
+"""Epoch time of data-parallel training against the number of processes K, for the networks of
+``bench/epoch_time.py`` (60,000 random examples, sigmoid layers, quadratic cost, plain SGD,
+float32), next to the model
+
+    T(K) = T(1) / K + steps × t_allreduce(4P bytes),        steps = ⌈60000 / batch⌉,
+
+P the network's parameter count and t_allreduce measured here on a buffer of that size.
+
+Usage: ``python bench/scaling.py`` for K = 1, ``mpiexec -n K python bench/scaling.py --t1 T,T,…``
+for K ranks (T(1) of each configuration, from the K = 1 run, for the model's column); pin the
+BLAS threads (``OPENBLAS_NUM_THREADS``) to the cores per rank. Rank 0 prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import ffnn
+from epoch_time import CONFIGS, ETA, N_EXAMPLES
+from ffnn.distributed import world
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="epochs per configuration (the median is kept)")
+    parser.add_argument("--t1", default=None, help="comma-separated K = 1 epoch times, one per configuration")
+    args = parser.parse_args()
+    comm = world()
+    k = 1 if comm is None else comm.Get_size()
+    t1 = [float(t) for t in args.t1.split(",")] if args.t1 else [None] * len(CONFIGS)
+    rng = np.random.default_rng(0)
+    X = rng.random((N_EXAMPLES, 784), dtype=np.float32)
+    y = rng.integers(0, 10, N_EXAMPLES)
+    rows = []
+    for (sizes, batch), single in zip(CONFIGS, t1):
+        net = ffnn.Network(sizes, seed=0, dtype="float32")
+        times = [
+            ffnn.fit(net, X, y, epochs=1, batch_size=batch, eta=ETA, seed=r, comm=comm).seconds[0]
+            for r in range(args.repeats + 1)
+        ]
+        epoch = statistics.median(times[1:])  # the first warms up
+        params = sum(p.size for p in net.parameters())
+        steps = -(-N_EXAMPLES // batch)
+        reduce = allreduce_seconds(comm, params + 1) if comm is not None else 0.0
+        model = None if single is None else single / k + steps * reduce
+        rows.append((sizes, batch, params, steps, reduce, epoch, model))
+    if comm is None or comm.Get_rank() == 0:
+        print(f"# K = {k}")
+        print("| sizes | batch | parameters | steps | µs per Allreduce | epoch s (measured) | epoch s (model) |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for sizes, batch, params, steps, reduce, epoch, model in rows:
+            shown = "—" if model is None else f"{model:.2f}"
+            print(f"| {sizes} | {batch} | {params:,} | {steps:,} | {1e6 * reduce:.0f} | {epoch:.2f} | {shown} |")
+
+
+def allreduce_seconds(comm, n: int, repeats: int = 200) -> float:
+    """Median time of an in-place sum-Allreduce of n float32 values (one training step's)."""
+    from mpi4py import MPI
+
+    buf = np.ones(n, np.float32)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        comm.Allreduce(MPI.IN_PLACE, buf)
+        times.append(time.perf_counter() - start)
+    return float(comm.allreduce(statistics.median(times), op=MPI.MAX))
+
+
+if __name__ == "__main__":
+    main()
