@@ -114,7 +114,8 @@ class ReLU(Activation):
         return xp.greater(a, 0.0, out=out) if out is not None else xp.astype(a > 0, a.dtype)
 
     def backward(self, a: Array, grad_a: Array, out: Array | None = None) -> Array:
-        return namespace(a).multiply(grad_a, a > 0, out=out)
+        xp = namespace(a)
+        return xp.multiply(grad_a, xp.astype(a > 0, a.dtype), out=out)
 
 
 class LeakyReLU(Activation):
