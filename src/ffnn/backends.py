@@ -99,7 +99,10 @@ class Backend:
         return _map_arrays(tree, lambda x: self.asarray(np.array(x)), lambda x: isinstance(x, np.ndarray))
 
     def _is_array(self, x: Any) -> bool:
-        return isinstance(x, np.ndarray) or (self._library is not np and hasattr(x, "shape") and hasattr(x, "dtype"))
+        """Whether ``x`` is an array of this backend (NumPy values in another's tree are already on the host)."""
+        if self._library is np:
+            return isinstance(x, np.ndarray)
+        return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, (np.ndarray, np.generic))
 
     def __reduce__(self) -> tuple[Any, tuple[str, str | None]]:
         """Pickled, and deep-copied, by name: the same backend comes back (``get_backend``)."""
