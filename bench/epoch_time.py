@@ -10,7 +10,9 @@ and the medians are compared. Alongside, it measures
   same shapes — so the rest of an epoch (element-wise work, gathers, Python) shows as the gap.
 
 Usage: ``python bench/epoch_time.py [--threads 2] [--repeats 5] [--configs 0,3]``
-(``make bench`` installs PyTorch and runs it).
+(``make bench`` installs PyTorch and runs it). ``--backend torch --device cuda`` or
+``--backend cupy`` trains ffnn on that backend (``ffnn.backends``) and PyTorch on the same device;
+the throughput and "products alone" columns stay NumPy's, on the CPU.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5, help="epochs per contender and configuration")
     parser.add_argument("--configs", default=None, help="comma-separated indices into the list of configurations")
+    parser.add_argument("--backend", default="numpy", help="ffnn's backend: numpy, torch, cupy, array_api_strict")
+    parser.add_argument("--device", default=None, help="the torch backend's device (cpu, cuda); PyTorch's too")
     args = parser.parse_args()
     # Thread counts must be fixed before NumPy's BLAS starts; the user's own settings win.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -61,14 +65,15 @@ def main() -> None:
         f"# {platform.processor() or platform.machine()}, threads={args.threads}, "
         f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}"
     )
-    print(f"# float32 matrix-product throughput (NumPy, 2048³): {peak:.0f} GFLOP/s\n")
+    print(f"# float32 matrix-product throughput (NumPy, 2048³): {peak:.0f} GFLOP/s")
+    print(f"# ffnn backend: {args.backend}, device: {args.device or 'default'}\n")
     columns = ["sizes", "batch", "ffnn s/epoch", "PyTorch s/epoch", "ratio ffnn/PyTorch", "ffnn GFLOP/s (% of peak)"]
     print("| " + " | ".join([*columns, "products alone s"]) + " |")
     print("|---|---|---|---|---|---|---|")
     for sizes, batch in chosen:
         ffnn_times, torch_times = [], []
-        net = ffnn.Network(sizes, seed=0)
-        model, optimizer, X_t, Y_t = torch_setup(torch, sizes, X, y)
+        net = ffnn.Network(sizes, seed=0, backend=args.backend, device=args.device)
+        model, optimizer, X_t, Y_t = torch_setup(torch, sizes, X, y, args.device or "cpu")
         for r in range(args.repeats + 1):  # the first round warms both up and is dropped
             t_ffnn = ffnn.fit(net, X, y, epochs=1, batch_size=batch, eta=ETA, seed=r).seconds[0]
             t_torch = torch_epoch(torch, model, optimizer, X_t, Y_t, batch, seed=r)
@@ -120,20 +125,21 @@ def products_alone(np, sizes: list[int], batch: int) -> float:
     return min(timed(epoch) for _ in range(3))
 
 
-def torch_setup(torch, sizes, X, y):
+def torch_setup(torch, sizes, X, y, device):
     layers = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         layers += [torch.nn.Linear(n_in, n_out), torch.nn.Sigmoid()]
-    model = torch.nn.Sequential(*layers)
+    model = torch.nn.Sequential(*layers).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=ETA)
-    return model, optimizer, torch.from_numpy(X), torch.nn.functional.one_hot(torch.from_numpy(y), sizes[-1]).float()
+    Y = torch.nn.functional.one_hot(torch.from_numpy(y), sizes[-1]).float()
+    return model, optimizer, torch.from_numpy(X).to(device), Y.to(device)
 
 
 def torch_epoch(torch, model, optimizer, X, Y, batch: int, seed: int) -> float:
     """One epoch the idiomatic PyTorch way: shuffle, gather, forward, loss, backward, step."""
     generator = torch.Generator().manual_seed(seed)
     start = time.perf_counter()
-    order = torch.randperm(len(X), generator=generator)
+    order = torch.randperm(len(X), generator=generator).to(X.device)
     for i in range(0, len(X), batch):
         idx = order[i : i + batch]
         a = model(X[idx])
@@ -141,6 +147,8 @@ def torch_epoch(torch, model, optimizer, X, Y, batch: int, seed: int) -> float:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+    if X.device.type == "cuda":
+        torch.cuda.synchronize()
     return time.perf_counter() - start
 
 

@@ -21,6 +21,7 @@ import glob
 import os
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,9 @@ def _load(prefix: str, ctype: type) -> Callable[..., None] | None:
     return None
 
 
-def _numpy_gemm_at_b(alpha: float, a: np.ndarray, b: np.ndarray, beta: float, c: np.ndarray) -> np.ndarray:
+def gemm_at_b_portable(alpha: float, a: Any, b: Any, beta: float, c: Any) -> Any:
+    """The same product through the arrays' own operators: NumPy's fallback, and the GEMM of every
+    other array library (``ffnn.backends``), which checks the shapes itself (no raw pointers)."""
     product = a.T @ b
     if alpha != 1.0:
         product *= alpha
@@ -161,4 +164,5 @@ def gemm_at_b(alpha: float, a: np.ndarray, b: np.ndarray, beta: float, c: np.nda
     gemm = _gemms().get(c.dtype.char)
     if gemm is not None and _blas_can_take(a, b, c):
         return _blas_gemm_at_b(gemm, alpha, a, b, beta, c)
-    return _numpy_gemm_at_b(alpha, a, b, beta, c)
+    gemm_at_b_portable(alpha, a, b, beta, c)
+    return c

@@ -13,7 +13,8 @@ and for softmax, whose every output depends on every input, the Jacobian product
 Every derivative here is written in terms of the output ``a = σ(z)`` (σ' = a(1 − a) for the
 sigmoid, 1 − a² for tanh, ...), so a batched network need not keep ``z`` for its hidden layers.
 Arrays are batches of rows, shape (batch, n). Functions take an ``out=`` array so the training
-loop can reuse its buffers; ``out`` may be the input itself.
+loop can reuse its buffers; ``out`` may be the input itself. They call the namespace of their
+arrays (``ffnn.backends.namespace``): NumPy for NumPy arrays, the array API for other libraries.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ import math
 import numbers
 from typing import Any, ClassVar
 
-import numpy as np
-
+from ffnn.backends import namespace
 from ffnn.errors import ParameterError, ParameterTypeError
 
 Array = Any
@@ -45,7 +45,7 @@ class Activation:
 
     def backward(self, a: Array, grad_a: Array, out: Array | None = None) -> Array:
         """δ = ∇_a C ⊙ σ'(z): the ∂C/∂z that reaches this layer's weighted input."""
-        return np.multiply(grad_a, self.derivative(a), out=out)
+        return namespace(a).multiply(grad_a, self.derivative(a), out=out)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -63,18 +63,20 @@ class Sigmoid(Activation):
     name = "sigmoid"
 
     def value(self, z: Array, out: Array | None = None) -> Array:
-        out = np.negative(z, out=out)
-        np.minimum(out, _exp_limit(float(np.finfo(out.dtype).tiny)), out=out)
-        np.exp(out, out=out)
+        xp = namespace(z)
+        out = xp.negative(z, out=out)
+        xp.minimum(out, _exp_limit(float(xp.finfo(out.dtype).smallest_normal)), out=out)
+        xp.exp(out, out=out)
         out += 1.0
-        return np.reciprocal(out, out=out)
+        return xp.divide(1.0, out, out=out)
 
     def derivative(self, a: Array, out: Array | None = None) -> Array:
-        out = np.subtract(1.0, a, out=out)
-        return np.multiply(out, a, out=out)
+        xp = namespace(a)
+        out = xp.subtract(1.0, a, out=out)
+        return xp.multiply(out, a, out=out)
 
     def backward(self, a: Array, grad_a: Array, out: Array | None = None) -> Array:
-        out = np.multiply(grad_a, a, out=out)  # ∇_a C ⊙ a
+        out = namespace(a).multiply(grad_a, a, out=out)  # ∇_a C ⊙ a
         out -= out * a  # ∇_a C ⊙ a ⊙ (1 − a)
         return out
 
@@ -91,11 +93,12 @@ class Tanh(Activation):
     name = "tanh"
 
     def value(self, z: Array, out: Array | None = None) -> Array:
-        return np.tanh(z, out=out)
+        return namespace(z).tanh(z, out=out)
 
     def derivative(self, a: Array, out: Array | None = None) -> Array:
-        out = np.multiply(a, a, out=out)
-        return np.subtract(1.0, out, out=out)
+        xp = namespace(a)
+        out = xp.multiply(a, a, out=out)
+        return xp.subtract(1.0, out, out=out)
 
 
 class ReLU(Activation):
@@ -104,13 +107,15 @@ class ReLU(Activation):
     name = "relu"
 
     def value(self, z: Array, out: Array | None = None) -> Array:
-        return np.maximum(z, 0.0, out=out)
+        return namespace(z).maximum(z, 0.0, out=out)
 
     def derivative(self, a: Array, out: Array | None = None) -> Array:
-        return np.greater(a, 0.0, out=out) if out is not None else (a > 0).astype(a.dtype)
+        xp = namespace(a)
+        return xp.greater(a, 0.0, out=out) if out is not None else xp.astype(a > 0, a.dtype)
 
     def backward(self, a: Array, grad_a: Array, out: Array | None = None) -> Array:
-        return np.multiply(grad_a, a > 0, out=out)
+        xp = namespace(a)
+        return xp.multiply(grad_a, xp.astype(a > 0, a.dtype), out=out)
 
 
 class LeakyReLU(Activation):
@@ -128,13 +133,11 @@ class LeakyReLU(Activation):
 
     def value(self, z: Array, out: Array | None = None) -> Array:
         # For 0 < α < 1, max(z, αz) is z when z > 0 and αz otherwise.
-        return np.maximum(z, self.slope * z, out=out)
+        return namespace(z).maximum(z, self.slope * z, out=out)
 
     def derivative(self, a: Array, out: Array | None = None) -> Array:
-        return np.where(a > 0, a.dtype.type(1.0), a.dtype.type(self.slope))
-
-    def backward(self, a: Array, grad_a: Array, out: Array | None = None) -> Array:
-        return np.multiply(grad_a, self.derivative(a), out=out)
+        xp = namespace(a)
+        return xp.where(a > 0, xp.ones_like(a), xp.full_like(a, self.slope))
 
     def __repr__(self) -> str:
         return f"LeakyReLU(slope={self.slope})"
@@ -147,17 +150,17 @@ class Identity(Activation):
 
     def value(self, z: Array, out: Array | None = None) -> Array:
         if out is None:
-            return z.copy()
+            return namespace(z).asarray(z, copy=True)
         if out is not z:
             out[...] = z
         return out
 
     def derivative(self, a: Array, out: Array | None = None) -> Array:
-        return np.ones_like(a)
+        return namespace(a).ones_like(a)
 
     def backward(self, a: Array, grad_a: Array, out: Array | None = None) -> Array:
         if out is None:
-            return grad_a.copy()
+            return namespace(grad_a).asarray(grad_a, copy=True)
         if out is not grad_a:
             out[...] = grad_a
         return out
@@ -174,9 +177,10 @@ class Softmax(Activation):
     name = "softmax"
 
     def value(self, z: Array, out: Array | None = None) -> Array:
-        out = np.subtract(z, np.max(z, axis=-1, keepdims=True), out=out)
-        np.exp(out, out=out)
-        out /= np.sum(out, axis=-1, keepdims=True)
+        xp = namespace(z)
+        out = xp.subtract(z, xp.max(z, axis=-1, keepdims=True), out=out)
+        xp.exp(out, out=out)
+        out /= xp.sum(out, axis=-1, keepdims=True)
         return out
 
     def derivative(self, a: Array, out: Array | None = None) -> Array:
@@ -186,8 +190,9 @@ class Softmax(Activation):
         )
 
     def backward(self, a: Array, grad_a: Array, out: Array | None = None) -> Array:
-        inner = np.sum(grad_a * a, axis=-1, keepdims=True)  # ∇_a C · a, one per example
-        out = np.subtract(grad_a, inner, out=out)
+        xp = namespace(a)
+        inner = xp.sum(grad_a * a, axis=-1, keepdims=True)  # ∇_a C · a, one per example
+        out = xp.subtract(grad_a, inner, out=out)
         out *= a
         return out
 

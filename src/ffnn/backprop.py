@@ -16,7 +16,8 @@ with the 1/m of the batch mean folded into δ^L, so the sums are the mean gradie
 weights w_x the batch's cost is their weighted mean C = Σ_x w_x C_x / Σ_x w_x, and row x of δ^L
 is scaled by w_x / Σ_batch w instead of 1/m (BP2–BP4 are linear in δ, so nothing else changes).
 Every σ' is written in terms of the activation's output (``ffnn.activations``), so only the a's
-are kept.
+are kept. The buffers live in the network's backend (``ffnn.backends``); with NumPy, each
+layer's product runs into its buffer and BP4 is one fused GEMM (``ffnn._blas``).
 """
 
 from __future__ import annotations
@@ -26,28 +27,29 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ffnn._blas import gemm_at_b
 from ffnn.activations import Activation
+from ffnn.backends import NUMPY, Backend, namespace
 from ffnn.costs import Cost, example_costs, mean_cost, output_error
 from ffnn.errors import ParameterError
 
-LayerUpdate = Callable[[int, np.ndarray, np.ndarray], None]
+Array = Any
+LayerUpdate = Callable[[int, Array, Array], None]
 """``apply(i, delta, a_prev)``: receives layer i's BP3/BP4 factors δ^l and a^{l−1}."""
 
 
 class Layers(Protocol):
     """What backpropagation reads of a network (``ffnn.Network`` has it)."""
 
-    weights: list[np.ndarray]
-    biases: list[np.ndarray]
+    weights: list[Array]
+    biases: list[Array]
     activations: list[Activation]
     cost_function: Cost
     dropout: list[float]
 
 
-def forward_layer(w: np.ndarray, b: np.ndarray, activation: Activation, a_prev: np.ndarray, out: Any = None) -> Any:
+def forward_layer(w: Array, b: Array, activation: Activation, a_prev: Array, out: Any = None) -> Any:
     """a^l = σ(a^{l−1} (w^l)ᵀ + b^l) for a batch of rows; ``out`` receives z^l and then a^l."""
-    z = np.matmul(a_prev, w.T, out=out)
+    z = namespace(a_prev).matmul(a_prev, w.T, out=out)
     z += b
     return activation.value(z, out=z)
 
@@ -57,73 +59,97 @@ class Workspace:
 
     ``load`` gathers a batch into them; ``backpropagate`` reads it from there and leaves the
     gradients in ``nabla_w``/``nabla_b`` (unless its ``apply`` consumes them), in the order of
-    :meth:`gradients`.
+    :meth:`gradients`. The buffers are arrays of ``backend`` (NumPy by default).
     """
 
-    def __init__(self, sizes: Sequence[int], batch_size: int, dtype: np.dtype[Any]) -> None:
+    def __init__(self, sizes: Sequence[int], batch_size: int, dtype: np.dtype[Any], backend: Backend = NUMPY) -> None:
         pairs = list(zip(sizes[:-1], sizes[1:]))
-        self.a = [np.empty((batch_size, n), dtype) for n in sizes]  # a[i]: input of layer i; a[L]: output
-        self.delta = [np.empty((batch_size, n_out), dtype) for _, n_out in pairs]  # delta[i] = δ^(i+1)
-        self.y = np.empty((batch_size, sizes[-1]), dtype)  # the batch's targets
-        self.z_out = np.empty((batch_size, sizes[-1]), dtype)  # z^L, for the cost
-        self.nabla_w = [np.empty((n_out, n_in), dtype) for n_in, n_out in pairs]
-        self.nabla_b = [np.empty(n_out, dtype) for _, n_out in pairs]
-        self.masks: list[np.ndarray | None] = [None] * len(pairs)  # dropout's, for a[i]; made when first needed
-        self.undropped: list[np.ndarray | None] = [None] * len(pairs)
-        self.sample_weight: np.ndarray | None = None  # the batch's w_x, when ``load`` was given weights
-        self._weights = np.empty(batch_size, dtype)
+        self.backend, self.dtype = backend, np.dtype(dtype)
+        self._sum, self._gemm = backend.xp.sum, backend.gemm_at_b
+        self.a = [backend.empty((batch_size, n), dtype) for n in sizes]  # a[i]: input of layer i; a[L]: output
+        self.delta = [backend.empty((batch_size, n_out), dtype) for _, n_out in pairs]  # delta[i] = δ^(i+1)
+        self.y = backend.empty((batch_size, sizes[-1]), dtype)  # the batch's targets
+        self.z_out = backend.empty((batch_size, sizes[-1]), dtype)  # z^L, for the cost
+        self.nabla_w = [backend.empty((n_out, n_in), dtype) for n_in, n_out in pairs]
+        self.nabla_b = [backend.empty((n_out,), dtype) for _, n_out in pairs]
+        self.masks: list[Array | None] = [None] * len(pairs)  # dropout's, for a[i]; made when first needed
+        self.undropped: list[Array | None] = [None] * len(pairs)
+        self.sample_weight: Array | None = None  # the batch's w_x, when ``load`` was given weights
+        self._weights = backend.empty((batch_size,), dtype)
+        self._rows: dict[int, tuple[list[Array], list[Array], Array, Array]] = {}
         widest = batch_size * max(sizes)
-        self._bits = np.empty(widest, np.int32) if dtype == np.float32 else None
+        self._bits = np.empty(widest, np.int32) if dtype == np.float32 and backend is NUMPY else None
         self._normal = np.empty(widest, bool)
 
     def load(
         self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        rows: np.ndarray,
-        weights: np.ndarray | None = None,
+        X: Array,
+        Y: Array,
+        rows: Array,
+        weights: Array | None = None,
         *,
         in_range: bool = False,
     ) -> int:
         """Gather the examples ``rows`` of inputs ``X`` and targets ``Y`` (and their sample ``weights``,
         if any: a checked (n,) array) as the batch; return its size m. ``in_range=True`` says the
-        rows are known to lie in range (a slice of a permutation of the examples), sparing the check."""
-        m = len(rows)
-        if not 0 < m <= len(self.y) or X.shape[1:] != self.a[0].shape[1:] or Y.shape[1:] != self.y.shape[1:]:
+        rows are known to lie in range (a slice of a permutation of the examples), sparing the check.
+        All are arrays of the workspace's backend (``rows`` integers)."""
+        m = int(rows.shape[0])
+        if not 0 < m <= self.y.shape[0] or X.shape[1:] != self.a[0].shape[1:] or Y.shape[1:] != self.y.shape[1:]:
             raise ParameterError(
                 f"A batch of {m} rows of X {X.shape} and Y {Y.shape} does not fit this workspace "
-                f"(at most {len(self.y)} rows of {self.a[0].shape[1]} inputs and {self.y.shape[1]} targets)."
+                f"(at most {self.y.shape[0]} rows of {self.a[0].shape[1]} inputs and {self.y.shape[1]} targets)."
             )
-        if not in_range and (rows.min() < 0 or rows.max() >= min(len(X), len(Y))):
-            raise ParameterError(f"Batch rows must lie in [0, {min(len(X), len(Y))}); got {rows.min()}..{rows.max()}.")
-        np.take(X, rows, axis=0, out=self.a[0][:m], mode="clip")  # mode="clip" writes into out directly
-        np.take(Y, rows, axis=0, out=self.y[:m], mode="clip")
+        xp = self.backend.xp
+        if not in_range:
+            n, low, high = min(X.shape[0], Y.shape[0]), int(xp.min(rows)), int(xp.max(rows))
+            if low < 0 or high >= n:
+                raise ParameterError(f"Batch rows must lie in [0, {n}); got {low}..{high}.")
+        a, _, y, _ = self.rows(m)
         self.sample_weight = None
+        if xp is np:  # mode="clip" writes into out directly
+            np.take(X, rows, axis=0, out=a[0], mode="clip")
+            np.take(Y, rows, axis=0, out=y, mode="clip")
+            if weights is not None:
+                self.sample_weight = np.take(weights, rows, out=self._weights[:m], mode="clip")
+            return m
+        a[0][...] = xp.take(X, rows, axis=0)
+        y[...] = xp.take(Y, rows, axis=0)
         if weights is not None:
-            self.sample_weight = np.take(weights, rows, out=self._weights[:m], mode="clip")
+            self.sample_weight = xp.take(weights, rows, axis=0, out=self._weights[:m])
         return m
 
-    def inputs(self, m: int) -> np.ndarray:
+    def inputs(self, m: int) -> Array:
         """The loaded batch's inputs a^0 (m rows), to be transformed in place (augmentation)."""
-        return self.a[0][:m]
+        return self.rows(m)[0][0]
 
-    def gradients(self) -> list[np.ndarray]:
+    def rows(self, m: int) -> tuple[list[Array], list[Array], Array, Array]:
+        """(a, delta, y, z^L): views of the buffers' first m rows, made once per batch size."""
+        views = self._rows.get(m)
+        if views is None:
+            cut = (slice(m), slice(None))  # both axes named: the array API defines no partial index
+            views = ([buf[cut] for buf in self.a], [buf[cut] for buf in self.delta], self.y[cut], self.z_out[cut])
+            self._rows[m] = views
+        return views
+
+    def gradients(self) -> list[Array]:
         """The stored ∂C/∂w^l and ∂C/∂b^l in the order of ``Network.parameters()``: [w¹, b¹, w², b², …]."""
         return [g for pair in zip(self.nabla_w, self.nabla_b) for g in pair]
 
-    def store_gradient(self, i: int, delta: np.ndarray, a_prev: np.ndarray) -> None:
+    def store_gradient(self, i: int, delta: Array, a_prev: Array) -> None:
         """BP3: ∂C/∂b^l = Σ_batch δ^l;  BP4: ∂C/∂w^l = (δ^l)ᵀ a^{l−1} — into ``nabla_b[i]``/``nabla_w[i]``."""
-        np.sum(delta, axis=0, out=self.nabla_b[i])
-        gemm_at_b(1.0, delta, a_prev, 0.0, self.nabla_w[i])
+        self._sum(delta, axis=0, out=self.nabla_b[i])
+        self._gemm(1.0, delta, a_prev, 0.0, self.nabla_w[i])
 
-    def flush_subnormals(self, delta: np.ndarray) -> np.ndarray:
+    def flush_subnormals(self, delta: Array) -> Array:
         """δ with its subnormal entries (|δ| < tiny, float32 only) set to 0, in place.
 
         A saturated unit's σ'(z) is tiny, and δ = ∇_a C ⊙ σ'(z) falls below the normal range;
         fed to a matrix product, such numbers slow it down by up to 5× on x86 (microcode assists
         on every multiplication). Setting them to zero — what a CPU's flush-to-zero mode does,
         which Python cannot turn on for the BLAS threads — changes each gradient by less than
-        10⁻³⁸. Float64 δ would need values below 10⁻³⁰⁸ and are left as they are.
+        10⁻³⁸. Float64 δ would need values below 10⁻³⁰⁸ and are left as they are, and so are
+        other backends' (a GPU flushes them itself).
         """
         if self._bits is None:
             return delta
@@ -135,19 +161,19 @@ class Workspace:
         np.multiply(bits, normal, out=bits)
         return delta
 
-    def draw_masks(self, rates: Sequence[float], m: int, rng: np.random.Generator) -> list[np.ndarray | None]:
-        """Inverted-dropout masks for the inputs a[i] of a batch of m: 1/(1 − p) with probability 1 − p, else 0."""
-        out: list[np.ndarray | None] = []
+    def draw_masks(self, rates: Sequence[float], m: int, rng: np.random.Generator) -> list[Array | None]:
+        """Inverted-dropout masks for the inputs a[i] of a batch of m: 1/(1 − p) with probability 1 − p, else 0.
+        The uniform draws come from ``rng`` on the host, whatever the backend."""
+        out: list[Array | None] = []
         for i, p in enumerate(rates):
             if not p:
                 out.append(None)
                 continue
             if self.masks[i] is None:
-                self.masks[i] = np.empty_like(self.a[i])
-                self.undropped[i] = np.empty_like(self.a[i])
-            mask = self.masks[i][:m]  # type: ignore[index]
-            rng.random(dtype=mask.dtype, out=mask)
-            np.greater_equal(mask, p, out=mask)
+                self.masks[i] = self.backend.empty(tuple(self.a[i].shape), self.dtype)
+                self.undropped[i] = self.backend.empty(tuple(self.a[i].shape), self.dtype)
+            mask = self.backend.uniform(rng, self.masks[i][:m, :], self.dtype)  # type: ignore[index]
+            self.backend.xp.greater_equal(mask, p, out=mask)
             mask *= 1.0 / (1.0 - p)
             out.append(mask)
         return out
@@ -176,16 +202,16 @@ def backpropagate(
     product is computed whose result is unused (there is no δ for the input layer).
     """
     L = len(net.weights)
+    xp = ws.backend.xp
     # Cheap, once a batch: the batch size, the depth and the two ends. (A hidden layer of another
     # width would make its product's out= refuse the shapes: nothing is read out of bounds.)
-    if not (0 < m <= len(ws.y) and len(ws.nabla_w) == L and net.weights[0].shape == ws.nabla_w[0].shape
+    if not (0 < m <= ws.y.shape[0] and len(ws.nabla_w) == L and net.weights[0].shape == ws.nabla_w[0].shape
             and net.weights[-1].shape == ws.nabla_w[-1].shape):  # fmt: skip
         raise ParameterError(
             f"backpropagate: a batch of {m} rows and weights {[w.shape for w in net.weights]} do not fit a workspace "
-            f"made for {len(ws.y)} rows and weights {[g.shape for g in ws.nabla_w]}."
+            f"made for {ws.y.shape[0]} rows and weights {[g.shape for g in ws.nabla_w]}."
         )
-    a = [buf[:m] for buf in ws.a]
-    y = ws.y[:m]
+    a, deltas, y, z_out = ws.rows(m)
     masks = ws.draw_masks(net.dropout, m, rng) if rng is not None else [None] * L
     # Feedforward, keeping every a[i] (σ' is computed from it) and z^L for the cost.
     for i in range(L - 1):
@@ -194,13 +220,13 @@ def backpropagate(
         forward_layer(net.weights[i], net.biases[i], net.activations[i], a[i], out=a[i + 1])
     if masks[L - 1] is not None:
         a[L - 1] *= masks[L - 1]
-    z = np.matmul(a[L - 1], net.weights[L - 1].T, out=ws.z_out[:m])
+    z = xp.matmul(a[L - 1], net.weights[L - 1].T, out=z_out)
     z += net.biases[L - 1]
     output = net.activations[L - 1]
     a_out = output.value(z, out=a[L])
     # BP1, with the 1/m of the batch mean — or each example's w_x / Σ_batch w — folded into δ^L
     # (BP2–BP4 are linear in δ).
-    delta = output_error(net.cost_function, output, a_out, y, out=ws.delta[L - 1][:m])
+    delta = output_error(net.cost_function, output, a_out, y, out=deltas[L - 1])
     if ws.sample_weight is None:
         batch_cost = mean_cost(net.cost_function, output, z, a_out, y)
         delta *= 1.0 / m
@@ -210,13 +236,13 @@ def backpropagate(
         delta *= share[:, None]
     apply = apply or ws.store_gradient
     for i in range(L - 1, -1, -1):
-        delta_prev: np.ndarray | None = None
+        delta_prev: Array | None = None
         if i > 0:  # BP2: delta[i−1] = (delta[i] @ weights[i]) ⊙ σ'(a[i])
-            grad_a = np.matmul(delta, net.weights[i], out=ws.delta[i - 1][:m])
+            grad_a = xp.matmul(delta, net.weights[i], out=deltas[i - 1])
             a_kept = a[i]
             if masks[i] is not None:  # through the mask, and σ' of the undropped a
                 grad_a *= masks[i]
-                a_kept = np.multiply(a[i], 1.0 - net.dropout[i], out=ws.undropped[i][:m])  # type: ignore[index]
+                a_kept = xp.multiply(a[i], 1.0 - net.dropout[i], out=ws.undropped[i][:m, :])  # type: ignore[index]
             delta_prev = ws.flush_subnormals(net.activations[i - 1].backward(a_kept, grad_a, out=grad_a))
         if i == L - 1:  # (hidden δ's are flushed as BP2 makes them)
             ws.flush_subnormals(delta)
@@ -225,10 +251,10 @@ def backpropagate(
     return batch_cost
 
 
-def _weight_shares(w: np.ndarray) -> np.ndarray:
+def _weight_shares(w: Array) -> Array:
     """Each example's share of the batch's weighted mean, w_x · (1 / Σ_batch w) (all 0 if Σ w = 0).
 
     Multiplying by the reciprocal, as the unweighted path multiplies by 1/m, makes unit weights
     give exactly that path's δ^L."""
-    total = float(w.sum())
+    total = float(namespace(w).sum(w))
     return w * (1.0 / total if total > 0 else 0.0)

@@ -270,14 +270,14 @@ class EarlyStopping(Callback):
         if self.best_accuracy is None or self.sign * (value - self.best_accuracy) > self.min_delta:
             self.best_accuracy, self.best_epoch = value, history.epoch[-1]
             if self.restore_best:
-                self.best_parameters = [p.copy() for p in network.parameters()]
+                self.best_parameters = network.backend.to_host(network.parameters())  # NumPy copies
         return history.epoch[-1] - self.best_epoch >= self.patience  # type: ignore[operator]
 
     def on_train_end(self, network: Network, history: History) -> None:
         if history.interrupted:
             return
         for p, best in zip(network.parameters(), self.best_parameters):
-            p[...] = best
+            p[...] = network.backend.asarray(best)
 
     def state_dict(self) -> dict[str, Any]:
         return {"accuracy": self.best_accuracy, "epoch": self.best_epoch, "parameters": self.best_parameters}

@@ -12,6 +12,9 @@ log-likelihood cost has a *matching* output activation for which the σ' cancels
 which is also the numerically safe form: cross-entropy with softmax and binary cross-entropy
 with sigmoid. For those pairs the cost's value is computed from z^L by a stable formula, so
 log 0 never happens. Every other legal pair goes through the general chain rule.
+
+The functions call the namespace of their arrays (``ffnn.backends.namespace``); ``check_targets``
+runs at the boundary, on the host's NumPy targets.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ffnn.activations import Activation
+from ffnn.backends import namespace
 from ffnn.errors import ParameterError
 
 Array = Any
@@ -62,7 +66,7 @@ class Quadratic(Cost):
 
     def value(self, a: Array, y: Array) -> Array:
         d = a - y
-        return 0.5 * np.sum(d * d, axis=-1)
+        return 0.5 * namespace(d).sum(d * d, axis=-1)
 
     def gradient(self, a: Array, y: Array) -> Array:
         return a - y
@@ -70,8 +74,9 @@ class Quadratic(Cost):
 
 def _clip_probabilities(a: Array) -> Array:
     """a clipped into [tiny, 1 − ε] so log a and log(1 − a) stay finite (unmatched pairs only)."""
-    info = np.finfo(a.dtype)
-    return np.clip(a, info.tiny, 1.0 - info.eps)
+    xp = namespace(a)
+    info = xp.finfo(a.dtype)
+    return xp.clip(a, info.smallest_normal, 1.0 - info.eps)
 
 
 def _check_unit_interval(cost: Cost, y: Array, name: str) -> None:
@@ -96,7 +101,8 @@ class CrossEntropy(Cost):
     needs_probabilities = True
 
     def value(self, a: Array, y: Array) -> Array:
-        return -np.sum(y * np.log(_clip_probabilities(a)), axis=-1)
+        xp = namespace(a)
+        return -xp.sum(y * xp.log(_clip_probabilities(a)), axis=-1)
 
     def gradient(self, a: Array, y: Array) -> Array:
         return -y / _clip_probabilities(a)
@@ -113,9 +119,10 @@ class CrossEntropy(Cost):
             )
 
     def value_from_z(self, z: Array, y: Array) -> Array:
-        shifted = z - np.max(z, axis=-1, keepdims=True)
-        log_a = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-        return -np.sum(y * log_a, axis=-1)
+        xp = namespace(z)
+        shifted = z - xp.max(z, axis=-1, keepdims=True)
+        log_a = shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
+        return -xp.sum(y * log_a, axis=-1)
 
 
 class BinaryCrossEntropy(Cost):
@@ -130,8 +137,9 @@ class BinaryCrossEntropy(Cost):
     needs_probabilities = True
 
     def value(self, a: Array, y: Array) -> Array:
+        xp = namespace(a)
         p = _clip_probabilities(a)
-        return -np.sum(y * np.log(p) + (1.0 - y) * np.log1p(-p), axis=-1)
+        return -xp.sum(y * xp.log(p) + (1.0 - y) * xp.log1p(-p), axis=-1)
 
     def gradient(self, a: Array, y: Array) -> Array:
         p = _clip_probabilities(a)
@@ -141,8 +149,9 @@ class BinaryCrossEntropy(Cost):
         _check_unit_interval(self, y, name)
 
     def value_from_z(self, z: Array, y: Array) -> Array:
-        terms = np.maximum(z, 0.0) - y * z + np.log1p(np.exp(-np.abs(z)))
-        return np.sum(terms, axis=-1)
+        xp = namespace(z)
+        terms = xp.maximum(z, 0.0) - y * z + xp.log1p(xp.exp(-xp.abs(z)))
+        return xp.sum(terms, axis=-1)
 
 
 COSTS: dict[str, type[Cost]] = {cls.name: cls for cls in (Quadratic, CrossEntropy, BinaryCrossEntropy)}
@@ -183,7 +192,7 @@ def check_pairing(cost: Cost, output: Activation) -> None:
 def output_error(cost: Cost, output: Activation, a: Array, y: Array, out: Array | None = None) -> Array:
     """BP1: δ^L = ∇_a C ⊙ σ'(z^L), which is a^L − y for the matching pairs."""
     if output.name == cost.matching_activation:
-        return np.subtract(a, y, out=out)
+        return namespace(a).subtract(a, y, out=out)
     return output.backward(a, cost.gradient(a, y), out=out)
 
 
@@ -194,4 +203,4 @@ def example_costs(cost: Cost, output: Activation, z: Array, a: Array, y: Array) 
 
 def mean_cost(cost: Cost, output: Activation, z: Array, a: Array, y: Array) -> float:
     """C averaged over the batch, computed from z^L by the stable form where the pair matches."""
-    return float(np.mean(example_costs(cost, output, z, a, y)))
+    return float(namespace(z).mean(example_costs(cost, output, z, a, y)))

@@ -89,8 +89,9 @@ def build_onnx(
         g.node("Sub", [a, g.constant("input_mean", mean)], "centered")
         a = g.node("Div", ["centered", g.constant("input_std", std)], "x")
     last = len(network.weights)
+    host = network.backend.to_numpy
     for l, (w, b, activation) in enumerate(zip(network.weights, network.biases, network.activations), start=1):
-        z = g.node("Gemm", [a, g.constant(f"w{l}", w), g.constant(f"b{l}", b)], f"z{l}", transB=1)
+        z = g.node("Gemm", [a, g.constant(f"w{l}", host(w)), g.constant(f"b{l}", host(b))], f"z{l}", transB=1)
         a = _activation(g, activation, z, f"a{l}", output=l == last)
     values_name = "probabilities" if network.gives_probabilities else "outputs"
     _outputs(g, network, a, values_name, onnx.TensorProto.INT64)

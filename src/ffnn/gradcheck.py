@@ -20,15 +20,17 @@ from typing import Any
 import numpy as np
 
 from ffnn._validation import as_inputs, as_sample_weight, as_targets
+from ffnn.backends import NUMPY
 from ffnn.network import Network
 
 
 def as_float64(network: Network) -> Network:
-    """A float64 copy of ``network`` (finite differences in float32 are too coarse to check)."""
+    """A float64 NumPy copy of ``network``, whatever its backend (finite differences in float32 are
+    too coarse to check)."""
     net = copy.deepcopy(network)
-    net.dtype = np.dtype(np.float64)
-    net.weights = [w.astype(np.float64) for w in net.weights]
-    net.biases = [b.astype(np.float64) for b in net.biases]
+    net.dtype, net.backend = np.dtype(np.float64), NUMPY
+    net.weights = [network.backend.to_numpy(w).astype(np.float64) for w in network.weights]
+    net.biases = [network.backend.to_numpy(b).astype(np.float64) for b in network.biases]
     return net
 
 

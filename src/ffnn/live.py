@@ -145,7 +145,7 @@ class LiveView(Callback):
             self.feed.replace("gradient_history", self._samples)
 
     def _publish_weights(self, network: Network) -> None:
-        w = network.weights[0][:MAX_WEIGHT_IMAGES]
+        w = network.backend.to_numpy(network.weights[0])[:MAX_WEIGHT_IMAGES]
         side = math.isqrt(w.shape[1])
         scale = np.abs(w).max(axis=1, keepdims=True)
         with np.errstate(all="ignore"):

@@ -18,6 +18,10 @@ input; then every public entry point that takes raw inputs (``feedforward``, ``l
 applies it once to the training inputs before its loop (which works on the batches directly,
 not through these methods); held-out data goes through ``score``, so it too is standardised
 exactly once. ``classes`` names the classes (None: the labels are the indices).
+
+Backends: the parameters are arrays of the network's ``backend`` (``ffnn.backends``: NumPy,
+PyTorch, CuPy, array_api_strict). Inputs are checked on the host and copied over a chunk at a
+time; every public result (outputs, labels, scores, gradients) comes back as NumPy.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import numpy as np
 from ffnn._arrays import resolve_dtype
 from ffnn._validation import as_inputs, as_labels, as_sample_weight, as_targets, check_seed, check_sizes
 from ffnn.activations import ACTIVATIONS, Activation, get_activation
+from ffnn.backends import get_backend
 from ffnn.backprop import Workspace, backpropagate, forward_layer
 from ffnn.costs import check_pairing, example_costs, get_cost
 from ffnn.errors import ParameterError, ParameterTypeError
@@ -61,6 +66,10 @@ class Network:
         in training each hidden activation is kept with probability 1 − p and scaled by 1/(1 − p),
         so its expectation is unchanged and nothing needs rescaling at evaluation, where dropout
         is off. ``input_dropout`` does the same to the inputs.
+    backend : the array library of the parameters and of training: ``"numpy"`` (default),
+        ``"torch"``, ``"cupy"`` or ``"array_api_strict"`` (see ``ffnn.backends``); ``device`` is
+        torch's (``"cpu"`` by default, ``"cuda"``). The initial weights are drawn by NumPy and
+        copied, so a seed gives the same network on every backend.
     """
 
     def __init__(
@@ -74,8 +83,11 @@ class Network:
         seed: int | None = None,
         dropout: float | Sequence[float] = 0.0,
         input_dropout: float = 0.0,
+        backend: str = "numpy",
+        device: str | None = None,
     ) -> None:
         self.sizes = check_sizes(sizes)
+        self.backend = get_backend(backend, device)
         self.cost_function = get_cost(cost)
         self.activations = _layer_activations(
             activation, output_activation, len(self.sizes) - 1, self.cost_function.matching_activation
@@ -89,18 +101,19 @@ class Network:
         self.classes: list[str] | None = None  # the class names, output neuron by neuron (model files keep them)
         self._standardization: tuple[np.ndarray, np.ndarray] | None = None
         self.dropout = _dropout_rates(dropout, input_dropout, len(self.sizes) - 2)
-        self.weights: list[np.ndarray] = []
-        self.biases: list[np.ndarray] = []
+        self.weights: list[Array] = []  # arrays of the backend
+        self.biases: list[Array] = []
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
             w, b = initializer(n_in, n_out, rng)
-            self.weights.append(np.ascontiguousarray(w, dtype=self.dtype))
-            self.biases.append(np.ascontiguousarray(b, dtype=self.dtype))
+            self.weights.append(self.backend.asarray(np.ascontiguousarray(w, dtype=self.dtype)))
+            self.biases.append(self.backend.asarray(np.ascontiguousarray(b, dtype=self.dtype)))
 
     def __repr__(self) -> str:
         names = [a.name for a in self.activations]
+        backend = "" if self.backend.name == "numpy" else f", backend={self.backend.name!r}"
         return (
             f"Network(sizes={self.sizes}, activations={names}, cost={self.cost_function.name!r}, "
-            f"dtype={self.dtype.name!r})"
+            f"dtype={self.dtype.name!r}{backend})"
         )
 
     @property
@@ -134,21 +147,24 @@ class Network:
 
     # -- feedforward ---------------------------------------------------------------------------
 
-    def _feedforward(self, X: np.ndarray, hidden: bool) -> list[np.ndarray]:
-        """[a^L, z^L] for a validated batch; with ``hidden``, [a^1, …, a^{L−1}, a^L, z^L]."""
+    def _feedforward(self, X: Array, hidden: bool) -> list[Array]:
+        """[a^L, z^L] for a validated batch (of the backend); with ``hidden``, [a^1, …, a^{L−1}, a^L, z^L]."""
         kept = []
         a = X
         for i in range(len(self.weights) - 1):
             a = forward_layer(self.weights[i], self.biases[i], self.activations[i], a)
             if hidden:
                 kept.append(a)
-        z = np.matmul(a, self.weights[-1].T)
+        z = a @ self.weights[-1].T
         z += self.biases[-1]
-        return [*kept, self.activations[-1].value(z, out=z.copy()), z]
+        return [*kept, self.activations[-1].value(z, out=self.backend.copy(z)), z]
 
     def _chunked(self, X: np.ndarray, hidden: bool = False) -> list[np.ndarray]:
-        """``_feedforward`` over validated inputs in chunks of rows, to bound memory."""
-        parts = [self._feedforward(X[i : i + _CHUNK], hidden) for i in range(0, len(X), _CHUNK)]
+        """``_feedforward`` over validated inputs in chunks of rows, to bound memory; NumPy results."""
+        parts = [
+            [self.backend.to_numpy(out) for out in self._feedforward(self.backend.asarray(X[i : i + _CHUNK]), hidden)]
+            for i in range(0, len(X), _CHUNK)
+        ]
         return parts[0] if len(parts) == 1 else [np.concatenate(layer) for layer in zip(*parts)]
 
     def feedforward(self, X: Array) -> np.ndarray:
@@ -232,13 +248,15 @@ class Network:
         X = self._inputs(X)
         Y = self.check_targets(y, len(X))
         w = as_sample_weight(sample_weight, len(X), self.dtype)
-        ws = Workspace(self.sizes, len(X), self.dtype)
-        m = ws.load(X, Y, np.arange(len(X)), w)
+        ws = Workspace(self.sizes, len(X), self.dtype, self.backend)
+        on = self.backend.asarray
+        m = ws.load(on(X), on(Y), on(np.arange(len(X))), None if w is None else on(w))
         backpropagate(self, ws, m)
-        return [b.copy() for b in ws.nabla_b], [w.copy() for w in ws.nabla_w]
+        host = self.backend.to_host
+        return host(ws.nabla_b), host(ws.nabla_w)
 
-    def parameters(self) -> list[np.ndarray]:
-        """Every parameter array, layer by layer: [w^1, b^1, w^2, b^2, ...] (views, not copies)."""
+    def parameters(self) -> list[Array]:
+        """Every parameter array, layer by layer: [w^1, b^1, w^2, b^2, ...] (the backend's arrays, not copies)."""
         return [p for w, b in zip(self.weights, self.biases) for p in (w, b)]
 
 

@@ -16,20 +16,22 @@ Each transform states its rule; g is the gradient coming in, u what goes out, t 
 - ``clip_by_global_norm(c)``          u = g · min(1, c / ‖g‖),  ‖g‖ over all parameters
 
 The named optimisers are chains of them; their results match ``torch.optim`` step for step.
+They call the namespace of the parameters' arrays (``ffnn.backends.namespace``), so they run on
+every backend.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from ffnn._validation import check_number
+from ffnn.backends import namespace
 from ffnn.errors import ParameterError
 
-Params = list[np.ndarray]
+Params = list[Any]
 Schedule = Callable[[int], float]  # η_t as a function of the step t (ffnn.schedules makes them)
 LearningRate = float | Schedule
 
@@ -59,6 +61,11 @@ def chain(*transforms: Optimizer, name: str = "chain") -> Optimizer:
     return Optimizer(init, update, name)
 
 
+def _zeros(params: Params) -> Params:
+    """One zero array per parameter, of its shape, dtype and backend."""
+    return [namespace(p).zeros_like(p) for p in params]
+
+
 def _stateless(fn: Callable[[Params, Params], Params], name: str) -> Optimizer:
     return Optimizer(lambda params: None, lambda g, s, p: (fn(g, p), s), name)
 
@@ -85,7 +92,7 @@ def trace(momentum: float, nesterov: bool = False) -> Optimizer:
         out = [g + momentum * v for g, v in zip(grads, velocity)] if nesterov else velocity
         return out, velocity
 
-    return Optimizer(lambda params: [np.zeros_like(p) for p in params], update, "trace")
+    return Optimizer(_zeros, update, "trace")
 
 
 def scale_by_rms(decay: float = 0.99, eps: float = 1e-8) -> Optimizer:
@@ -94,9 +101,9 @@ def scale_by_rms(decay: float = 0.99, eps: float = 1e-8) -> Optimizer:
 
     def update(grads: Params, mean_square: Params, params: Params) -> tuple[Params, Params]:
         mean_square = [decay * s + (1.0 - decay) * g * g for s, g in zip(mean_square, grads)]
-        return [g / (np.sqrt(s) + eps) for g, s in zip(grads, mean_square)], mean_square
+        return [g / (namespace(s).sqrt(s) + eps) for g, s in zip(grads, mean_square)], mean_square
 
-    return Optimizer(lambda params: [np.zeros_like(p) for p in params], update, "rms")
+    return Optimizer(_zeros, update, "rms")
 
 
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Optimizer:
@@ -105,7 +112,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Opti
     _check_decay(b2, "b2")
 
     def init(params: Params) -> tuple[int, Params, Params]:
-        return 0, [np.zeros_like(p) for p in params], [np.zeros_like(p) for p in params]
+        return 0, _zeros(params), _zeros(params)
 
     def update(grads: Params, state: tuple[int, Params, Params], params: Params) -> tuple[Params, Any]:
         t, m, s = state
@@ -113,7 +120,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Opti
         m = [b1 * mi + (1.0 - b1) * g for mi, g in zip(m, grads)]
         s = [b2 * si + (1.0 - b2) * g * g for si, g in zip(s, grads)]
         c1, c2 = 1.0 - b1**t, 1.0 - b2**t
-        return [(mi / c1) / (np.sqrt(si / c2) + eps) for mi, si in zip(m, s)], (t, m, s)
+        return [(mi / c1) / (namespace(si).sqrt(si / c2) + eps) for mi, si in zip(m, s)], (t, m, s)
 
     return Optimizer(init, update, "adam")
 
@@ -132,7 +139,7 @@ def clip_by_global_norm(max_norm: float) -> Optimizer:
     check_number(max_norm, "max_norm", low=0.0)
 
     def clip(grads: Params, params: Params) -> Params:
-        norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
+        norm = math.sqrt(sum(float(namespace(g).sum(g * g)) for g in grads))
         return grads if norm <= max_norm else [g * (max_norm / norm) for g in grads]
 
     return _stateless(clip, "clip_by_global_norm")

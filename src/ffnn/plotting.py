@@ -201,7 +201,9 @@ def plot_run(run_dir: str | Path, formats: Sequence[str] = ("png",)) -> list[Pat
         rows = np.arange(len(y))
         margin = outputs[rows, predicted] - outputs[rows, y] if network.sizes[-1] > 1 else np.abs(outputs[:, 0] - y)
         written += save(plot_misclassified(X, y, predicted, margin), run / "misclassified", formats)
-        written += save(plot_first_layer(network.weights[0]), run / "first_layer_weights", formats)
+        written += save(
+            plot_first_layer(network.backend.to_numpy(network.weights[0])), run / "first_layer_weights", formats
+        )
     if network.sizes[0] == 2:
         written += save(plot_decision_regions(network, X, y), run / "decision_regions", formats)
     return written

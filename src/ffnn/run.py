@@ -91,6 +91,8 @@ def build_network(settings: Mapping[str, Any]) -> Network:
         seed=settings["seed"],
         dropout=settings["dropout"],
         input_dropout=settings["input_dropout"],
+        backend=settings["backend"],
+        device=settings.get("device"),  # in force for torch only
     )
 
 
@@ -267,8 +269,12 @@ def input_statistics(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_tag(settings: Mapping[str, Any]) -> str:
-    """A fingerprint of the settings that decide a run's numbers, stored in its checkpoints."""
-    decisive = {k: v for k, v in settings.items() if not k.startswith(("checkpoint_", "keep_checkpoints"))}
+    """A fingerprint of the settings that decide a run's numbers, stored in its checkpoints.
+
+    The backend and device are left out: checkpoints hold NumPy arrays and resume on any backend
+    (to rounding, the same numbers), and run folders from before there were backends keep their tags."""
+    ignored = ("checkpoint_", "keep_checkpoints", "backend", "device")
+    decisive = {k: v for k, v in settings.items() if not k.startswith(ignored)}
     return hashlib.sha256(settings_table.to_toml(decisive).encode()).hexdigest()[:16]
 
 

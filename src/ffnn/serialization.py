@@ -25,6 +25,9 @@ leaves the previous file intact.
 run's settings from it: its ``config``, if present, is an object whose ``dataset`` (if present) is
 a name or path, and whose ``validation`` and ``seed`` (if present) are integers ≥ 0. :func:`save`
 refuses metadata that breaks the rule (or is not JSON), :func:`load` refuses a file that does.
+
+Model files are backend-free: :func:`save` writes a network of any backend (``ffnn.backends``) as
+NumPy arrays, and :func:`load` puts them on the backend it is asked for.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import numpy as np
 from ffnn._files import ArrayInfo, atomic_open, check_npz
 from ffnn._version import __version__
 from ffnn.activations import LeakyReLU
+from ffnn.backends import get_backend
 from ffnn.errors import ModelFileError, ParameterError, ParameterTypeError
 from ffnn.network import Network
 
@@ -83,7 +87,7 @@ def save(network: Network, path: str | os.PathLike[str], metadata: dict[str, Any
         raise ParameterTypeError(f"The 'metadata' parameter must be JSON-serialisable: {e}.") from e
     arrays: dict[str, Any] = {"header": np.frombuffer(text.encode(), dtype=np.uint8)}
     for l, (w, b) in enumerate(zip(network.weights, network.biases), start=1):
-        arrays[f"w{l}"], arrays[f"b{l}"] = w, b
+        arrays[f"w{l}"], arrays[f"b{l}"] = network.backend.to_numpy(w), network.backend.to_numpy(b)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     with atomic_open(path) as f:
@@ -103,9 +107,10 @@ def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
         return _header(Path(path), archive, members)
 
 
-def load(path: str | os.PathLike[str]) -> Network:
-    """The network stored in ``path``; its training metadata is in ``network.metadata``."""
-
+def load(path: str | os.PathLike[str], backend: str = "numpy", device: str | None = None) -> Network:
+    """The network stored in ``path``, its parameters on ``backend`` (and torch's ``device``: see
+    :class:`ffnn.Network`); its training metadata is in ``network.metadata``."""
+    on = get_backend(backend, device)  # an unknown or missing backend is the caller's error, not the file's
     path = Path(path)
     with _open(path) as (archive, members):
         header = _header(path, archive, members)
@@ -126,11 +131,13 @@ def load(path: str | os.PathLike[str]) -> Network:
             dtype=header["dtype"],
             dropout=header.get("dropout", [0.0] * (len(sizes) - 2)),
             input_dropout=header.get("input_dropout", 0.0),
+            backend=backend,
+            device=device,
         )
     except (ValueError, TypeError) as e:
         raise ModelFileError(f"{path}: the header describes no valid network ({e}).") from e
-    net.weights = [arrays[f"w{l}"] for l in range(1, len(sizes))]
-    net.biases = [arrays[f"b{l}"] for l in range(1, len(sizes))]
+    net.weights = [on.asarray(arrays[f"w{l}"]) for l in range(1, len(sizes))]
+    net.biases = [on.asarray(arrays[f"b{l}"]) for l in range(1, len(sizes))]
     net.metadata = header["metadata"]
     net.classes = header.get("classes")
     if "standardization" in header:

@@ -27,6 +27,7 @@ from typing import Any
 
 from ffnn._files import atomic_open
 from ffnn.activations import ACTIVATIONS
+from ffnn.backends import BACKENDS
 from ffnn.costs import COSTS
 from ffnn.errors import SettingError
 from ffnn.initializers import FORMER_NAMES, INITIALIZERS
@@ -146,6 +147,15 @@ SETTINGS = (
     Setting("cost", "quadratic", "the cost function", choices=tuple(COSTS)),
     Setting("init", "normal", "the weight initialiser", choices=tuple(INITIALIZERS), former=FORMER_NAMES),
     Setting("dtype", "float32", "floating-point type of parameters and data", choices=("float32", "float64")),
+    Setting("backend", "numpy", "the array library that trains the network (see docs/backends.md)", choices=BACKENDS),
+    Setting(
+        "device",
+        "cpu",
+        "the torch backend's device: cpu, cuda, cuda:1, …",
+        used=lambda s: s["backend"] == "torch",
+        used_by="backend = 'torch'",
+        decided_by=("backend",),
+    ),
     Setting("epochs", 30, "passes over the training set", low=1),
     Setting("batch_size", 10, "examples per mini-batch", low=1),
     Setting("eta", 3.0, "the learning rate η (of plain SGD or of the optimizer)", low=0.0, above=True),

@@ -74,12 +74,14 @@ class TrainingState:
             raise ParameterError(f"Two callbacks keep their state under the same key {twice}; give each its own.")
 
     def snapshot(self) -> dict[str, Any]:
-        """The state after the last recorded epoch, as plain values and copied arrays."""
+        """The state after the last recorded epoch, as plain values and arrays copied to NumPy
+        (whatever the network's backend: a checkpoint is backend-free)."""
         history = {f.name: getattr(self.history, f.name) for f in dataclasses.fields(self.history)}
+        host = self.network.backend.to_host
         return {
             "epoch": self.history.epoch[-1],
-            "parameters": [p.copy() for p in self.network.parameters()],
-            "optimizer": self.step.state_dict(),
+            "parameters": host(self.network.parameters()),
+            "optimizer": host(self.step.state_dict()),
             "rng": self.rng.bit_generator.state,
             "history": copy.deepcopy(history),
             "callbacks": {key: cb.state_dict() for key, cb in self.stateful.items()},
@@ -93,7 +95,8 @@ class TrainingState:
         optimiser state's structure, the random generator's kind, the epoch against ``epochs``, the
         callbacks' keys — and :class:`ffnn.errors.ParameterError` (naming the checkpoint's file
         when the state carries it, as ``ffnn.checkpoint.load``'s does) is raised before anything
-        changes; the callbacks' states are loaded next, before the network's.
+        changes; the callbacks' states are loaded next, before the network's. Its NumPy arrays are
+        copied into the network's backend.
         """
         source = f"{state['path']}: " if isinstance(state.get("path"), str) else ""
         problem = self._mismatch(state)
@@ -108,9 +111,10 @@ class TrainingState:
                     f"{source}the checkpoint's state of the {key!r} callback cannot be restored "
                     f"({type(e).__name__}: {e}); it is corrupt or from another version."
                 ) from e
+        backend = self.network.backend
         for p, s in zip(self.network.parameters(), state["parameters"]):
-            p[...] = s
-        self.step.load_state_dict(state["optimizer"])
+            p[...] = backend.asarray(s)
+        self.step.load_state_dict(backend.from_host(state["optimizer"]))
         self.rng.bit_generator.state = state["rng"]
         for name, value in state["history"].items():
             setattr(self.history, name, copy.deepcopy(value))
@@ -118,9 +122,10 @@ class TrainingState:
 
     def _mismatch(self, state: dict[str, Any]) -> str:
         """Why ``state`` cannot continue this run, or ""."""
-        params, saved = self.network.parameters(), state["parameters"]
+        params, saved, dtype = self.network.parameters(), state["parameters"], self.network.dtype
         if len(saved) != len(params) or any(
-            not isinstance(s, np.ndarray) or s.shape != p.shape or s.dtype != p.dtype for s, p in zip(saved, params)
+            not isinstance(s, np.ndarray) or s.shape != tuple(p.shape) or s.dtype != dtype
+            for s, p in zip(saved, params)
         ):
             return "its parameters do not fit this network's sizes and dtype; resume with the same settings."
         epoch = state["epoch"]
@@ -129,7 +134,9 @@ class TrainingState:
                 f"it was saved after epoch {epoch!r}, but this run has {self.epochs} epochs "
                 f"(0–{self.epochs - 1}); it belongs to another run, or is corrupt."
             )
-        difference = _difference(state.get("optimizer"), self.step.state_dict(), "optimizer")
+        difference = _difference(
+            state.get("optimizer"), self.network.backend.to_host(self.step.state_dict()), "optimizer"
+        )
         if difference:
             return f"{difference}; resume with the optimizer (and its settings) the checkpoint was made with."
         rng = state["rng"]

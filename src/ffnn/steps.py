@@ -17,9 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from ffnn._blas import gemm_at_b
+from ffnn.backends import NUMPY, Backend
 from ffnn.backprop import Workspace
 from ffnn.optimizers import Optimizer
 
@@ -29,7 +27,7 @@ class Step:
 
     advice: str = "try a smaller learning rate"  # said when training diverges
 
-    def __call__(self, i: int, delta: np.ndarray, a_prev: np.ndarray) -> None:
+    def __call__(self, i: int, delta: Any, a_prev: Any) -> None:
         """Receive layer i's factors: ∂C/∂b^l = Σ_batch δ^l, ∂C/∂w^l = (δ^l)ᵀ a^{l−1}."""
         raise NotImplementedError
 
@@ -50,27 +48,31 @@ class SGDStep(Step):
         w^l ← decay · w^l − η (δ^l)ᵀ a^{l−1},      b^l ← b^l − η Σ_batch δ^l,
 
     with decay = 1 − ηλ/n (the book's L2 term, n the training set's size) and δ^l already
-    divided by the batch size. The weight update is a single GEMM (``ffnn._blas.gemm_at_b``).
+    divided by the batch size. The weight update is a single GEMM (``backend.gemm_at_b``: with
+    NumPy, ``ffnn._blas.gemm_at_b``).
     """
 
-    def __init__(self, weights: list[np.ndarray], biases: list[np.ndarray], eta: float, decay: float) -> None:
+    def __init__(
+        self, weights: list[Any], biases: list[Any], eta: float, decay: float, backend: Backend = NUMPY
+    ) -> None:
         self.weights, self.biases = weights, biases
         self.eta, self.decay = eta, decay
         self.advice = f"try a smaller eta (it is {eta})"
-        self._bias_step = [np.empty_like(b) for b in biases]
+        self._sum, self._gemm = backend.xp.sum, backend.gemm_at_b
+        self._bias_step = [backend.copy(b) for b in biases]
 
-    def __call__(self, i: int, delta: np.ndarray, a_prev: np.ndarray) -> None:
-        step = np.sum(delta, axis=0, out=self._bias_step[i])
+    def __call__(self, i: int, delta: Any, a_prev: Any) -> None:
+        step = self._sum(delta, axis=0, out=self._bias_step[i])
         step *= self.eta
         self.biases[i] -= step
-        gemm_at_b(-self.eta, delta, a_prev, self.decay, self.weights[i])
+        self._gemm(-self.eta, delta, a_prev, self.decay, self.weights[i])
 
 
 class OptimizerStep(Step):
     """A step of an :class:`ffnn.optimizers.Optimizer`: backprop stores ∂C/∂w^l and ∂C/∂b^l in the
     workspace, then ``finish`` asks the optimiser for the updates u and applies p ← p + u."""
 
-    def __init__(self, params: list[np.ndarray], ws: Workspace, optimizer: Optimizer) -> None:
+    def __init__(self, params: list[Any], ws: Workspace, optimizer: Optimizer) -> None:
         self.params = params
         self.grads = ws.gradients()
         self.optimizer = optimizer
@@ -78,7 +80,7 @@ class OptimizerStep(Step):
         self.state = optimizer.init(self.params)
         self._store = ws.store_gradient
 
-    def __call__(self, i: int, delta: np.ndarray, a_prev: np.ndarray) -> None:
+    def __call__(self, i: int, delta: Any, a_prev: Any) -> None:
         self._store(i, delta, a_prev)
 
     def finish(self) -> None:

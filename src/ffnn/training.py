@@ -8,6 +8,9 @@ batch of m examples, takes one gradient step (the book's rule, L2 term included)
 where n is the size of the training set — or, with an ``optimizer``, the step that optimiser
 makes of the same gradients (``ffnn.steps``). After each epoch the network is scored on the
 held-out data and the callbacks run (``ffnn.callbacks``); any of them may stop training.
+
+On a network of another backend (``ffnn.backends``) the training set is copied to it once, each
+epoch's order is drawn on the host and copied, and the loop below runs unchanged on its arrays.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, cast
 import numpy as np
 
 from ffnn._validation import as_inputs, as_sample_weight, check_number, check_seed
+from ffnn.backends import namespace
 from ffnn.backprop import Workspace, backpropagate
 from ffnn.callbacks import Callback, PrintProgress
 from ffnn.distributed import DataParallel, ReducedStep, SliceDraws, sources_sgd
@@ -124,7 +128,13 @@ def fit(
 
     n = len(X)
     batch_size = min(batch_size, n)
-    ws = Workspace(network.sizes, batch_size, network.dtype)
+    backend = network.backend
+    if group is not None and backend.name != "numpy":
+        raise ParameterError(
+            f"Data-parallel training over MPI runs on the NumPy backend, not {backend.name!r}; "
+            "drop the backend or the MPI launch."
+        )
+    ws = Workspace(network.sizes, batch_size, network.dtype, backend)
     step: Step  # over MPI the gradient is stored (the fused SGD step would update before the sum exists)
     if optimizer is not None:
         step = (
@@ -136,10 +146,12 @@ def fit(
         assert eta is not None  # checked above
         decay = 1.0 - eta * lmbda / n
         step = (
-            SGDStep(network.weights, network.biases, eta, decay)
+            SGDStep(network.weights, network.biases, eta, decay, backend)
             if group is None
             else ReducedStep(network.parameters(), ws, sources_sgd(eta, decay), comm)
         )
+    on = backend.asarray  # the training set, copied to the backend once (NumPy: as it is)
+    X, Y, W = on(X), on(Y), None if W is None else on(W)
     batches = _BatchLoop(
         network, X, Y, W, ws, step, batch_size, batches_per_epoch, rng, augment, max_norm, hooks, group
     )
@@ -155,8 +167,8 @@ def fit(
             for cb in hooks:
                 cb.on_epoch_begin(network, epoch)
             start = time.perf_counter()
-            order = rng.permutation(n) if shuffle else np.arange(n)
-            last_good = [p.copy() for p in network.parameters()]
+            order = on(rng.permutation(n) if shuffle else np.arange(n))
+            last_good = [backend.copy(p) for p in network.parameters()]
             with np.errstate(over="ignore", invalid="ignore"):  # a diverging epoch is caught from its values
                 costs = batches.run(order, epoch)
                 seconds = time.perf_counter() - start  # the training alone: checks and evaluation excluded
@@ -193,9 +205,9 @@ class _BatchLoop:
     def __init__(
         self,
         network: Network,
-        X: np.ndarray,
-        Y: np.ndarray,
-        W: np.ndarray | None,
+        X: Any,
+        Y: Any,
+        W: Any,
         ws: Workspace,
         step: Step,
         batch_size: int,
@@ -207,8 +219,10 @@ class _BatchLoop:
         group: DataParallel | None = None,
     ) -> None:
         self.network, self.X, self.Y, self.W, self.ws, self.step = network, X, Y, W, ws, step
-        self.starts = range(0, len(X), batch_size)[: count_batches(len(X), batch_size, limit)]
-        self.batch_size, self.rng, self.augment, self.max_norm = batch_size, rng, augment, max_norm
+        n = X.shape[0]
+        starts = range(0, n, batch_size)[: count_batches(n, batch_size, limit)]
+        self.bounds = [(i, min(i + batch_size, n)) for i in starts]  # each batch's rows of the order
+        self.rng, self.augment, self.max_norm = rng, augment, max_norm
         self.dropout_rng = rng if any(network.dropout) else None
         # only the callbacks that watch batches are called after each one (the hot path)
         self.callbacks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
@@ -216,11 +230,13 @@ class _BatchLoop:
         self.draws = SliceDraws(rng) if group is not None and any(network.dropout) else None
         self.batch = self._whole if group is None else self._slice
 
-    def run(self, order: np.ndarray, epoch: int) -> np.ndarray | None:
-        """Each batch's cost (before its step), or None when a batch callback asks to stop."""
-        costs = np.empty(len(self.starts))
-        for k, i in enumerate(self.starts):
-            costs[k] = self.batch(order[i : i + self.batch_size])  # rows of a permutation
+    def run(self, order: Any, epoch: int) -> np.ndarray | None:
+        """Each batch's cost (before its step), or None when a batch callback asks to stop.
+
+        ``order`` is the epoch's permutation of the examples, an array of the backend."""
+        costs = np.empty(len(self.bounds))
+        for k, (start, stop) in enumerate(self.bounds):
+            costs[k] = self.batch(order[start:stop])  # rows of a permutation
             if self.max_norm is not None:
                 _constrain_norms(self.network, self.max_norm)
             stop = any([cb.on_batch_end(self.network, epoch, k) for cb in self.callbacks])
@@ -228,13 +244,13 @@ class _BatchLoop:
                 return None
         return costs
 
-    def _whole(self, rows: np.ndarray) -> float:
+    def _whole(self, rows: Any) -> float:
         """Load the batch ``rows``, augment it, backpropagate it (with dropout), step; its cost."""
-        ws = self.ws
+        ws, backend = self.ws, self.network.backend
         m = ws.load(self.X, self.Y, rows, self.W, in_range=True)
         if self.augment is not None:
-            batch = ws.inputs(m)
-            batch[...] = self.augment(batch, self.rng)
+            batch = ws.inputs(m)  # augmented on the host, as NumPy
+            batch[...] = backend.asarray(self.augment(backend.to_numpy(batch), self.rng))
         cost = backpropagate(self.network, ws, m, self.step, self.dropout_rng)
         self.step.finish()
         return cost
@@ -262,15 +278,17 @@ class _BatchLoop:
 def _constrain_norms(network: Network, max_norm: float) -> None:
     """Max-norm: w^l_j ← w^l_j · min(1, c / ‖w^l_j‖) for each neuron j's incoming weights."""
     for w in network.weights:
-        norms = np.sqrt(np.einsum("ij,ij->i", w, w))
-        np.minimum(1.0, max_norm / np.maximum(norms, np.finfo(w.dtype).tiny), out=norms)
+        xp = namespace(w)
+        norms = xp.sqrt(xp.vecdot(w, w))
+        xp.minimum(1.0, max_norm / xp.maximum(norms, xp.finfo(w.dtype).smallest_normal), out=norms)
         w *= norms[:, None]
 
 
-def _check_finite(network: Network, costs: np.ndarray, last_good: list[np.ndarray], epoch: int, advice: str) -> None:
+def _check_finite(network: Network, costs: np.ndarray, last_good: list[Any], epoch: int, advice: str) -> None:
     """Restore the last good parameters and raise if a cost or a parameter is NaN or inf."""
     bad = np.flatnonzero(~np.isfinite(costs))
-    if not len(bad) and all(np.isfinite(p).all() for p in network.parameters()):
+    xp = network.backend.xp
+    if not len(bad) and all(bool(xp.all(xp.isfinite(p))) for p in network.parameters()):
         return
     for p, good in zip(network.parameters(), last_good):
         p[...] = good
