@@ -210,3 +210,54 @@ def test_event_streams_are_bounded():
     answer = client.get("/events", buffered=False)
     assert answer.status_code == 200 and answer.mimetype == "text/event-stream"
     answer.close()
+
+
+def test_a_reader_that_stops_reading_loses_its_stream_and_a_slow_one_keeps_it(monkeypatch):
+    """Four connections ask for the event stream and never read; the feed publishes 100 KB a
+    second. Each stalled connection's buffer fills, then nothing moves: after CHANNEL_TIMEOUT
+    (1 s here) the server closes it and its slot comes back. A reader that keeps reading keeps
+    its stream. (Waitress alone times out idle connections only between requests: the stalled
+    streams held their slots, and their threads, for good.)"""
+    import socket
+
+    import ffnn.server
+
+    monkeypatch.setattr(ffnn.server, "CHANNEL_TIMEOUT", 1.0)
+    page = LivePage(Feed(), "127.0.0.1", 0)
+    port = int(page.url.rsplit(":", 1)[1].strip("/"))
+    request = f"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    stalled = []
+    for _ in range(4):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", port))
+        s.sendall(request)
+        stalled.append(s)
+    reader = socket.create_connection(("127.0.0.1", port))
+    reader.sendall(request)
+    received, stop = [0], threading.Event()
+
+    def read():
+        while not stop.is_set() and (chunk := reader.recv(65536)):
+            received[0] += len(chunk)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        deadline, counts = time.monotonic() + 20, []
+        while time.monotonic() < deadline:
+            page.feed.set("blob", "x" * 100_000)
+            counts.append(page.streams.count)
+            if page.streams.count == 1 and len(counts) > 5:
+                break
+            time.sleep(0.1)
+        assert max(counts) == 5 and page.streams.count == 1  # the four stalled ones closed, the reader kept
+        before = received[0]
+        time.sleep(1.0)
+        page.feed.set("blob", "y" * 100_000)
+        time.sleep(0.5)
+        assert received[0] > before  # the reader still gets everything
+    finally:
+        stop.set()
+        for s in [*stalled, reader]:
+            s.close()
+        page.close()

@@ -13,6 +13,7 @@ from ffnn import playground
 from ffnn.experiment import PRESETS, Config, Experiment, check_config
 from ffnn.playground import Session, Sessions, create_app
 from ffnn.reference import ReferenceNetwork
+from ffnn.server import RequestError
 
 
 @pytest.fixture
@@ -299,3 +300,62 @@ def test_playing_publishes_at_most_the_frame_rate():
         assert curve[-1]["step"] > 20 * len(curve)  # far more steps than frames
     finally:
         session.close()
+
+
+def test_commands_racing_on_one_session_neither_fail_nor_hang():
+    """Play against pause, and play against close, from two threads at once, 200 times: each
+    command ends within seconds, none raises, and no training thread is left behind (the race
+    gave "cannot join thread before it is started" — a 500 — and pauses that waited forever)."""
+    import threading
+
+    errors = []
+
+    def run(command):
+        try:
+            command()
+        except RequestError as e:  # a play after close is refused, as meant: 404
+            if e.status != 404:
+                errors.append(repr(e))
+        except Exception as e:  # every other failure is collected, none hidden
+            errors.append(repr(e))
+
+    for other in ("pause", "close"):
+        session = Session(check_config({"dataset": "moons", "points": 200}))
+        for _ in range(200):
+            pair = [threading.Thread(target=run, args=(c,)) for c in (session.play, getattr(session, other))]
+            for thread in pair:
+                thread.start()
+            for thread in pair:
+                thread.join(timeout=10)
+            assert not any(thread.is_alive() for thread in pair), f"play against {other} hangs"
+            session.pause()
+        session.close()
+    assert errors == []
+    time.sleep(0.2)
+    assert not any(t.name == "ffnn-playground" for t in threading.enumerate())  # every training thread ended
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Origin": "http://evil.example"}, 403),  # another site's page: refused before anything happens
+        ({"Origin": "http://127.0.0.1:9999"}, 403),  # another port is another origin
+        ({"Origin": "null"}, 403),  # a sandboxed or file page
+        ({"Sec-Fetch-Site": "cross-site"}, 403),
+        ({"Sec-Fetch-Site": "same-site"}, 403),
+        ({"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}, 201),  # its own page
+        ({}, 201),  # no page at all: curl, Python
+    ],
+)
+def test_another_web_sites_page_cannot_drive_the_server(api, headers, status):
+    client, sessions = api
+    answer = client.post("/api/sessions", data="{}", content_type="text/plain", headers=headers)
+    assert answer.status_code == status
+    if status == 403:
+        assert "another web site" in answer.get_json()["error"] and len(sessions) == 0
+
+
+def test_no_preflight_is_answered(api):
+    client, _ = api
+    answer = client.options("/api/sessions")
+    assert answer.status_code == 405 and "OPTIONS" in answer.get_json()["error"]

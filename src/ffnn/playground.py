@@ -67,6 +67,8 @@ class Session:
         self.watchers = 0  # open event streams
         self.last_seen = time.monotonic()
         self._lock = threading.Lock()  # the experiment: one step or one change at a time
+        self._control = threading.RLock()  # the commands (play, pause, step, reset, close): one at a time
+        self._closed = False
         self._playing = threading.Event()
         self._thread: threading.Thread | None = None
         self._curve: list[dict[str, Any]] = []
@@ -83,38 +85,47 @@ class Session:
 
     def play(self) -> None:
         """Train in a background thread, as fast as it goes, until :meth:`pause`."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._playing.set()
-        self.feed.set("status", {"state": "playing"})
-        self._thread = threading.Thread(target=self._train, name="ffnn-playground", daemon=True)
-        self._thread.start()
+        with self._control:
+            if self._closed:  # a play that raced a DELETE: no thread nobody could stop
+                raise RequestError("this session was closed; reload the page", 404)
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._playing.set()
+            self.feed.set("status", {"state": "playing"})
+            thread = threading.Thread(target=self._train, name="ffnn-playground", daemon=True)
+            thread.start()
+            self._thread = thread
 
     def pause(self) -> None:
         """Stop the thread (after its current step) and publish where it stopped."""
-        self._stop()
-        with self._lock:
-            if self._publish():
-                self.feed.set("status", {"state": "paused"})
+        with self._control:
+            self._stop()
+            with self._lock:
+                if self._publish():
+                    self.feed.set("status", {"state": "paused"})
 
     def step(self) -> None:
         """One mini-batch (only while paused)."""
-        if self.playing:
-            raise RequestError("the session is playing: pause it before taking single steps", 409)
-        with self._lock:
-            self.experiment.step()
-            self._publish()
+        with self._control:
+            if self.playing:
+                raise RequestError("the session is playing: pause it before taking single steps", 409)
+            with self._lock:
+                self.experiment.step()
+                self._publish()
 
     def reset(self, config: Config) -> None:
         """Pause, and start again from ``config``."""
-        self.pause()
-        with self._lock:
-            self._start(config)
+        with self._control:
+            self.pause()
+            with self._lock:
+                self._start(config)
 
     def close(self) -> None:
         """Stop the thread and end the page's stream."""
-        self._stop()
-        self.feed.close()
+        with self._control:
+            self._closed = True
+            self._stop()
+            self.feed.close()
 
     def watched(self, stream: Iterable[bytes]) -> Iterator[bytes]:
         """``stream``, counted in :attr:`watchers` while it is open."""

@@ -52,6 +52,7 @@ import threading
 from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 from ffnn.errors import ExtraNotInstalledError, ParameterError
 from ffnn.feed import Feed
@@ -114,6 +115,10 @@ def base_app(host: str) -> Any:
                 f"this server answers to {', '.join(sorted(names))} only, not {name!r}: open it by one of those names",
                 421,
             )
+        if request.method == "OPTIONS":  # no cross-origin requests are allowed, so no preflight is answered
+            raise RequestError("this server answers no OPTIONS (cross-origin) requests", 405)
+        if request.method not in ("GET", "HEAD") and not same_origin(request.headers):
+            raise RequestError("requests from another web site's page are refused: use this server's own page", 403)
         return None
 
     @app.get("/favicon.ico")
@@ -225,6 +230,18 @@ class Streams:
             return self._open.wait_for(lambda: self.count == 0, timeout)
 
 
+def same_origin(headers: Any) -> bool:
+    """Whether a request that changes something comes from this server's own pages (or from no
+    page at all, as from curl or Python). A browser names the page's origin (``Origin``) and how it
+    relates to the server (``Sec-Fetch-Site``) on every cross-origin POST, form posts and
+    ``text/plain`` bodies included, which need no preflight: without this check any web site the
+    user visits could drive a server on 127.0.0.1 blindly."""
+    if headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = headers.get("Origin")
+    return origin is None or urlsplit(origin).netloc.lower() == headers.get("Host", "").lower()
+
+
 def allowed_hosts(host: str) -> tuple[frozenset[str], bool]:
     """The names a ``Host`` header may give for a server bound to ``host``, and whether any IP
     address is also fine (a server on every interface). Names are lower case, without port or
@@ -259,7 +276,7 @@ def make_server(app: Any, host: str = "127.0.0.1", port: int = 8000, streams: in
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth": requests waiting, as meant
     sockets: dict[int, Any] = {}  # waitress's map of open sockets, to close them if listening fails
     try:
-        return create_server(
+        server = create_server(
             app,
             sockets,
             host=host,
@@ -280,6 +297,29 @@ def make_server(app: Any, host: str = "127.0.0.1", port: int = 8000, streams: in
                 dispatcher.task_dispatcher.shutdown()
             dispatcher.close()
         raise ParameterError(_cannot_listen(e, host, port)) from None
+    for listener in [server, *getattr(server, "map", {}).values()]:  # one, or one per address of a name
+        if hasattr(listener, "active_channels"):
+            _close_stalled_readers(listener)
+    return server
+
+
+def _close_stalled_readers(listener: Any) -> None:
+    """Make waitress's periodic clean-up (in its loop's thread) also close a connection that is
+    being answered but has taken none of its pending output for ``CHANNEL_TIMEOUT`` seconds: an
+    event stream whose reader stopped reading. (Waitress times out idle connections only between
+    requests, and a stream is one endless request: its thread would wait forever for room in the
+    buffer.) A slow reader still taking data is kept; so is a quiet stream, which has nothing
+    pending."""
+    clean_up = listener.maintenance
+
+    def maintenance(now: float) -> None:
+        clean_up(now)
+        cutoff = now - CHANNEL_TIMEOUT
+        for channel in list(listener.active_channels.values()):
+            if channel.requests and channel.total_outbufs_len and channel.last_activity < cutoff:
+                channel.handle_close()  # now (its socket may never be writable again); the stream's thread ends
+
+    listener.maintenance = maintenance
 
 
 def _cannot_listen(error: OSError | ValueError, host: str, port: int) -> str:
