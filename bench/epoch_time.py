@@ -66,14 +66,15 @@ def main() -> None:
         f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}"
     )
     print(f"# float32 matrix-product throughput (NumPy, 2048³): {peak:.0f} GFLOP/s")
-    print(f"# ffnn backend: {args.backend}, device: {args.device or 'default'}\n")
+    torch_device = args.device or ("cuda" if args.backend == "cupy" else "cpu")  # PyTorch where ffnn's arrays are
+    print(f"# ffnn backend: {args.backend}, device: {args.device or 'default'}; PyTorch on {torch_device}\n")
     columns = ["sizes", "batch", "ffnn s/epoch", "PyTorch s/epoch", "ratio ffnn/PyTorch", "ffnn GFLOP/s (% of peak)"]
     print("| " + " | ".join([*columns, "products alone s"]) + " |")
     print("|---|---|---|---|---|---|---|")
     for sizes, batch in chosen:
         ffnn_times, torch_times = [], []
         net = ffnn.Network(sizes, seed=0, backend=args.backend, device=args.device)
-        model, optimizer, X_t, Y_t = torch_setup(torch, sizes, X, y, args.device or "cpu")
+        model, optimizer, X_t, Y_t = torch_setup(torch, sizes, X, y, torch_device)
         for r in range(args.repeats + 1):  # the first round warms both up and is dropped
             t_ffnn = ffnn.fit(net, X, y, epochs=1, batch_size=batch, eta=ETA, seed=r).seconds[0]
             t_torch = torch_epoch(torch, model, optimizer, X_t, Y_t, batch, seed=r)
