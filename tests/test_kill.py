@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import ffnn
+from blobs import write_blobs
 from ffnn import checkpoint
 
 FFNN = [sys.executable, "-m", "ffnn"]
@@ -46,11 +47,7 @@ def wait_for(condition, timeout=60.0):
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     folder = tmp_path_factory.mktemp("kill")
-    rng = np.random.default_rng(0)
-    centres = rng.standard_normal((3, 64)) * 1.5
-    y = rng.integers(0, 3, 6000)
-    X = centres[y] + rng.standard_normal((6000, 64))
-    np.savez(folder / "data.npz", X=X[:5000], y=y[:5000], X_test=X[5000:], y_test=y[5000:])
+    write_blobs(folder / "data.npz", 6000, 1000)
     done = subprocess.run(
         [*FFNN, *train_args(folder / "data.npz", folder / "reference")], capture_output=True, text=True
     )

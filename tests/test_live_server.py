@@ -17,25 +17,19 @@ from pathlib import Path
 import pytest
 
 from ffnn.server import STREAMS, WORKERS
+from test_serve import CHROMIUM, draw_a_one
+from test_serve_server import Server
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
 
-class Run:
+class Run(Server):
+    """A ``train --serve`` process: its page's address, threads, memory and stderr."""
+
     def __init__(self, process, stderr, url):
-        self.process, self.stderr, self.url = process, stderr, url
         found = re.match(r"http://([^/:]+):(\d+)/", url)
-        self.host, self.port = found[1], int(found[2])
-
-    def status(self):
-        """The process's thread count and resident memory (MB), from /proc."""
-        fields = dict(line.split(":", 1) for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines())
-        return int(fields["Threads"]), int(fields["VmRSS"].split()[0]) / 1024
-
-    def errors(self):
-        self.stderr.seek(0)
-        return self.stderr.read()
+        super().__init__(process, stderr, found[1], int(found[2]))
+        self.url = url
 
 
 @contextlib.contextmanager
@@ -106,13 +100,7 @@ def test_a_short_mnist_run_watched_in_a_browser_shows_metrics_csv(tmp_path):
             )
             pad = page.frame_locator("#draw").locator("#pad")
             pad.scroll_into_view_if_needed()
-            box = pad.bounding_box()
-            x = box["x"] + box["width"] / 2
-            page.mouse.move(x, box["y"] + 40)
-            page.mouse.down()
-            for step in range(1, 21):  # a vertical stroke: a "1"
-                page.mouse.move(x, box["y"] + 40 + 10 * step)
-            page.mouse.up()
+            draw_a_one(page, pad)
             drawing = next(frame for frame in page.frames if frame.url.endswith("/draw"))
             drawing.wait_for_function("() => document.getElementById('label').dataset.label !== ''", timeout=10_000)
             drawn_label = drawing.inner_text("#label")

@@ -18,6 +18,7 @@ import pytest
 
 import ffnn
 import mpi_fit  # the cases, shared with the ranks (tests/ is on the path, as for conftest)
+from blobs import write_blobs
 from ffnn import checkpoint
 from ffnn.cli import main
 
@@ -179,11 +180,7 @@ def test_mpiexec_ffnn_train_equals_one_process_and_only_rank_0_writes(tmp_path, 
 def toy(tmp_path_factory):
     """A toy data file and the uninterrupted 2-rank run the stopped runs must come back to."""
     folder = tmp_path_factory.mktemp("toy")
-    rng = np.random.default_rng(0)
-    centres = rng.standard_normal((3, 64)) * 1.5
-    y = rng.integers(0, 3, 3000)
-    X = centres[y] + rng.standard_normal((3000, 64))
-    np.savez(folder / "data.npz", X=X[:2500], y=y[:2500], X_test=X[2500:], y_test=y[2500:])
+    write_blobs(folder / "data.npz", 3000, 500)
     done = mpiexec(2, "-m", "ffnn", *toy_args(folder, folder / "reference"), cwd=folder)
     assert done.returncode == 0, done.stdout + done.stderr
     return folder, ffnn.load(folder / "reference" / "model.npz").parameters()

@@ -222,6 +222,17 @@ def test_other_routes(client, model):
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
+def draw_a_one(page, pad):
+    """A vertical stroke down the middle of the drawing pad ``pad`` (a locator): a "1"."""
+    box = pad.bounding_box()
+    x = box["x"] + box["width"] / 2
+    page.mouse.move(x, box["y"] + 40)
+    page.mouse.down()
+    for step in range(1, 21):
+        page.mouse.move(x, box["y"] + 40 + 10 * step)
+    page.mouse.up()
+
+
 @pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed (make test installs it)")
 def test_the_page_in_a_real_browser(model, tmp_path):
     """Through `ffnn serve` itself (waitress, every header): draw strokes on the canvas; a prediction
@@ -241,13 +252,7 @@ def test_the_page_in_a_real_browser(model, tmp_path):
         page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
         page.goto(f"http://{server.host}:{server.port}/")
         assert page.inner_text("#label") == "–"
-        box = page.locator("#pad").bounding_box()
-        x = box["x"] + box["width"] / 2
-        page.mouse.move(x, box["y"] + 40)
-        page.mouse.down()
-        for step in range(1, 21):  # a vertical stroke: a "1"
-            page.mouse.move(x, box["y"] + 40 + 10 * step)
-        page.mouse.up()
+        draw_a_one(page, page.locator("#pad"))
         page.wait_for_function("document.getElementById('label').dataset.label !== ''", timeout=10_000)
         assert page.inner_text("#label") == "1"
         heights = page.eval_on_selector_all(".fill", "els => els.map(e => parseFloat(e.style.height) || 0)")
