@@ -214,3 +214,11 @@ def socket_on_loopback():
         yield taken.getsockname()[1]
     finally:
         taken.close()
+
+
+def test_host_and_port_without_serve_are_refused(tmp_path, capsys):
+    from ffnn.cli import main
+
+    status = main(["train", "--recipe", "xor", "--port", "9000", "--out", str(tmp_path / "run")])
+    assert status == 2 and not (tmp_path / "run").exists()
+    assert "--host and --port go with --serve" in capsys.readouterr().err

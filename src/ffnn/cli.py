@@ -53,6 +53,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"ffnn: error: {message} (see: {self.prog} --help)\n" if _speaks() else None)
 
 
+LOOPBACK = "127.0.0.1"  # pages listen here unless --host says otherwise
+LIVE_PORT = 8000  # train --serve's port unless --port says otherwise
+
+
 def _speaks() -> bool:
     """Whether this process prints: not a rank other than 0 of an MPI launch (they fail as rank 0 does)."""
     return distributed.launched()[0] == 0
@@ -124,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--serve", action="store_true", help="show the run live on a web page (needs: pip install 'ffnn[serve]')"
     )
-    _server_options(train, "with --serve: ")
+    _server_options(train, "with --serve: ", port=LIVE_PORT, unset=True)
     flags = train.add_argument_group("settings (override the config file and the recipe; see ffnn.settings)")
     for setting in settings_table.SETTINGS:
         kind = _sizes if isinstance(setting.default, list) else type(setting.default)
@@ -192,16 +196,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _server_options(parser: argparse.ArgumentParser, prefix: str = "", port: int = 8000) -> None:
-    """``--host`` and ``--port`` for a command that serves a page."""
+def _server_options(parser: argparse.ArgumentParser, prefix: str = "", port: int = 8000, unset: bool = False) -> None:
+    """``--host`` and ``--port`` for a command that serves a page (``unset``: None when not given,
+    for a command that serves only with another flag)."""
     parser.add_argument(
         "--host",
-        default="127.0.0.1",
-        help=f"{prefix}address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network, "
+        default=None if unset else LOOPBACK,
+        help=f"{prefix}address to listen on (default {LOOPBACK}: this machine only; 0.0.0.0: every network, "
         "with a warning)",
     )
     parser.add_argument(
-        "--port", type=_port, default=port, help=f"{prefix}0 to 65535; 0 picks a free one (default {port})"
+        "--port",
+        type=_port,
+        default=None if unset else port,
+        help=f"{prefix}0 to 65535; 0 picks a free one (default {port})",
     )
 
 
@@ -227,6 +235,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         settings = None
     else:
         settings = run.resolve_settings(args.recipe, args.config, flags)
+    if not args.serve and (args.host is not None or args.port is not None):
+        raise SettingError("--host and --port go with --serve (the live page): add --serve, or leave them out")
     page = _live_page(args) if args.serve and _speaks() else None  # over MPI, rank 0 serves the page
     try:
         if settings is None:
@@ -256,7 +266,7 @@ def _live_page(args: argparse.Namespace) -> Any:
     from ffnn.feed import Feed
     from ffnn.serve import LivePage
 
-    page = LivePage(Feed(), args.host, args.port)
+    page = LivePage(Feed(), args.host or LOOPBACK, LIVE_PORT if args.port is None else args.port)
     print(f"Watch it learn at {page.url}  (Ctrl-C stops the training)", flush=True)
     return page
 
