@@ -9,6 +9,9 @@ P the network's parameter count and t_allreduce measured here on a buffer of tha
 Usage: ``python bench/scaling.py`` for K = 1, ``mpiexec -n K python bench/scaling.py --t1 T,T,…``
 for K ranks (T(1) of each configuration, from the K = 1 run, for the model's column); pin the
 BLAS threads (``OPENBLAS_NUM_THREADS``) to the cores per rank. Rank 0 prints the table.
+``python bench/scaling.py --data-parallel-path`` trains one process through the data-parallel
+step (stored gradient, flat buffer, the collectives over one rank): its cost per step beside
+the fused single-process step.
 """
 
 from __future__ import annotations
@@ -28,8 +31,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="epochs per configuration (the median is kept)")
     parser.add_argument("--t1", default=None, help="comma-separated K = 1 epoch times, one per configuration")
+    parser.add_argument(
+        "--data-parallel-path",
+        action="store_true",
+        help="with one process: train through the data-parallel step all the same (its own cost per step)",
+    )
     args = parser.parse_args()
     comm = world()
+    if comm is None and args.data_parallel_path:
+        from mpi4py import MPI
+
+        comm = MPI.COMM_WORLD
     k = 1 if comm is None else comm.Get_size()
     t1 = [float(t) for t in args.t1.split(",")] if args.t1 else [None] * len(CONFIGS)
     rng = np.random.default_rng(0)
@@ -58,12 +70,14 @@ def main() -> None:
 
 
 def allreduce_seconds(comm, n: int, repeats: int = 200) -> float:
-    """Median time of an in-place sum-Allreduce of n float32 values (one training step's)."""
+    """Median time of an in-place sum-Allreduce of n float32 values (one training step's), as
+    ``bench/allreduce.py`` measures it."""
     from mpi4py import MPI
 
     buf = np.ones(n, np.float32)
     times = []
     for _ in range(repeats):
+        comm.Barrier()  # the ranks start together: the reduction alone, not one rank waiting for the other
         start = time.perf_counter()
         comm.Allreduce(MPI.IN_PLACE, buf)
         times.append(time.perf_counter() - start)

@@ -261,3 +261,21 @@ def test_a_reader_that_stops_reading_loses_its_stream_and_a_slow_one_keeps_it(mo
         for s in [*stalled, reader]:
             s.close()
         page.close()
+
+
+def test_an_overflowing_held_out_cost_is_shown_as_missing_not_a_crash(digits):
+    """A held-out cost can overflow to inf while the training's numbers stay finite; the page's
+    row then has null there (JSON has no inf), and the run goes on."""
+    feed = Feed()
+    X, y, _, _ = digits
+    view = LiveView(feed, (X[:50], y[:50]), None, batches=20, n_train=200)
+
+    class Overflowing(ffnn.callbacks.Callback):
+        def on_epoch_end(self, network, history):
+            history.test_cost[-1] = float("inf")
+            return False
+
+    _, history = train(digits, [Overflowing(), view])
+    rows = last_items(feed, "epochs")["items"]
+    assert len(rows) == len(history.epoch) == 4 and all(r["test_cost"] is None for r in rows)
+    assert all(r["train_cost"] == c for r, c in zip(rows, history.train_cost))

@@ -227,3 +227,15 @@ def test_a_stopped_job_resumes_exactly(toy, how):
         job.wait(timeout=30)
     assert checkpoint.load(checkpoint.latest(out / "checkpoints"))["epoch"] < 5
     resume_and_compare(folder, out, reference)
+
+
+def test_a_job_ended_by_one_rank_exits_as_the_command_line_would():
+    """The status MPI_Abort ends the job with: 130 for Ctrl-C, 2 for the user's files, data or
+    settings, 70 for a bug — never 1, which means "training diverged"."""
+    from ffnn.distributed import abort_status
+    from ffnn.errors import DataFormatError
+
+    assert abort_status(KeyboardInterrupt()) == 130
+    assert abort_status(OSError(28, "No space left on device")) == 2
+    assert abort_status(DataFormatError("bad labels")) == 2
+    assert abort_status(ZeroDivisionError()) == 70

@@ -192,7 +192,8 @@ def get_backend(name: str = "numpy", device: str | None = None) -> Backend:
     else:
         device, to_host = None, np.asarray
     try:
-        xp = array_api_compat.array_namespace(library.asarray([0.0], device=device))
+        probe = library.asarray([0.0]) if device is None else library.asarray([0.0], device=device)  # CuPy: no device=
+        xp = array_api_compat.array_namespace(probe)
     except Exception as e:
         raise ParameterError(f"The {name!r} backend cannot make an array here: {type(e).__name__}: {e}") from e
     return Backend(name, device, _with_out(xp), gemm_at_b_portable, xp, to_host)

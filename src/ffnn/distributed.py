@@ -86,6 +86,14 @@ def rank(comm: Any) -> int:
     return 0 if comm is None else int(comm.Get_rank())
 
 
+def abort_status(error: BaseException) -> int:
+    """The job's exit status when ``error`` ends it, as the command line's would be: 130 for
+    Ctrl-C, 2 for the user's data, files or settings, 70 for anything else (a bug in ffnn)."""
+    if isinstance(error, KeyboardInterrupt):
+        return 130
+    return 2 if isinstance(error, (FFNNError, OSError)) else 70
+
+
 def on_root(comm: Any, action: Callable[[], T]) -> T | None:
     """``action()`` on rank 0 only (None elsewhere); if it fails, every rank raises, so that none
     goes on to wait in a collective for a rank that gave up."""
@@ -95,7 +103,7 @@ def on_root(comm: Any, action: Callable[[], T]) -> T | None:
     if comm.Get_rank() == 0:
         try:
             result = action()
-        except Exception as e:
+        except BaseException as e:  # Ctrl-C too: the others must not wait for a broadcast that never comes
             failure = e
     message = comm.bcast(None if failure is None else str(failure), root=0)
     if failure is not None:
@@ -225,4 +233,4 @@ class DataParallel:
                 file=sys.stderr,
                 flush=True,
             )
-            self.comm.Abort(1)
+            self.comm.Abort(abort_status(e))

@@ -79,7 +79,7 @@ class LiveView(Callback):
         )
         self.feed.set("status", {"state": "training"})
         names, columns = metrics_columns(history)  # a resumed run's epochs so far
-        self.feed.replace("epochs", [dict(zip(names, row)) for row in zip(*columns)])
+        self.feed.replace("epochs", [_row(names, row) for row in zip(*columns)])
         self._epoch_seconds = list(history.seconds)
         self._publish_weights(network)
         self._publish_gradients(network, len(history.epoch), 0)
@@ -100,7 +100,7 @@ class LiveView(Callback):
 
     def on_epoch_end(self, network: Network, history: History) -> bool:
         names, columns = metrics_columns(history)
-        self.feed.append("epochs", dict(zip(names, [column[-1] for column in columns])))
+        self.feed.append("epochs", _row(names, [column[-1] for column in columns]))
         self._epoch_seconds.append(history.seconds[-1])
         self._publish_progress(history.epoch[-1], self.batches)
         self._publish_weights(network)
@@ -178,3 +178,9 @@ class LiveView(Callback):
             n, predicted = network.sizes[-1], np.argmax(outputs, axis=1)
         matrix = confusion_matrix(labels, predicted, n)
         self.feed.set("confusion", {"epoch": epoch, "matrix": matrix.tolist(), "classes": network.classes})
+
+
+def _row(names: list[str], values: Any) -> dict[str, Any]:
+    """One epoch's row as JSON can hold it: a held-out cost or gradient size that overflowed (the
+    training's own numbers are checked; these are not) becomes None rather than stopping the run."""
+    return {n: None if isinstance(v, float) and not math.isfinite(v) else v for n, v in zip(names, values)}
