@@ -155,9 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     _server_options(serve)
     serve.set_defaults(run=cmd_serve)
 
-    playground = commands.add_parser(
-        "playground", help="a web page to pick a 2-D data set and a network and watch backpropagation train it"
-    )
+    about = "a web page to pick a 2-D data set and a network and watch backpropagation train it"
+    playground = commands.add_parser("playground", help=about, description=f"ffnn playground: {about} (docs/guide.md).")
     _server_options(playground, port=8001)
     playground.set_defaults(run=cmd_playground)
 
@@ -238,6 +237,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.serve and (args.host is not None or args.port is not None):
         raise SettingError("--host and --port go with --serve (the live page): add --serve, or leave them out")
     page = _live_page(args) if args.serve and _speaks() else None  # over MPI, rank 0 serves the page
+    processes = distributed.launched()[1]
+    if processes > 1 and _speaks() and not args.quiet:
+        print(f"Data-parallel over {processes} MPI processes, each taking 1/{processes} of every mini-batch.")
     try:
         if settings is None:
             result = run.resume(args.resume, quiet=args.quiet, feed=page and page.feed)
@@ -261,6 +263,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return status
 
 
+def _launcher() -> str:
+    """How this process was started, as a prefix of a command to run the same way: ``mpiexec -n K ``."""
+    processes = distributed.launched()[1]
+    return f"mpiexec -n {processes} " if processes > 1 else ""
+
+
 def _live_page(args: argparse.Namespace) -> Any:
     """The page of ``train --serve``, serving before the run starts; its address printed first."""
     from ffnn.feed import Feed
@@ -281,7 +289,7 @@ def _after_training(args: argparse.Namespace, result: run.RunResult) -> int:
         else:
             print(
                 f"Interrupted: saved the model of epoch {result.history.epoch[-1]}, the last complete one, to "
-                f"{result.folder / 'model.npz'}; continue with: ffnn train --resume {result.folder}"
+                f"{result.folder / 'model.npz'}; continue with: {_launcher()}ffnn train --resume {result.folder}"
             )
         return EXIT_INTERRUPTED
     if not args.no_plots and result.history.epoch:
@@ -292,7 +300,7 @@ def _after_training(args: argparse.Namespace, result: run.RunResult) -> int:
                 f"ffnn: warning: figures not drawn ({_one_line(e)}); the model and summary are saved.", file=sys.stderr
             )
     if not args.quiet:
-        _print_result(result.summary, result.folder)
+        _print_result(result.summary, result.folder, figures=not args.no_plots)
     return 0
 
 
@@ -342,7 +350,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_result(summary: dict[str, Any], out: Path) -> None:
+def _print_result(summary: dict[str, Any], out: Path, figures: bool = True) -> None:
     final = summary["final_test_accuracy"]
     if summary.get("test_mse") is not None:
         print(f"Test MSE: {summary['test_mse']:.6g}, R²: {summary['test_r2']:.4f}")
@@ -351,7 +359,7 @@ def _print_result(summary: dict[str, Any], out: Path) -> None:
         print(
             f"Final test accuracy: {100 * final:.2f} % (best {100 * best['accuracy']:.2f} % at epoch {best['epoch']})"
         )
-    print(f"Run folder: {out} (model.npz, config.toml, metrics.csv, summary.json, checkpoints/, figures)")
+    print(f"Run folder: {out} (model.npz, config.toml, metrics.csv, summary.json, checkpoints/{', figures' * figures})")
 
 
 # -- evaluate and predict --------------------------------------------------------------------------

@@ -327,7 +327,7 @@ def resume(
         print(f"The run in {folder} is complete; writing its model and summary again from {path.name}.")
     for orphan in folder.glob(".*.tmp") if root else ():  # the remains of a write that a kill cut short
         orphan.unlink(missing_ok=True)
-    if not quiet:
+    if not (quiet or finished):
         print(f"Resuming {folder} after epoch {state['epoch']} ({path.name})")
     network = build_network(settings)
     data = load_data(settings)
@@ -397,6 +397,7 @@ def _fit(
         raise error from e
     history.interrupted = history.interrupted or interrupt.requested  # Ctrl-C between two epochs too
     summary = _summary(history, settings, recipe, time.perf_counter() - start)
+    summary["processes"] = 1 if comm is None else int(comm.Get_size())  # data-parallel over MPI: K ranks
     if is_regression(settings):  # accuracy means nothing here: MSE and R² of the test split instead
         summary.update(final_test_accuracy=None, best_test=None, task="regression")
         summary.update(_regression_scores(network, data.test) if data.test is not None else {})
@@ -406,6 +407,8 @@ def _fit(
         f.write(json.dumps(summary, indent=2).encode())
     if feed is not None:
         feed.set("summary", summary)
+        if history.interrupted:  # Ctrl-C between two epochs too (the live view saw a finished epoch)
+            feed.set("status", {"state": "interrupted"})
     return RunResult(folder, network, history, summary)
 
 
