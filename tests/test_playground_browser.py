@@ -105,4 +105,15 @@ def test_play_pause_reset_and_the_vanishing_gradient_in_a_real_browser():
         relu = number(page, "grad-1")
         assert relu >= 10 * sigmoid, (relu, sigmoid)
         assert page.locator("#gradients .grad").count() == 9  # eight hidden layers and the output
-    assert problems == []
+
+        page.fill("#learning_rate", "1e9")  # refused: nothing trains until it is fixed
+        page.press("#learning_rate", "Enter")
+        page.locator("#learning_rate").blur()
+        wait_until(lambda: "'learning_rate' must be a number in (0, 10]" in page.inner_text("#status"))
+        assert page.get_by_role("button", name="Play", exact=True).is_disabled()
+        assert page.get_by_role("button", name="Step", exact=True).is_disabled()
+        page.fill("#learning_rate", "0.1")
+        page.locator("#learning_rate").blur()
+        wait_until(lambda: page.get_by_role("button", name="Play", exact=True).is_enabled())
+        assert page.inner_text("#status") == ""
+    assert [p for p in problems if "400 (BAD REQUEST)" not in p] == []  # the refused value's answer is logged
