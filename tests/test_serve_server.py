@@ -154,18 +154,30 @@ sys.exit(main(sys.argv[2:]))
 
 
 @pytest.mark.parametrize(("module", "package"), [("flask", "Flask"), ("waitress", "waitress"), ("PIL", "Pillow")])
-def test_without_the_serve_extra_it_says_what_to_install(model_file, module, package):
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [
+        ("ffnn serve", ["serve", "MODEL"]),
+        ("ffnn playground", ["playground"]),
+        ("ffnn train --serve", ["train", "--recipe", "xor", "--serve", "--out", "RUN"]),
+    ],
+)
+def test_without_the_serve_extra_it_says_what_to_install(model_file, module, package, command, args, tmp_path):
+    """Every page's command says what to install, in one line, before anything else happens (a
+    missing Flask reached the playground as an internal error)."""
+    args = [str(model_file) if a == "MODEL" else str(tmp_path / "run") if a == "RUN" else a for a in args]
     done = subprocess.run(
-        [sys.executable, "-c", BLOCK_IMPORT, module, "serve", str(model_file), "--port", "0"],
+        [sys.executable, "-c", BLOCK_IMPORT, module, *args, "--port", "0"],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert done.returncode == 2
     assert done.stderr == (
-        f"ffnn: error: ffnn serve needs {package}, which is not installed: install ffnn[serve] "
+        f"ffnn: error: {command} needs {package}, which is not installed: install ffnn[serve] "
         "(pip install 'ffnn[serve]')\n"
     )
+    assert not (tmp_path / "run").exists()
 
 
 # -- the server ----------------------------------------------------------------------------------

@@ -286,9 +286,9 @@ def describe(sid: str, session: Session) -> dict[str, Any]:
 
 def create_app(host: str = "127.0.0.1", sessions: Sessions | None = None) -> tuple[Any, Sessions]:
     """The playground's application on a server bound to ``host``, and its sessions."""
+    require_extras("ffnn playground")  # before Flask is imported: say what to install
     from flask import request
 
-    require_extras("ffnn playground")
     sessions = sessions or Sessions()
     streams = Streams(2 * MAX_SESSIONS)
     app = base_app(host)
