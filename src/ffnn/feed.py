@@ -4,8 +4,8 @@ pages as server-sent events, without the writer ever waiting for a reader.
 The state is a set of named *parts*, each JSON text encoded once when published:
 
 - ``set(name, value)`` replaces a part (the training's progress, the latest weights);
-- ``append(name, value)`` adds an item to a list part (one row per epoch), ``replace(name, items)``
-  starts the list again.
+- ``append(name, value, limit)`` adds an item to a list part (one row per epoch; past ``limit``
+  items, every other one is dropped), ``replace(name, items)`` starts the list again.
 
 A reader calls :meth:`Feed.events`: it first receives every part (a page opened late sees the
 whole run), then only what changed since its last message, at most one message every
@@ -49,15 +49,21 @@ class Feed:
             self._parts[name] = (self._version, text)
             self._changed.notify_all()
 
-    def append(self, name: str, value: Any) -> None:
-        """Add ``value`` to the list part ``name`` (created empty if new)."""
+    def append(self, name: str, value: Any, limit: int | None = None) -> bool:
+        """Add ``value`` to the list part ``name`` (created empty if new). With a ``limit``, a list
+        that grows past it keeps every other item, and readers receive it whole again: a chart of
+        a run of any length stays bounded. True when the list was thinned so."""
         text = _encode(value)
         with self._changed:
             self._version += 1
             _, generation, items = self._lists.get(name, (0, 0, []))
             items.append(text)
+            thinned = limit is not None and len(items) > limit
+            if thinned:
+                items, generation = items[::2], generation + 1
             self._lists[name] = (self._version, generation, items)
             self._changed.notify_all()
+        return thinned
 
     def replace(self, name: str, values: list[Any]) -> None:
         """Start the list part ``name`` again, holding ``values``."""

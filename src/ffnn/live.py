@@ -16,8 +16,10 @@
 - ``confusion``: after each epoch, the held-out set's confusion matrix (classification only);
 - ``status``: ``training``, then ``finished`` or ``interrupted`` (the caller adds a ``summary``).
 
-Publishing costs the training a dictionary and a lock per part, never a wait: pages read the
-feed in their own threads. Nothing here changes the training's numbers (the probe is a separate
+Publishing never makes the training wait for a page (pages read the feed in their own threads);
+what it costs the training is computing the parts: a backprop of the probe batch every
+``gradient_interval`` seconds, a feedforward of the held-out set and the weights' image once an
+epoch, and each part's JSON text, encoded once. Nothing here changes the training's numbers (the probe is a separate
 forward and backward pass; the random generator is not touched).
 """
 
@@ -59,8 +61,7 @@ class LiveView(Callback):
         self.interval, self.gradient_interval = interval, gradient_interval
         self.epochs = 0
         self._epoch_start = self._shown = self._gradients_shown = 0.0
-        self._epoch_seconds: list[float] = []
-        self._samples: list[dict[str, Any]] = []
+        self._history: History | None = None
 
     def bind(self, state: TrainingState) -> None:
         self.epochs = state.epochs
@@ -80,7 +81,7 @@ class LiveView(Callback):
         self.feed.set("status", {"state": "training"})
         names, columns = metrics_columns(history)  # a resumed run's epochs so far
         self.feed.replace("epochs", [_row(names, row) for row in zip(*columns)])
-        self._epoch_seconds = list(history.seconds)
+        self._history = history
         self._publish_weights(network)
         self._publish_gradients(network, len(history.epoch), 0)
 
@@ -101,7 +102,6 @@ class LiveView(Callback):
     def on_epoch_end(self, network: Network, history: History) -> bool:
         names, columns = metrics_columns(history)
         self.feed.append("epochs", _row(names, [column[-1] for column in columns]))
-        self._epoch_seconds.append(history.seconds[-1])
         self._publish_progress(history.epoch[-1], self.batches)
         self._publish_weights(network)
         self._publish_confusion(network, history.epoch[-1])
@@ -115,7 +115,8 @@ class LiveView(Callback):
     def _publish_progress(self, epoch: int, batch: int) -> None:
         elapsed = time.monotonic() - self._epoch_start
         rate = batch / elapsed if batch and elapsed > 0 else None  # mini-batches a second
-        per_epoch = self.batches / rate if rate else (np.mean(self._epoch_seconds) if self._epoch_seconds else None)
+        seconds = self._history.seconds if self._history is not None else []
+        per_epoch = self.batches / rate if rate else (float(np.mean(seconds)) if seconds else None)
         left = None if per_epoch is None else per_epoch * (1 - batch / self.batches)
         self.feed.set(
             "progress",
@@ -136,13 +137,9 @@ class LiveView(Callback):
             rms = gradient_sizes(network, *self.probe)
         if not all(math.isfinite(v) for v in rms):
             return  # a diverging step: the run reports it
-        self._samples.append({"epoch": round(epoch + batch / self.batches, 4), "rms": rms})
-        if len(self._samples) <= MAX_GRADIENT_SAMPLES:
-            self.feed.append("gradient_history", self._samples[-1])
-        else:  # thin out: every other sample, and half as many from now on
-            self._samples = self._samples[::2]
-            self.gradient_interval *= 2
-            self.feed.replace("gradient_history", self._samples)
+        sample = {"epoch": round(epoch + batch / self.batches, 4), "rms": rms}
+        if self.feed.append("gradient_history", sample, limit=MAX_GRADIENT_SAMPLES):
+            self.gradient_interval *= 2  # thinned to every other sample: half as many from now on
 
     def _publish_weights(self, network: Network) -> None:
         w = network.backend.to_numpy(network.weights[0])[:MAX_WEIGHT_IMAGES]
@@ -171,11 +168,8 @@ class LiveView(Callback):
         if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
             return
         with np.errstate(all="ignore"):
-            outputs = network.feedforward(X)
-        if network.sizes[-1] == 1:  # one sigmoid output: class 1 when a > 1/2
-            n, predicted = 2, (outputs[:, 0] > 0.5).astype(np.int64)
-        else:
-            n, predicted = network.sizes[-1], np.argmax(outputs, axis=1)
+            predicted = network.predict(X)  # the labels the run's accuracy counts
+        n = max(2, network.sizes[-1])  # one sigmoid output: classes 0 and 1
         matrix = confusion_matrix(labels, predicted, n)
         self.feed.set("confusion", {"epoch": epoch, "matrix": matrix.tolist(), "classes": network.classes})
 

@@ -71,7 +71,7 @@ class Session:
         self._closed = False
         self._playing = threading.Event()
         self._thread: threading.Thread | None = None
-        self._curve: list[dict[str, Any]] = []
+        self._curve_step = -1  # the step of the cost curve's last point
         self._framed = 0.0
         self._start(config)
 
@@ -148,7 +148,7 @@ class Session:
         self.experiment = Experiment(config)
         self.feed.set("session", {"config": config.as_json(), "sizes": self.experiment.network.sizes})
         self.feed.set("points", self.experiment.points())
-        self._curve = []
+        self._curve_step = -1
         self.feed.replace("curve", [])
         self._publish()
         self.feed.set("status", {"state": "paused"})
@@ -173,15 +173,12 @@ class Session:
             self.feed.set("status", {"state": "diverged", "message": message})
             return False
         self.feed.set("frame", frame)
-        if self._curve and self._curve[-1]["step"] == frame["step"]:
+        if frame["step"] == self._curve_step:
             return True  # a frame again (after Pause): the curve has this step
-        point = {"step": frame["step"], "train": frame["train_cost"], "test": frame["test_cost"]}
-        self._curve.append(point)
-        if len(self._curve) > MAX_CURVE:
-            self._curve = self._curve[::2]
-            self.feed.replace("curve", self._curve)
-        else:
-            self.feed.append("curve", point)
+        self._curve_step = frame["step"]
+        self.feed.append(
+            "curve", {"step": frame["step"], "train": frame["train_cost"], "test": frame["test_cost"]}, MAX_CURVE
+        )
         return True
 
 

@@ -155,20 +155,21 @@ def _grey_on_black(png: Any) -> Any:
 
 
 def check_network(network: Network) -> None:
-    """Refuse, before serving, a model the page cannot show: 784 inputs and probability outputs."""
+    """Refuse, before serving, a model the page cannot show (:func:`can_draw`), saying why."""
+    if can_draw(network):
+        return
     if network.sizes[0] != 784:
         raise ParameterError(
             f"ffnn serve needs a model with 784 inputs (28×28 images); this one has {network.sizes[0]}."
         )
-    if not network.gives_probabilities:
-        raise ParameterError(
-            "ffnn serve needs a model with a softmax or sigmoid output layer (its outputs are shown as "
-            f"probabilities); this one's is {network.activations[-1].name!r}."
-        )
+    raise ParameterError(
+        "ffnn serve needs a model with a softmax or sigmoid output layer (its outputs are shown as "
+        f"probabilities); this one's is {network.activations[-1].name!r}."
+    )
 
 
 def can_draw(network: Network) -> bool:
-    """Whether the drawing page can show ``network`` (784 inputs, probability outputs)."""
+    """Whether the drawing page can show ``network``: 784 inputs and probability outputs."""
     return network.sizes[0] == 784 and network.gives_probabilities
 
 
