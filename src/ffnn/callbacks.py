@@ -313,7 +313,11 @@ class GradientNorms(Callback):
 
 def gradient_sizes(network: Network, X: np.ndarray, y: np.ndarray) -> list[float]:
     """Each layer's ‖∂C/∂w^l‖ / √(n_l n_{l−1}) on the batch (X, y): the RMS gradient of one weight."""
-    _, nabla_w = network.backprop(X, y)
+    return rms_sizes(network.backprop(X, y)[1])
+
+
+def rms_sizes(nabla_w: list[np.ndarray]) -> list[float]:
+    """‖∂C/∂w^l‖ / √(n_l n_{l−1}) for each layer's weight gradient: the RMS of one weight's."""
     return [float(np.linalg.norm(g) / np.sqrt(g.size)) for g in nabla_w]
 
 

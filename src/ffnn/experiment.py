@@ -30,6 +30,7 @@ import numpy as np
 
 from ffnn.activations import ACTIVATIONS
 from ffnn.backprop import Workspace, backpropagate
+from ffnn.callbacks import rms_sizes
 from ffnn.costs import COSTS, get_cost
 from ffnn.data import toy
 from ffnn.errors import ParameterError
@@ -223,7 +224,7 @@ class Experiment:
         (None before the first step)."""
         if self.steps == 0:
             return None
-        return [float(np.linalg.norm(g) / math.sqrt(g.size)) for g in self.ws.nabla_w]
+        return rms_sizes(self.ws.nabla_w)
 
     def regions(self) -> bytes:
         """P(class 1) on a GRID × GRID grid of cell centres over :attr:`box` as bytes 0–255, row by

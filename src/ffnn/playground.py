@@ -29,7 +29,6 @@ dropped, its thread with it. The server and its safety rules are :mod:`ffnn.serv
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
@@ -47,6 +46,7 @@ from ffnn.server import (
     base_app,
     json_answer,
     make_server,
+    parse_json,
     require_extras,
     run_until_interrupted,
     warn_if_public,
@@ -114,9 +114,9 @@ class Session:
                 self._publish()
 
     def reset(self, config: Config) -> None:
-        """Pause, and start again from ``config``."""
+        """Stop, and start again from ``config`` (paused)."""
         with self._control:
-            self.pause()
+            self._stop()
             with self._lock:
                 self._start(config)
 
@@ -258,14 +258,9 @@ def options() -> dict[str, Any]:
 
 def parse_config(body: bytes, base: Config | None = None) -> Config:
     """The config a request's JSON body gives (an empty body: ``base`` unchanged), or RequestError."""
-    if len(body) > MAX_CONFIG_BODY:
-        raise RequestError(f"the body is larger than {MAX_CONFIG_BODY:,} bytes; a config needs far less", 413)
-    if not body.strip():
+    if len(body) <= MAX_CONFIG_BODY and not body.strip():
         return base or Config()
-    try:
-        raw = json.loads(body)
-    except (ValueError, RecursionError):
-        raise RequestError('the body is not valid JSON; send a config object such as {"dataset": "moons"}') from None
+    raw = parse_json(body, MAX_CONFIG_BODY, 'a config object such as {"dataset": "moons"}')
     try:
         return check_config(raw, base)
     except ParameterError as e:

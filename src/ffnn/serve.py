@@ -20,7 +20,6 @@ until then). The server, its limits and its safety rules are :mod:`ffnn.server`'
 from __future__ import annotations
 
 import io
-import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -39,6 +38,7 @@ from ffnn.server import (
     base_app,
     json_answer,
     make_server,
+    parse_json,
     require_extras,
     run_in_background,
     run_until_interrupted,
@@ -47,6 +47,7 @@ from ffnn.server import (
 )
 
 MAX_JSON_BODY = 256 * 1024  # bytes: a 28×28 image needs ~20 kB; parsing 256 kB costs at most a few MB
+IMAGE_EXAMPLE = '{"image": 28 rows of 28 numbers}'
 MAX_PNG_PIXELS = 2048 * 2048  # width × height from the PNG header; decoded, at most 4 bytes a pixel
 REDUCED_SIDE = 1024  # a decoded image is shrunk (box filter) to at most this many pixels a side
 HEAVY_AT_ONCE = 2  # PNG decodes at once (each up to ~30 MB); the others wait for a turn ...
@@ -76,18 +77,6 @@ def predict(network: Network, image: np.ndarray) -> dict[str, Any]:
 
 
 # -- requests to images ------------------------------------------------------------------------
-
-
-def parse_json(body: bytes) -> Any:
-    """The JSON document ``body``, or RequestError (too large, malformed, nested too deeply)."""
-    if len(body) > MAX_JSON_BODY:
-        raise RequestError(f"the JSON body is larger than {MAX_JSON_BODY:,} bytes; a 28×28 image needs far less", 413)
-    try:
-        return json.loads(body)
-    except RecursionError:
-        raise RequestError('the JSON body is nested too deeply; send {"image": 28 rows of 28 numbers}') from None
-    except ValueError:  # JSONDecodeError, UnicodeDecodeError, an integer of more than 4300 digits
-        raise RequestError("the body is not valid JSON") from None
 
 
 def image_from_json(payload: Any) -> np.ndarray:
@@ -192,7 +181,7 @@ def add_drawing(app: Any, network: Callable[[], Network]) -> None:
         net = network()
         kind = (request.mimetype or "").lower()
         if kind == "application/json":
-            image = image_from_json(parse_json(request.get_data()))
+            image = image_from_json(parse_json(request.get_data(), MAX_JSON_BODY, IMAGE_EXAMPLE))
         elif kind in ("image/png", "application/octet-stream"):
             if not heavy.acquire(timeout=HEAVY_WAIT):
                 raise RequestError("the server is busy decoding other images; try again in a moment", 503)

@@ -97,6 +97,19 @@ def json_answer(body: Any, status: int = 200) -> Any:
     return Response(json.dumps(body, allow_nan=False), status, mimetype="application/json")
 
 
+def parse_json(body: bytes, limit: int, example: str) -> Any:
+    """The JSON document ``body``, or RequestError: larger than ``limit`` bytes (413), nested too
+    deeply or malformed (400), each message showing ``example``, what the route expects."""
+    if len(body) > limit:
+        raise RequestError(f"the JSON body is larger than {limit:,} bytes; {example} needs far less", 413)
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise RequestError(f"the JSON body is nested too deeply; send {example}") from None
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError, an integer of more than 4300 digits
+        raise RequestError(f"the body is not valid JSON; send {example}") from None
+
+
 def base_app(host: str) -> Any:
     """A Flask application with the rules every ffnn page shares: the ``Host`` check, JSON errors,
     security headers. Routes are added by the caller (:func:`add_page`, ``@app.get``, ...)."""
