@@ -19,7 +19,7 @@ import pytest
 import ffnn
 import mpi_fit  # the cases, shared with the ranks (tests/ is on the path, as for conftest)
 from blobs import write_blobs
-from ffnn import checkpoint
+from ffnn import checkpoint, cli
 from ffnn.cli import main
 
 pytest.importorskip("mpi4py", reason="the mpi extra (mpi4py, mpich) is not installed")
@@ -239,3 +239,4 @@ def test_a_job_ended_by_one_rank_exits_as_the_command_line_would():
     assert abort_status(OSError(28, "No space left on device")) == 2
     assert abort_status(DataFormatError("bad labels")) == 2
     assert abort_status(ZeroDivisionError()) == 70
+    assert (cli.EXIT_INTERRUPTED, cli.EXIT_USAGE, cli.EXIT_BUG) == (130, 2, 70)  # the command line's own

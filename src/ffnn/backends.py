@@ -127,12 +127,19 @@ def _map_arrays(tree: Any, f: Callable[[Any], Any], is_array: Callable[[Any], bo
 
 def namespace(x: Array) -> Any:
     """The namespace the math calls for the array ``x``: NumPy for NumPy arrays, else ``x``'s
-    array-API namespace taking NumPy's ``out=`` (see the module docstring)."""
+    array-API namespace taking NumPy's ``out=`` (see the module docstring), looked up once per
+    array type (the math asks dozens of times a mini-batch)."""
     if isinstance(x, np.ndarray):
         return np
-    import array_api_compat  # only ever reached with another library's arrays
+    xp = _NAMESPACES.get(type(x))
+    if xp is None:
+        import array_api_compat  # only ever reached with another library's arrays
 
-    return _with_out(array_api_compat.array_namespace(x))
+        xp = _NAMESPACES[type(x)] = _with_out(array_api_compat.array_namespace(x))
+    return xp
+
+
+_NAMESPACES: dict[type, Any] = {}  # array type → its namespace, as namespace() found it
 
 
 @functools.cache

@@ -36,10 +36,19 @@ from ffnn import settings as settings_table
 from ffnn._version import __version__
 from ffnn.data import mnist
 from ffnn.data.inputs import read_inputs
-from ffnn.errors import DataUnavailableError, FFNNError, SettingError, TrainingDivergedError
+from ffnn.errors import (
+    EXIT_BUG,
+    EXIT_DIVERGED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    DataUnavailableError,
+    FFNNError,
+    SettingError,
+    TrainingDivergedError,
+)
 from ffnn.serialization import load
 
-EXIT_USAGE, EXIT_DIVERGED, EXIT_BUG, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 2, 1, 70, 130, 141  # 141 = 128 + SIGPIPE
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 
 
 class _Parser(argparse.ArgumentParser):

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ffnn.backprop import Workspace
-from ffnn.errors import FFNNError, TrainingDivergedError
+from ffnn.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, FFNNError, TrainingDivergedError
 from ffnn.optimizers import Optimizer, Params
 from ffnn.steps import OptimizerStep
 
@@ -87,11 +87,11 @@ def rank(comm: Any) -> int:
 
 
 def abort_status(error: BaseException) -> int:
-    """The job's exit status when ``error`` ends it, as the command line's would be: 130 for
-    Ctrl-C, 2 for the user's data, files or settings, 70 for anything else (a bug in ffnn)."""
+    """The job's exit status when ``error`` ends it, as the command line's would be: Ctrl-C, the
+    user's data, files or settings, or anything else (a bug in ffnn)."""
     if isinstance(error, KeyboardInterrupt):
-        return 130
-    return 2 if isinstance(error, (FFNNError, OSError)) else 70
+        return EXIT_INTERRUPTED
+    return EXIT_USAGE if isinstance(error, (FFNNError, OSError)) else EXIT_BUG
 
 
 def on_root(comm: Any, action: Callable[[], T]) -> T | None:

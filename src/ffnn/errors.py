@@ -9,6 +9,9 @@ Each type also derives from the built-in exception a Python caller would expect 
 
 from __future__ import annotations
 
+# The exit statuses of the command line (an MPI job ended by one rank ends with the same ones).
+EXIT_DIVERGED, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 1, 2, 70, 130
+
 
 class FFNNError(Exception):
     """Base of every error ffnn raises on purpose (as opposed to a bug)."""

@@ -227,6 +227,8 @@ class _BatchLoop:
         # only the callbacks that watch batches are called after each one (the hot path)
         self.callbacks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
         self.group = group
+        # over MPI, the ranks agree after each batch whether to stop — if any rank watches batches
+        self.stop_together = group if group is not None and group.any(bool(self.callbacks)) else None
         self.draws = SliceDraws(rng) if group is not None and any(network.dropout) else None
         self.batch = self._whole if group is None else self._slice
 
@@ -240,7 +242,7 @@ class _BatchLoop:
             if self.max_norm is not None:
                 _constrain_norms(self.network, self.max_norm)
             stop = any([cb.on_batch_end(self.network, epoch, k) for cb in self.callbacks])
-            if stop if self.group is None else self.group.any(stop):  # over MPI: all ranks stop together
+            if self.stop_together.any(stop) if self.stop_together is not None else stop:
                 return None
         return costs
 
