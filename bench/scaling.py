@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 
@@ -57,7 +56,7 @@ def main() -> None:
         epoch = statistics.median(times[1:])  # the first warms up
         params = sum(p.size for p in net.parameters())
         steps = -(-N_EXAMPLES // batch)
-        reduce = allreduce_seconds(comm, params + 1) if comm is not None else 0.0
+        reduce = reduction_seconds(comm, params + 1) if comm is not None else 0.0
         model = None if single is None else single / k + steps * reduce
         rows.append((sizes, batch, params, steps, reduce, epoch, model))
     if comm is None or comm.Get_rank() == 0:
@@ -69,19 +68,12 @@ def main() -> None:
             print(f"| {sizes} | {batch} | {params:,} | {steps:,} | {1e6 * reduce:.0f} | {epoch:.2f} | {shown} |")
 
 
-def allreduce_seconds(comm, n: int, repeats: int = 200) -> float:
-    """Median time of an in-place sum-Allreduce of n float32 values (one training step's), as
-    ``bench/allreduce.py`` measures it."""
-    from mpi4py import MPI
+def reduction_seconds(comm, n: int) -> float:
+    """One training step's Allreduce (n float32 values: the gradient and the cost), as
+    ``bench/allreduce.py`` times it (imported here: it needs mpi4py, which K = 1 does without)."""
+    from allreduce import allreduce_seconds
 
-    buf = np.ones(n, np.float32)
-    times = []
-    for _ in range(repeats):
-        comm.Barrier()  # the ranks start together: the reduction alone, not one rank waiting for the other
-        start = time.perf_counter()
-        comm.Allreduce(MPI.IN_PLACE, buf)
-        times.append(time.perf_counter() - start)
-    return float(comm.allreduce(statistics.median(times), op=MPI.MAX))
+    return allreduce_seconds(comm, 4 * n, repeats=200)
 
 
 if __name__ == "__main__":

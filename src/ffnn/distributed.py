@@ -131,28 +131,29 @@ def sources_sgd(eta: float, decay: float) -> Optimizer:
 class ReducedStep(OptimizerStep):
     """An optimiser's step on the gradient summed over the ranks.
 
-    Backprop stores this rank's ∂C/∂w^l, ∂C/∂b^l (its slice's mean) in the workspace, as for any
-    optimiser; :meth:`reduce` writes them, times the rank's share, and its cost share into one
-    preallocated flat buffer, sums that buffer over the ranks in place (one ``Allreduce``), and
-    lets the optimiser update the parameters from the sum — the same update on every rank.
+    The workspace's gradient arrays are views of one preallocated flat buffer (with one more
+    slot, for the cost), so backprop stores this rank's ∂C/∂w^l, ∂C/∂b^l (its slice's mean)
+    straight into it; :meth:`reduce` scales it by the rank's share, sums it over the ranks in
+    place (one ``Allreduce``), and lets the optimiser update the parameters from the sum — the
+    same update on every rank.
     """
 
     def __init__(self, params: list[np.ndarray], ws: Workspace, optimizer: Optimizer, comm: Any) -> None:
-        super().__init__(params, ws, optimizer)
         from mpi4py import MPI  # loaded already: the caller holds a communicator
 
+        local = ws.gradients()
+        self.flat = np.zeros(sum(g.size for g in local) + 1, local[0].dtype)  # + the cost
+        ends = np.cumsum([0, *(g.size for g in local)])
+        views = [self.flat[a:b].reshape(g.shape) for a, b, g in zip(ends[:-1], ends[1:], local)]
+        ws.nabla_w[:], ws.nabla_b[:] = views[0::2], views[1::2]  # gradients() is [w¹, b¹, w², b², …]
+        super().__init__(params, ws, optimizer)
         self.comm, self._in_place = comm, MPI.IN_PLACE
-        self.local = self.grads  # the workspace's: this rank's slice
-        self.flat = np.zeros(sum(g.size for g in self.local) + 1, self.local[0].dtype)  # + the cost
-        ends = np.cumsum([0, *(g.size for g in self.local)])
-        self.grads = [self.flat[a:b].reshape(g.shape) for a, b, g in zip(ends[:-1], ends[1:], self.local)]
 
     def reduce(self, cost: float, share: float) -> float:
         """Sum share · (gradient, cost) over the ranks, step with the summed gradient; return the batch's cost."""
         if share:
-            for g, out in zip(self.local, self.grads):
-                np.multiply(g, share, out=out)
-        else:  # an empty slice, or one whose weights are all 0: nothing (the workspace may hold NaN)
+            self.flat[:-1] *= share
+        else:  # an empty slice, or one whose weights are all 0: nothing (the buffer may hold NaN)
             self.flat.fill(0.0)
         self.flat[-1] = cost * share
         self.comm.Allreduce(self._in_place, self.flat)
