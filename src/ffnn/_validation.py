@@ -3,12 +3,14 @@ received and, where it helps, the fix (the scikit-learn convention)."""
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
 import numpy as np
 
 from ffnn.errors import ParameterError, ParameterTypeError
+from ffnn.outputs import labels_of
 
 
 def check_sizes(sizes: Any) -> list[int]:
@@ -29,11 +31,25 @@ def check_sizes(sizes: Any) -> list[int]:
     return [int(s) for s in values]
 
 
+def is_finite_number(value: Any) -> bool:
+    """Whether ``value`` is a real number (not a bool) that float64 holds as a finite value.
+
+    The one test of a number given by a user — a setting, an estimator's parameter, a field of a
+    web request: NaN, ±inf and integers beyond float64's range (a JSON integer of 400 digits,
+    which ``float()`` cannot convert) all fail it alike."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
 def check_number(value: Any, name: str, *, low: float, strict: bool = True, integer: bool = False) -> Any:
     """``value`` as a finite number > ``low`` (or ≥ ``low`` when not ``strict``)."""
     kind = "an integer" if integer else "a number"
     ok_type = isinstance(value, numbers.Integral if integer else numbers.Real) and not isinstance(value, bool)
-    ok = ok_type and np.isfinite(value) and (value > low if strict else value >= low)
+    ok = ok_type and is_finite_number(value) and (value > low if strict else value >= low)
     if not ok:
         bound = f"> {low}" if strict else f">= {low}"
         raise ParameterError(f"The '{name}' parameter must be {kind} {bound}. Got {value!r} instead.")
@@ -133,10 +149,7 @@ def as_labels(y: Any, n_samples: int, n_out: int, name: str = "y") -> np.ndarray
     if arr.ndim == 1 and np.issubdtype(arr.dtype, np.integer):
         as_targets(arr, n_samples, n_out, np.dtype(np.float32), name)  # range and shape checks
         return arr.astype(np.intp)
-    targets = as_targets(arr, n_samples, n_out, np.dtype(np.float64), name)
-    if n_out == 1:
-        return (targets[:, 0] >= 0.5).astype(np.intp)
-    return np.asarray(np.argmax(targets, axis=1), dtype=np.intp)
+    return labels_of(as_targets(arr, n_samples, n_out, np.dtype(np.float64), name))
 
 
 def as_sample_weight(sample_weight: Any, n_samples: int, dtype: np.dtype[Any]) -> np.ndarray | None:

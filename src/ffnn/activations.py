@@ -200,6 +200,14 @@ class Softmax(Activation):
 ACTIVATIONS: dict[str, type[Activation]] = {
     cls.name: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, Identity, Softmax)
 }
+OUTPUT_ONLY = ("softmax",)  # normalises a whole layer into probabilities: an output layer's, never a hidden one's
+HIDDEN_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name not in OUTPUT_ONLY)
+
+
+def check_hidden(name: str) -> None:
+    """Refuse an activation that may only be an output layer's (softmax) for a hidden layer."""
+    if name in OUTPUT_ONLY:
+        raise ParameterError(f"{name!r} is an output activation; use it as output_activation, not for a hidden layer.")
 
 
 def get_activation(name: str | Activation, parameter: str = "activation") -> Activation:

@@ -37,6 +37,10 @@ class ModelFileError(DataFormatError):
     """A model file is not an ffnn model, is truncated or inconsistent, or comes from a newer format."""
 
 
+class NonFiniteOutputError(FFNNError, ValueError):
+    """A network's outputs overflowed its dtype (NaN or inf), so it has no answer for that input."""
+
+
 class DataUnavailableError(FFNNError, RuntimeError):
     """No source could provide a data set; the message lists what was tried and how to fix it."""
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ffnn.activations import ACTIVATIONS
+from ffnn.activations import HIDDEN_ACTIVATIONS
 from ffnn.backprop import Workspace, backpropagate
 from ffnn.callbacks import rms_sizes
 from ffnn.costs import COSTS, get_cost
@@ -66,7 +66,7 @@ FIELDS = {
     "points": Field(low=4, high=2000, integer=True),
     "noise": Field(low=0.0, high=0.5),
     "hidden": Field(low=1, high=MAX_NEURONS, integer=True),  # each layer's; at most MAX_LAYERS of them
-    "activation": Field(tuple(name for name in ACTIVATIONS if name != "softmax")),
+    "activation": Field(HIDDEN_ACTIVATIONS),
     "cost": Field(tuple(COSTS)),
     "init": Field(tuple(INITIALIZERS)),
     "optimizer": Field(tuple(OPTIMIZERS)),

@@ -34,16 +34,16 @@ import numpy as np
 
 from ffnn._arrays import resolve_dtype
 from ffnn._validation import as_inputs, as_labels, as_sample_weight, as_targets, check_seed, check_sizes
-from ffnn.activations import ACTIVATIONS, Activation, get_activation
+from ffnn.activations import ACTIVATIONS, Activation, check_hidden, get_activation
 from ffnn.backends import get_backend
 from ffnn.backprop import Workspace, backpropagate, forward_layer
 from ffnn.costs import check_pairing, example_costs, get_cost
 from ffnn.errors import ParameterError, ParameterTypeError
 from ffnn.initializers import FORMER_NAMES, get_initializer
+from ffnn.outputs import PROBABILITY_OUTPUTS, labels_of, probabilities_of, require_finite
 
 Array = Any
 _CHUNK = 8192  # rows fed forward at a time outside training, to bound memory on large inputs
-_PROBABILITY_OUTPUTS = ("softmax", "sigmoid")
 
 
 class Network:
@@ -178,29 +178,29 @@ class Network:
     @property
     def gives_probabilities(self) -> bool:
         """Whether the outputs can be read as class probabilities (a softmax or sigmoid output layer)."""
-        return self.activations[-1].name in _PROBABILITY_OUTPUTS
+        return self.activations[-1].name in PROBABILITY_OUTPUTS
+
+    def outputs(self, X: Array) -> np.ndarray:
+        """:meth:`feedforward`, refused (:class:`ffnn.errors.NonFiniteOutputError`) when an output
+        is not finite: the outputs a result is made of (``ffnn.outputs``)."""
+        a = self.feedforward(X)
+        require_finite(a)
+        return a
 
     def predict(self, X: Array) -> np.ndarray:
-        """Class labels: the index of the most active output neuron (or a^L ≥ ½ for one output)."""
-        return _labels_of(self.feedforward(X))
+        """Class labels: the index of the most active output neuron (or a^L ≥ ½ for one output:
+        ``ffnn.outputs.labels_of``); NonFiniteOutputError where the outputs overflow."""
+        return labels_of(self.outputs(X))
 
     def predict_proba(self, X: Array) -> np.ndarray:
         """Class probabilities, shape (n, classes): a softmax output as it is; one sigmoid output as
-        the two columns (1 − a, a); several sigmoid outputs normalised to sum to 1 per row."""
-        return self.as_probabilities(self.feedforward(X))
+        the two columns (1 − a, a); several sigmoid outputs normalised to sum to 1 per row
+        (``ffnn.outputs.probabilities_of``); NonFiniteOutputError where the outputs overflow."""
+        return self.as_probabilities(self.outputs(X))
 
     def as_probabilities(self, a: np.ndarray) -> np.ndarray:
         """:meth:`predict_proba` of output activations a^L already computed (shape (n, sizes[-1]))."""
-        if not self.gives_probabilities:
-            raise ParameterError(
-                f"predict_proba needs a softmax or sigmoid output layer; this network's is "
-                f"{self.activations[-1].name!r}. Use feedforward(X) for its outputs."
-            )
-        if self.activations[-1].name == "softmax":
-            return a
-        if a.shape[1] == 1:
-            return np.concatenate([1.0 - a, a], axis=1)
-        return np.asarray(a / a.sum(axis=1, keepdims=True))  # σ ≥ the smallest normal float: no row sums to 0
+        return probabilities_of(self.activations[-1].name, a)
 
     def check_targets(self, y: Array, n: int, name: str = "y") -> np.ndarray:
         """``y`` as (n, sizes[-1]) targets of the network's dtype, checked against its cost.
@@ -221,7 +221,7 @@ class Network:
         Y = self.check_targets(y, len(X))
         w = as_sample_weight(sample_weight, len(X), np.dtype(np.float64))
         a, z = self._chunked(X)
-        correct = _labels_of(a) == as_labels(y, len(X), self.sizes[-1])
+        correct = labels_of(a) == as_labels(y, len(X), self.sizes[-1])
         costs = example_costs(self.cost_function, self.activations[-1], z, a, Y)
         if w is None:
             return np.count_nonzero(correct) / len(X), float(np.mean(costs))
@@ -296,13 +296,6 @@ def _dropout_rates(dropout: Any, input_dropout: Any, n_hidden: int) -> list[floa
     return [float(p) for p in rates]
 
 
-def _labels_of(a: np.ndarray) -> np.ndarray:
-    """Class labels from output activations: argmax, or a ≥ ½ for a single output neuron."""
-    if a.shape[1] == 1:
-        return (a[:, 0] >= 0.5).astype(np.intp)
-    return np.asarray(np.argmax(a, axis=1), dtype=np.intp)
-
-
 def _layer_activations(
     activation: str | Activation | Sequence[str | Activation],
     output_activation: str | Activation | None,
@@ -326,8 +319,8 @@ def _layer_activations(
             f"The 'activation' parameter must be an activation's name (one of {sorted(ACTIVATIONS)}), an "
             f"Activation, or a list of one per layer. Got {activation!r} instead."
         )
-    if any(a.name == "softmax" for a in layers[:-1]):
-        raise ParameterError("'softmax' is an output activation; use it as output_activation, not for a hidden layer.")
+    for a in layers[:-1]:
+        check_hidden(a.name)
     if output_activation is not None:
         layers[-1] = get_activation(output_activation, "output_activation")
     return layers

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from ffnn._files import atomic_open
-from ffnn.activations import ACTIVATIONS
+from ffnn._validation import is_finite_number
+from ffnn.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from ffnn.backends import BACKENDS
 from ffnn.costs import COSTS
 from ffnn.errors import SettingError
@@ -57,7 +58,8 @@ def _plain_sgd(s: Mapping[str, Any]) -> bool:
 class Setting:
     """One setting: its default (whose type is the setting's type), its rule and who uses it.
 
-    ``low``/``high`` bound a number (``low`` included unless ``above``; ``high`` excluded);
+    ``low``/``high`` bound a number (``low`` included unless ``above``; ``high`` excluded unless
+    ``at_most``);
     ``choices`` lists the names allowed (``former`` maps old names to them); ``used`` says when
     the setting is in force, ``used_by`` says the same in words for messages.
     """
@@ -68,6 +70,7 @@ class Setting:
     low: float | None = None
     above: bool = False
     high: float | None = None
+    at_most: bool = False
     choices: tuple[str, ...] = ()
     used: Callable[[Mapping[str, Any]], bool] | None = None
     used_by: str = ""
@@ -81,13 +84,12 @@ class Setting:
         kinds = {int: "an integer", float: "a number", str: "a name", list: "a list of integers", bool: "true or false"}
         kind = kinds[type(self.default)]
         if self.low is not None and self.high is not None:
-            return f"{kind} in [{self.low:g}, {self.high:g})"
+            return f"{kind} in {'(' if self.above else '['}{self.low:g}, {self.high:g}{']' if self.at_most else ')'}"
         if self.low is not None:
             return f"{kind} {'>' if self.above else '>='} {self.low:g}"
         return kind
 
 
-_ACTIVATION_NAMES = tuple(name for name in ACTIVATIONS if name != "softmax")
 SETTINGS = (
     Setting(
         "dataset",
@@ -137,7 +139,7 @@ SETTINGS = (
         "hidden layer sizes, e.g. 64,32: the input and output sizes come from the data ('' = use sizes)",
     ),
     Setting("standardize", False, "feed each input as (x − mean) / std of the training split (kept in the model)"),
-    Setting("activation", "sigmoid", "the hidden layers' activation", choices=_ACTIVATION_NAMES),
+    Setting("activation", "sigmoid", "the hidden layers' activation", choices=HIDDEN_ACTIVATIONS),
     Setting(
         "output_activation",
         "",
@@ -290,11 +292,13 @@ def check(values: Mapping[str, Any], spell: Callable[[str], str] = as_written) -
         setting = BY_NAME.get(key)
         if setting is None:
             raise SettingError(f"{spell(key)}: unknown setting {key!r}; known: {', '.join(BY_NAME)}.")
-        out[key] = _checked(setting, value, spell(key))
+        out[key] = check_value(setting, value, spell(key))
     return out
 
 
-def _checked(setting: Setting, value: Any, where: str) -> Any:
+def check_value(setting: Setting, value: Any, where: str) -> Any:
+    """``value`` if it is of ``setting``'s type and within its rule (an int counts as a float),
+    else SettingError: "{where} must be {rule}; got {value!r}." Every face checks a setting here."""
     kind = type(setting.default)
     if kind is bool:
         if not isinstance(value, bool):
@@ -304,7 +308,9 @@ def _checked(setting: Setting, value: Any, where: str) -> Any:
         return _hidden(value, where)
     if setting.name == "label_column" and isinstance(value, int) and not isinstance(value, bool):
         value = str(value)  # a TOML file may give the index as a number
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+    if kind in (int, float) and not is_finite_number(value):
+        raise SettingError(f"{where} must be {setting.rule()}; got {_shown(value)}.")
+    if kind is float and isinstance(value, int):
         value = float(value)
     if kind is list:
         ok = isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
@@ -320,12 +326,17 @@ def _checked(setting: Setting, value: Any, where: str) -> Any:
         in_range = value in setting.choices
     elif in_range and kind in (int, float):
         low, high = setting.low, setting.high
-        in_range = value == value and abs(value) != float("inf")  # finite
-        in_range = in_range and (low is None or (value > low if setting.above else value >= low))
-        in_range = in_range and (high is None or value < high)
+        in_range = low is None or (value > low if setting.above else value >= low)
+        in_range = in_range and (high is None or (value <= high if setting.at_most else value < high))
     if not in_range:
-        raise SettingError(f"{where} must be {setting.rule()}; got {value!r}.")
+        raise SettingError(f"{where} must be {setting.rule()}; got {_shown(value)}.")
     return value
+
+
+def _shown(value: Any) -> str:
+    """``value`` as a message shows it: its repr, an integer of many digits cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}… ({len(text)} characters)"
 
 
 def _hidden(value: Any, where: str) -> str:
