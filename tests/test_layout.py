@@ -14,8 +14,8 @@ SRC = Path(ffnn.__file__).parent
 # counted), and no module imports itself back through others.
 LAYERS = {
     1: "_arrays _blas _files _validation _version errors backends activations costs initializers backprop network "
-    "reference gradcheck perceptron metrics",
-    2: "optimizers schedules steps state callbacks training distributed checkpoint feed live",
+    "reference gradcheck perceptron metrics outputs",
+    2: "optimizers schedules steps state callbacks training distributed checkpoint feed live monitor",
     3: "serialization export images data data.arrays data.augment data.idx data.inputs data.mnist data.named "
     "data.sources data.toy",
     4: "settings recipes run experiment",

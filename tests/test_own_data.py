@@ -145,8 +145,15 @@ def test_classes_are_kept_and_validated_in_model_files(tmp_path):
     save(Network([2, 3], seed=0), tmp_path / "old.npz")  # a model without either: indices, raw inputs
     assert load(tmp_path / "old.npz").classes is None and load(tmp_path / "old.npz").standardization is None
 
-    net.classes = ["x", "y"]
-    save(net, tmp_path / "bad.npz")
+    with pytest.raises(ParameterError, match=r"'classes' must list 3 distinct class names"):
+        net.classes = ["x", "y"]  # refused when set: what cannot load is never saved (issue 19)
+    assert net.classes == ["x", "y", "z"]
+    with np.load(tmp_path / "m.npz") as archive:  # a file written otherwise, with a class too few
+        arrays = dict(archive)
+    header = json.loads(arrays["header"].tobytes())
+    header["classes"] = ["x", "y"]
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(ModelFileError, match=r"'classes' must list 3 distinct class names"):
         load(tmp_path / "bad.npz")
 

@@ -10,9 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from ffnn import playground
+from ffnn import Network, playground, serve, settings
 from ffnn.callbacks import gradient_sizes
-from ffnn.experiment import PRESETS, Config, Experiment, check_config
+from ffnn.experiment import FIELDS, PRESETS, Config, Experiment, check_config
 from ffnn.playground import Session, Sessions, create_app
 from ffnn.reference import ReferenceNetwork
 from ffnn.server import RequestError
@@ -45,20 +45,23 @@ def messages(feed):
 @pytest.mark.parametrize(
     ("body", "words"),
     [
-        ({"dataset": "iris"}, "'dataset' must be one of spirals, circles, moons, xor, four; got 'iris'"),
+        ({"dataset": "iris"}, "'dataset' must be one of 'spirals', 'circles', 'moons', 'xor', 'four'; got 'iris'"),
         ({"points": 3}, "'points' must be an integer in [4, 2000]; got 3"),
         ({"points": 2001}, "'points' must be an integer in [4, 2000]"),
         ({"points": 10.5}, "'points' must be an integer"),
         ({"noise": 0.51}, "'noise' must be a number in [0, 0.5]; got 0.51"),
         ({"noise": "a lot"}, "'noise' must be a number in [0, 0.5]"),
         ({"hidden": [8] * 9}, "'hidden' must be a list of at most 8 layer sizes"),
-        ({"hidden": [8, 17]}, "'hidden' layer sizes must each be an integer in [1, 16]; got 17"),
-        ({"hidden": [0]}, "'hidden' layer sizes must each be an integer in [1, 16]; got 0"),
+        ({"hidden": [8, 17]}, "each 'hidden' layer size must be an integer in [1, 16]; got 17"),
+        ({"hidden": [0]}, "each 'hidden' layer size must be an integer in [1, 16]; got 0"),
         ({"hidden": 8}, "'hidden' must be a list"),
-        ({"activation": "softmax"}, "'activation' must be one of sigmoid, tanh, relu, leaky_relu, identity"),
-        ({"cost": "hinge"}, "'cost' must be one of quadratic, cross_entropy, binary_cross_entropy; got 'hinge'"),
-        ({"init": "zeros"}, "'init' must be one of small_uniform, normal, scaled_normal, glorot, he"),
-        ({"optimizer": "lbfgs"}, "'optimizer' must be one of sgd, momentum, nesterov, rmsprop, adam, adamw"),
+        ({"activation": "softmax"}, "'activation' must be one of 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'identity'"),
+        ({"cost": "hinge"}, "'cost' must be one of 'quadratic', 'cross_entropy', 'binary_cross_entropy'; got 'hinge'"),
+        ({"init": "zeros"}, "'init' must be one of 'small_uniform', 'normal', 'scaled_normal', 'glorot', 'he'"),
+        (
+            {"optimizer": "lbfgs"},
+            "'optimizer' must be one of 'sgd', 'momentum', 'nesterov', 'rmsprop', 'adam', 'adamw'",
+        ),
         ({"learning_rate": 0}, "'learning_rate' must be a number in (0, 10]; got 0"),
         ({"learning_rate": 10.5}, "'learning_rate' must be a number in (0, 10]"),
         ({"batch_size": 0}, "'batch_size' must be an integer in [1, 1000]; got 0"),
@@ -78,6 +81,37 @@ def test_each_bad_field_is_a_400_naming_it_and_what_it_allows(api, body, words):
     sid = post(client, "/api/sessions")[1]["id"]
     status, answer = post(client, f"/api/sessions/{sid}/reset", body)  # a reset is checked alike
     assert status == 400 and words in answer["error"]
+
+
+def test_the_run_settings_fields_keep_their_rules_with_the_playgrounds_caps():
+    """learning_rate is the setting eta (above 0) capped at 10; the choices are the settings'; an
+    old init name reads as the one that replaced it, as it does for ``ffnn train``."""
+    eta, learning_rate = settings.BY_NAME["eta"], FIELDS["learning_rate"]
+    assert (learning_rate.low, learning_rate.above) == (eta.low, eta.above) == (0.0, True)
+    assert (learning_rate.high, learning_rate.at_most, eta.high) == (10.0, True, None)
+    for name in ("activation", "cost", "init", "optimizer"):
+        assert FIELDS[name].choices == settings.BY_NAME[name].choices
+    assert check_config({"init": "seed000"}).init == "small_uniform"
+    assert check_config({"learning_rate": 2, "points": 40}) == Config(learning_rate=2.0, points=40)
+
+
+HUGE = "1" + "0" * 400  # 10**400 as JSON text: an integer beyond float64's range
+
+
+def test_a_number_beyond_float64_is_a_400_in_the_playground_as_in_serve(api):
+    """The same 400-digit integer: a 400 naming the field and its rule on both pages (the
+    playground answered 500, an OverflowError), checked by ``is_finite_number`` in each."""
+    client, sessions = api
+    for field, rule in [("learning_rate", "a number in (0, 10]"), ("points", "an integer in [4, 2000]")]:
+        answer = client.post("/api/sessions", data=f'{{"{field}": {HUGE}}}')
+        assert answer.status_code == 400
+        assert answer.get_json() == {"error": f"'{field}' must be {rule}; got 10000000000000000000… (401 characters)."}
+    assert len(sessions) == 0
+    rows = [f"[{HUGE}{',0' * 27}]"] + ["[0" + ",0" * 27 + "]"] * 27
+    drawing = serve.create_app(Network([784, 10], seed=0)).test_client()
+    answer = drawing.post("/api/predict", data=f'{{"image": [{",".join(rows)}]}}', content_type="application/json")
+    assert answer.status_code == 400
+    assert answer.get_json() == {"error": '"image" values must be finite and in [0, 1] (white digit on black)'}
 
 
 def test_malformed_requests_and_unknown_sessions(api):

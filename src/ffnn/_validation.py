@@ -96,11 +96,19 @@ def as_inputs(X: Any, n_in: int, dtype: np.dtype[Any], name: str = "X") -> np.nd
         )
     if arr.shape[0] == 0:
         raise ParameterError(f"'{name}' must contain at least one example. Got shape {arr.shape}.")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    given = arr
+    with np.errstate(over="ignore"):  # a value beyond the dtype's range becomes inf: named below
+        arr = np.ascontiguousarray(arr, dtype=dtype)
     if not np.isfinite(arr).all():
-        bad = int(np.argwhere(~np.isfinite(arr))[0, 0])
+        row, column = (int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        value = given[row, column]
+        if np.isfinite(value):
+            raise ParameterError(
+                f"'{name}' row {row} holds {value:.4g}, beyond {np.dtype(dtype)}'s range "
+                f"(±{np.finfo(dtype).max:.3g}): rescale the inputs, or use float64."
+            )
         raise ParameterError(
-            f"'{name}' must be finite, but row {bad} contains NaN or inf. Clean or impute the data first."
+            f"'{name}' must be finite, but row {row} contains NaN or inf. Clean or impute the data first."
         )
     return arr
 

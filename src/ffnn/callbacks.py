@@ -32,6 +32,7 @@ import numpy as np
 
 from ffnn._files import atomic_open
 from ffnn.errors import ParameterError
+from ffnn.monitor import MODES, improves
 from ffnn.network import Network
 from ffnn.state import History, TrainingState
 
@@ -249,12 +250,12 @@ class EarlyStopping(Callback):
     ) -> None:
         if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
             raise ParameterError(f"The 'patience' parameter must be an integer >= 1. Got {patience!r} instead.")
-        if mode not in ("max", "min"):
+        if mode not in MODES:
             raise ParameterError(f"The 'mode' parameter must be 'max' or 'min'. Got {mode!r} instead.")
         if not isinstance(min_delta, (int, float)) or not min_delta >= 0:
             raise ParameterError(f"The 'min_delta' parameter must be a number >= 0. Got {min_delta!r} instead.")
         self.patience, self.monitor, self.restore_best = patience, monitor, restore_best
-        self.sign, self.min_delta = (1.0 if mode == "max" else -1.0), float(min_delta)
+        self.mode, self.min_delta = mode, float(min_delta)
         self.best_accuracy: float | None = None  # the best value of ``monitor`` (named for format-2 checkpoints)
         self.best_epoch: int | None = None
         self.best_parameters: list[np.ndarray] = []
@@ -267,7 +268,7 @@ class EarlyStopping(Callback):
                 f"EarlyStopping watches {self.monitor!r}, which this run does not record"
                 + (": pass validation_data= to fit." if self.monitor.startswith("validation") else ".")
             )
-        if self.best_accuracy is None or self.sign * (value - self.best_accuracy) > self.min_delta:
+        if improves(value, self.best_accuracy, self.mode, self.min_delta):  # ties keep the earlier epoch
             self.best_accuracy, self.best_epoch = value, history.epoch[-1]
             if self.restore_best:
                 self.best_parameters = network.backend.to_host(network.parameters())  # NumPy copies

@@ -19,6 +19,7 @@ Exit statuses: 0 success; 2 a mistake in the command or its input (one line, ``f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -27,7 +28,7 @@ import tempfile
 import textwrap
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -43,9 +44,12 @@ from ffnn.errors import (
     EXIT_USAGE,
     DataUnavailableError,
     FFNNError,
+    NonFiniteOutputError,
+    ParameterError,
     SettingError,
     TrainingDivergedError,
 )
+from ffnn.outputs import labels_of
 from ffnn.serialization import load
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
@@ -374,8 +378,19 @@ def _print_result(summary: dict[str, Any], out: Path, figures: bool = True) -> N
 # -- evaluate and predict --------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _model_named(model: str, *kinds: type[FFNNError]) -> Iterator[None]:
+    """An error about a model — its outputs are not finite (``ffnn.outputs``), or one of ``kinds`` — names its file."""
+    caught: tuple[type[FFNNError], ...] = (NonFiniteOutputError, *kinds)
+    try:
+        yield
+    except caught as e:
+        raise type(e)(f"{model}: {e}") from None
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    report = run.evaluate(args.model, args.dataset, args.split)
+    with _model_named(args.model):
+        report = run.evaluate(args.model, args.dataset, args.split)
     if report.mse is not None:
         print(f"{args.model} on {report.dataset} ({report.split}, {report.n} examples)")
         print(f"MSE       {report.mse:.6g}")
@@ -402,14 +417,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     label_column = str(network.metadata.get("config", {}).get("label_column", "")) or None
     names, X = read_inputs(args.inputs, network.sizes[0], label_column)
     key = "probabilities" if network.gives_probabilities else "outputs"
-    values = network.predict_proba(X) if network.gives_probabilities else network.feedforward(X)
-    labels = network.predict(X)
+    with _model_named(args.model):
+        a = network.outputs(X)
+    values = network.as_probabilities(a) if network.gives_probabilities else a
+    labels = labels_of(a)
     classes = network.classes
     results: list[dict[str, Any]] = [
         {"input": name, "label": classes[label] if classes else int(label), key: [round(float(v), 6) for v in row]}
         for name, label, row in zip(names, labels, values)
     ]
-    if network.metadata.get("config", {}).get("task") == "regression":  # targets, not classes: no label
+    if settings_table.is_regression(network.metadata.get("config", {})):  # targets, not classes: no label
         for r in results:
             del r["label"]
         if args.json:
@@ -433,7 +450,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ffnn.export import OPSET, to_onnx
 
     network = load(args.model)
-    to_onnx(network, args.out)
+    with _model_named(args.model, ParameterError):
+        to_onnx(network, args.out)
     values = "probabilities" if network.gives_probabilities else "outputs"
     print(f"{args.out}: ONNX opset {OPSET}; input 'input' (N, {network.sizes[0]}), outputs '{values}' and 'label'")
     if network.classes:

@@ -3,9 +3,10 @@ backpropagation, advanced one mini-batch at a time (the server and its sessions:
 :mod:`ffnn.playground`).
 
 A :class:`Config` names everything that decides the numbers; :func:`check_config` builds one
-from a request's JSON, each refusal a ParameterError naming the field and what it allows
-(:data:`FIELDS`, the same table the page builds its controls from). An :class:`Experiment` holds
-what the config makes:
+from a request's JSON, each field checked by :func:`ffnn.settings.check_value` against its
+:class:`ffnn.settings.Setting` in :data:`FIELDS` (the same table the page builds its controls from):
+the run settings' own rules, capped, and the playground's few of its own. An :class:`Experiment`
+holds what the config makes:
 
 - the points (:func:`make_data`): ``points`` drawn from ``seed``, half for training and half for
   testing; source 002's four examples (``four``) train and test on the same four;
@@ -28,69 +29,60 @@ from typing import Any
 
 import numpy as np
 
-from ffnn.activations import HIDDEN_ACTIVATIONS
 from ffnn.backprop import Workspace, backpropagate
 from ffnn.callbacks import rms_sizes
-from ffnn.costs import COSTS, get_cost
+from ffnn.costs import get_cost
 from ffnn.data import toy
 from ffnn.errors import ParameterError
-from ffnn.initializers import INITIALIZERS
 from ffnn.network import Network
-from ffnn.optimizers import OPTIMIZERS, get_optimizer
+from ffnn.optimizers import get_optimizer
+from ffnn.settings import BY_NAME, Setting, check_value
 from ffnn.steps import OptimizerStep
 
 GRID = 60  # the decision regions: GRID × GRID points over the data's box
 MAX_LAYERS, MAX_NEURONS = 8, 16  # hidden layers, neurons in each
 
 
-@dataclass(frozen=True)
-class Field:
-    """What a config field allows: one of ``choices``, or a number in [low, high] ((low, high] when
-    ``open_low``), an integer when ``integer``."""
-
-    choices: tuple[str, ...] = ()
-    low: float = 0.0
-    high: float = 0.0
-    integer: bool = False
-    open_low: bool = False
-
-    def describe(self) -> str:
-        if self.choices:
-            return f"one of {', '.join(self.choices)}"
-        kind, spec = ("an integer", ".0f") if self.integer else ("a number", "g")
-        return f"{kind} in {'(' if self.open_low else '['}{self.low:{spec}}, {self.high:{spec}}]"
+def _run_setting(name: str, default: Any, high: float | None = None, field: str | None = None) -> Setting:
+    """The run setting ``name`` as the playground's field ``field`` (by default ``name``): its rule,
+    with the playground's default and, for a number, the playground's cap ``high`` (included)."""
+    setting = dataclasses.replace(BY_NAME[name], name=field or name, default=default)
+    return setting if high is None else dataclasses.replace(setting, high=high, at_most=True)
 
 
 FIELDS = {
-    "dataset": Field(("spirals", "circles", "moons", "xor", "four")),
-    "points": Field(low=4, high=2000, integer=True),
-    "noise": Field(low=0.0, high=0.5),
-    "hidden": Field(low=1, high=MAX_NEURONS, integer=True),  # each layer's; at most MAX_LAYERS of them
-    "activation": Field(HIDDEN_ACTIVATIONS),
-    "cost": Field(tuple(COSTS)),
-    "init": Field(tuple(INITIALIZERS)),
-    "optimizer": Field(tuple(OPTIMIZERS)),
-    "learning_rate": Field(low=0.0, high=10.0, open_low=True),
-    "batch_size": Field(low=1, high=1000, integer=True),  # and at most the training points
-    "seed": Field(low=0, high=2**32 - 1, integer=True),
+    "dataset": Setting(
+        "dataset", "spirals", "the points' shape", choices=("spirals", "circles", "moons", "xor", "four")
+    ),
+    "points": Setting("points", 400, "points drawn, half to train on", low=4, high=2000, at_most=True),
+    "noise": Setting("noise", 0.1, "how far the points stray from their shape", low=0.0, high=0.5, at_most=True),
+    # one layer's size, MAX_LAYERS layers at most; not named "hidden", which check_value reads as the run's "64,32"
+    "hidden": Setting("hidden_size", 8, "neurons in a hidden layer", low=1, high=MAX_NEURONS, at_most=True),
+    "activation": _run_setting("activation", "tanh"),
+    "cost": _run_setting("cost", "cross_entropy"),
+    "init": _run_setting("init", "glorot"),
+    "optimizer": _run_setting("optimizer", "sgd"),
+    "learning_rate": _run_setting("eta", 0.3, high=10.0, field="learning_rate"),
+    "batch_size": _run_setting("batch_size", 10, high=1000),  # and at most the training points
+    "seed": _run_setting("seed", 0, high=2**32 - 1),
 }
 
 
 @dataclass(frozen=True)
 class Config:
-    """Everything that decides an experiment's numbers (see :data:`FIELDS` for what each allows)."""
+    """Everything that decides an experiment's numbers (:data:`FIELDS` gives each its default and rule)."""
 
-    dataset: str = "spirals"
-    points: int = 400
-    noise: float = 0.1
-    hidden: tuple[int, ...] = (8, 8)
-    activation: str = "tanh"
-    cost: str = "cross_entropy"
-    init: str = "glorot"
-    optimizer: str = "sgd"
-    learning_rate: float = 0.3
-    batch_size: int = 10
-    seed: int = 0
+    dataset: str = FIELDS["dataset"].default
+    points: int = FIELDS["points"].default
+    noise: float = FIELDS["noise"].default
+    hidden: tuple[int, ...] = (FIELDS["hidden"].default,) * 2
+    activation: str = FIELDS["activation"].default
+    cost: str = FIELDS["cost"].default
+    init: str = FIELDS["init"].default
+    optimizer: str = FIELDS["optimizer"].default
+    learning_rate: float = FIELDS["learning_rate"].default
+    batch_size: int = FIELDS["batch_size"].default
+    seed: int = FIELDS["seed"].default
 
     def as_json(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "hidden": list(self.hidden)}
@@ -120,47 +112,32 @@ def training_points(config: Config) -> int:
 
 def check_config(raw: Any, base: Config | None = None) -> Config:
     """``base`` (by default the defaults) with the fields of the JSON object ``raw`` changed, each
-    checked against :data:`FIELDS`."""
+    checked by :func:`ffnn.settings.check_value` against its setting in :data:`FIELDS` (an old
+    ``init`` name reads as its successor), and ``batch_size`` at most the training points."""
     if not isinstance(raw, dict):
         raise ParameterError(f"the config must be a JSON object with some of the fields {', '.join(FIELDS)}")
     unknown = sorted(set(raw) - set(FIELDS))
     if unknown:
         raise ParameterError(f"unknown config field {unknown[0]!r}; the fields are {', '.join(FIELDS)}")
-    values = {name: _checked(name, value) for name, value in raw.items() if name != "hidden"}
+    values = {name: check_value(FIELDS[name], value, repr(name)) for name, value in raw.items() if name != "hidden"}
     if "hidden" in raw:
         values["hidden"] = _checked_layers(raw["hidden"])
     config = dataclasses.replace(base or Config(), **values)
-    if config.batch_size > training_points(config):
+    most = training_points(config)
+    if config.batch_size > most:
+        rule = dataclasses.replace(FIELDS["batch_size"], high=most).rule()
         raise ParameterError(
-            f"'batch_size' must be an integer in [1, {training_points(config)}] (the training points: "
-            f"{'all four' if config.dataset == 'four' else 'half of points'}); got {config.batch_size}"
+            f"'batch_size' must be {rule} (the training points: "
+            f"{'all four' if config.dataset == 'four' else 'half of points'}); got {config.batch_size}."
         )
     return config
 
 
-def _checked(name: str, value: Any) -> Any:
-    field = FIELDS[name]
-    if field.choices:
-        if value not in field.choices:
-            raise ParameterError(f"{name!r} must be {field.describe()}; got {value!r}")
-        return value
-    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not number or (field.integer and value != int(value)) or not _in_range(field, value):
-        raise ParameterError(f"{name!r} must be {field.describe()}; got {value!r}")
-    return int(value) if field.integer else float(value)
-
-
-def _in_range(field: Field, value: float) -> bool:
-    return (value > field.low if field.open_low else value >= field.low) and value <= field.high
-
-
 def _checked_layers(value: Any) -> tuple[int, ...]:
+    """``hidden``: a list of at most MAX_LAYERS layer sizes, each checked against ``FIELDS["hidden"]``."""
     if not isinstance(value, list) or len(value) > MAX_LAYERS:
         raise ParameterError(f"'hidden' must be a list of at most {MAX_LAYERS} layer sizes; got {value!r}")
-    for size in value:
-        if not (isinstance(size, int) and not isinstance(size, bool) and _in_range(FIELDS["hidden"], size)):
-            raise ParameterError(f"'hidden' layer sizes must each be {FIELDS['hidden'].describe()}; got {size!r}")
-    return tuple(value)
+    return tuple(check_value(FIELDS["hidden"], size, "each 'hidden' layer size") for size in value)
 
 
 def make_data(config: Config) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:

@@ -23,8 +23,12 @@ first, (x − mean) / std, and two outputs:
   output as it is, one sigmoid output as the two columns (1 − a, a), several sigmoid outputs
   normalised to sum to 1; for a network whose outputs are not probabilities (identity, tanh,
   relu, leaky_relu output layers: regression), its raw outputs a^L, named ``outputs`` instead;
-- ``label`` (int64, (N,)): what :meth:`Network.predict` gives — the index of the largest output,
-  or a^L ≥ ½ for a single output neuron. The class names are in the model's metadata.
+- ``label`` (int64, (N,)): what :meth:`Network.predict` gives (``ffnn.outputs.labels_of``, built as
+  nodes) — the index of the largest output, the first of equal ones, or 1 where a^L ≥ ½ for a
+  single output neuron. The class names are in the model's metadata.
+
+A network the float32 graph cannot compute is refused: a parameter beyond float32's range, or
+outputs that are not finite for the probe inputs x = 0 and x = 1.
 
 The model is float32 whatever the network's dtype: a float64 network's parameters are rounded to
 float32. The model's ``doc_string`` describes it; its ``metadata_props`` hold ``ffnn_version``,
@@ -44,8 +48,9 @@ import numpy as np
 from ffnn._files import atomic_open
 from ffnn._version import __version__
 from ffnn.activations import Activation, LeakyReLU, _exp_limit
-from ffnn.errors import ExtraNotInstalledError, ParameterError, ParameterTypeError
+from ffnn.errors import ExtraNotInstalledError, NonFiniteOutputError, ParameterError, ParameterTypeError
 from ffnn.network import Network, check_standardization
+from ffnn.outputs import require_finite
 
 OPSET = 13  # the ONNX operator set the exported graph uses (default domain)
 INPUT = "input"
@@ -68,8 +73,6 @@ def to_onnx(
     ``standardization``, which a model trained with ``--standardize`` carries). See the module docstring for the graph.
     """
     network, class_names = _network_and_classes(model, class_names)
-    if standardize is None and network.standardization is not None:  # the model's own, from its file
-        standardize = network.standardization
     onnx_model = build_onnx(network, class_names, standardize)
     with atomic_open(path) as f:
         f.write(onnx_model.SerializeToString())
@@ -78,14 +81,26 @@ def to_onnx(
 def build_onnx(
     network: Network, class_names: Sequence[str] | None = None, standardize: tuple[Any, Any] | None = None
 ) -> Any:
-    """The ``onnx.ModelProto`` that :func:`to_onnx` writes, checked by ``onnx.checker`` (full check)."""
+    """The ``onnx.ModelProto`` that :func:`to_onnx` writes, checked by ``onnx.checker`` (full check),
+    and refused when the float32 graph cannot compute what the network does: a parameter beyond
+    float32's range, or outputs that are not finite (``ffnn.outputs``) for the probe inputs
+    x = 0 and x = 1 (:data:`PROBES`)."""
     onnx, helper, numpy_helper = _import_onnx()
     n_in, n_out = network.sizes[0], network.sizes[-1]
     names = _class_names(network, class_names)
     g = _Graph(helper, numpy_helper)
     a = INPUT
+    if standardize is None:
+        standardize = network.standardization  # the model's own, from its file
+    else:
+        check_standardization(standardize, n_in, "standardize")
     if standardize is not None:
-        mean, std = check_standardization(standardize, n_in, "standardize")
+        mean, std = (np.asarray(v, dtype=np.float64) for v in standardize)
+        if (std.astype(np.float32) == 0).any():
+            raise ParameterError(
+                f"the standardisation's std of input {int(np.argmax(std.astype(np.float32) == 0))} is below "
+                "float32's smallest number, in which the ONNX graph divides by it: it cannot be exported."
+            )
         g.node("Sub", [a, g.constant("input_mean", mean)], "centered")
         a = g.node("Div", ["centered", g.constant("input_std", std)], "x")
     last = len(network.weights)
@@ -117,7 +132,24 @@ def build_onnx(
     )
     helper.set_model_props(model, _metadata(network, values_name, names, standardize is not None))
     onnx.checker.check_model(model, full_check=True)
+    _require_finite_outputs(model, n_in)
     return model
+
+
+PROBES = (0.0, 1.0)  # the inputs x = (v, …, v) whose outputs an exported graph must give as finite numbers
+
+
+def _require_finite_outputs(model: Any, n_in: int) -> None:
+    """Run the graph (ONNX's reference evaluator) on the :data:`PROBES`; refuse outputs that are not finite."""
+    from onnx.reference import ReferenceEvaluator
+
+    probes = np.repeat(np.asarray(PROBES, dtype=np.float32)[:, None], n_in, axis=1)
+    with np.errstate(all="ignore"):  # an overflow shows as non-finite values, refused below
+        values: Any = ReferenceEvaluator(model).run(None, {INPUT: probes})
+    try:
+        require_finite(values[0])
+    except NonFiniteOutputError as e:
+        raise NonFiniteOutputError(f"cannot export it: in float32 (the ONNX graph's type), {e}") from None
 
 
 class _Graph:
@@ -133,8 +165,16 @@ class _Graph:
         return output
 
     def constant(self, name: str, value: Any, dtype: Any = np.float32) -> str:
-        if all(t.name != name for t in self.initializers):
-            self.initializers.append(self.numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        if any(t.name == name for t in self.initializers):
+            return name
+        with np.errstate(over="ignore"):
+            array = np.asarray(value, dtype=dtype)
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ParameterError(
+                f"'{name}' holds values beyond {array.dtype}'s range (±{np.finfo(array.dtype).max:.3g}), the type "
+                "of the ONNX graph: this network cannot be exported."
+            )
+        self.initializers.append(self.numpy_helper.from_array(array, name))
         return name
 
 

@@ -98,7 +98,7 @@ class Network:
         rng = np.random.default_rng(check_seed(seed))
         self.init = FORMER_NAMES.get(init, init)  # a model read under a former name is saved under the new one
         self.metadata: dict[str, Any] = {}  # training settings and results, kept in model files
-        self.classes: list[str] | None = None  # the class names, output neuron by neuron (model files keep them)
+        self._classes: list[str] | None = None
         self._standardization: tuple[np.ndarray, np.ndarray] | None = None
         self.dropout = _dropout_rates(dropout, input_dropout, len(self.sizes) - 2)
         self.weights: list[Array] = []  # arrays of the backend
@@ -124,6 +124,16 @@ class Network:
     # -- inputs --------------------------------------------------------------------------------
 
     @property
+    def classes(self) -> list[str] | None:
+        """The class names, one per class — per output neuron, or 2 for a single one — (model
+        files keep them); None: the labels are the class indices."""
+        return self._classes
+
+    @classes.setter
+    def classes(self, value: Sequence[Any] | None) -> None:
+        self._classes = None if value is None else check_classes(value, self.sizes[-1])
+
+    @property
     def standardization(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(mean, std) of the inputs, applied as (x − mean) / std by every public entry point; or None."""
         return self._standardization
@@ -133,7 +143,7 @@ class Network:
         if value is None:
             self._standardization = None
             return
-        mean, std = check_standardization(value, self.sizes[0], "standardization")
+        mean, std = check_standardization(value, self.sizes[0], "standardization", self.dtype)
         self._standardization = (mean.astype(self.dtype), std.astype(self.dtype))
 
     def _inputs(self, X: Array, name: str = "X") -> np.ndarray:
@@ -260,8 +270,26 @@ class Network:
         return [p for w, b in zip(self.weights, self.biases) for p in (w, b)]
 
 
-def check_standardization(value: Any, n_in: int, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, std) as float64 arrays of ``n_in`` values each, finite, std > 0; errors name ``name``."""
+def check_classes(value: Any, n_out: int) -> list[str]:
+    """``value`` as a network's class names: a list of distinct names (str() of each), one per class
+    of an output layer of ``n_out`` neurons (2 for a single neuron: its classes 0 and 1)."""
+    count = 2 if n_out == 1 else n_out
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        raise ParameterTypeError(f"The 'classes' parameter must be a list of {count} class names. Got {value!r}.")
+    names = [str(c) for c in value]
+    if len(names) != count or len(set(names)) != count:
+        raise ParameterError(
+            f"'classes' must list {count} distinct class names, one per class of the output layer "
+            f"({n_out} neuron{'s' * (n_out > 1)}). Got {len(names)}: {names[:12]!r}."
+        )
+    return names
+
+
+def check_standardization(
+    value: Any, n_in: int, name: str, dtype: np.dtype[Any] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) as float64 arrays of ``n_in`` values each, finite, std > 0 — also once rounded to
+    ``dtype`` (a std of 1e-300 is 0 in float32); errors name ``name``."""
     try:
         mean, std = (np.asarray(v, dtype=np.float64) for v in value)
     except (TypeError, ValueError) as e:
@@ -273,6 +301,16 @@ def check_standardization(value: Any, n_in: int, name: str) -> tuple[np.ndarray,
         )
     if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
         raise ParameterError(f"The '{name}' parameter needs a finite mean and a finite std > 0 for every input.")
+    if dtype is not None:
+        with np.errstate(over="ignore"):
+            low = (std.astype(dtype) == 0) | ~np.isfinite(std.astype(dtype)) | ~np.isfinite(mean.astype(dtype))
+        if low.any():
+            i = int(np.flatnonzero(low)[0])
+            raise ParameterError(
+                f"The '{name}' parameter's input {i} (mean {mean[i]:.4g}, std {std[i]:.4g}) is beyond the range of "
+                f"{np.dtype(dtype)}, the network's dtype (±{np.finfo(dtype).max:.3g}, std at least "
+                f"{np.finfo(dtype).smallest_subnormal:.3g}): rescale that input, or use float64."
+            )
     return mean, std
 
 

@@ -15,8 +15,9 @@ A session is one tab's experiment, with a thread that trains while it plays and 
 
 The API (JSON bodies and answers; every refusal ``{"error": ...}`` with a 4xx status):
 
-- ``GET /api/options`` → the fields, each with its choices or range (``FIELDS``), the defaults
-  and the limits; ``GET /api/presets`` → ``{"presets": [{"name", "config"}]}``;
+- ``GET /api/options`` → the fields, each with its choices or range (from its setting in
+  ``ffnn.experiment.FIELDS``), the defaults and the limits; ``GET /api/presets`` →
+  ``{"presets": [{"name", "config"}]}``;
 - ``POST /api/sessions`` with a config (any fields; the rest default) → ``{"id", "config", ...}``;
   503 when ``MAX_SESSIONS`` are open;
 - ``GET /api/sessions/ID/events``: the feed;
@@ -51,6 +52,7 @@ from ffnn.server import (
     run_until_interrupted,
     warn_if_public,
 )
+from ffnn.settings import Setting
 
 FRAMES_PER_SECOND = 15
 MAX_CURVE = 1000  # cost-curve points kept; past it, every second one is dropped
@@ -246,14 +248,24 @@ class Sessions:
 
 
 def options() -> dict[str, Any]:
-    """The fields the page builds its controls from: choices or range of each, defaults, limits."""
-    fields = {
-        name: {"choices": list(f.choices)}
-        if f.choices
-        else {"low": f.low, "high": f.high, "integer": f.integer, "open_low": f.open_low, "allowed": f.describe()}
-        for name, f in FIELDS.items()
-    }
+    """The fields the page builds its controls from (:func:`control`), defaults, limits."""
+    fields = {name: control(setting) for name, setting in FIELDS.items()}
     return {"fields": fields, "defaults": Config().as_json(), "max_layers": MAX_LAYERS, "max_sessions": MAX_SESSIONS}
+
+
+def control(setting: Setting) -> dict[str, Any]:
+    """What the page needs of a field's setting: ``{"choices"}``, or a number's ``low`` and ``high``,
+    whether it is an ``integer``, whether ``low`` is excluded (``open_low``), and the rule in words
+    (``allowed``)."""
+    if setting.choices:
+        return {"choices": list(setting.choices)}
+    return {
+        "low": setting.low,
+        "high": setting.high,
+        "integer": type(setting.default) is int,
+        "open_low": setting.above,
+        "allowed": setting.rule(),
+    }
 
 
 def parse_config(body: bytes, base: Config | None = None) -> Config:

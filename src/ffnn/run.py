@@ -46,12 +46,14 @@ from ffnn.callbacks import (
 )
 from ffnn.data import named
 from ffnn.data.augment import Augment
-from ffnn.errors import ModelFileError, ParameterError, RunFolderError, TrainingDivergedError
+from ffnn.errors import ModelFileError, NonFiniteOutputError, ParameterError, RunFolderError, TrainingDivergedError
 from ffnn.feed import Feed
 from ffnn.live import LiveView
 from ffnn.metrics import confusion_matrix, per_class_accuracy
+from ffnn.monitor import best_epoch
 from ffnn.network import Network
 from ffnn.serialization import load, save
+from ffnn.settings import is_regression
 from ffnn.state import History
 from ffnn.training import count_batches, fit
 
@@ -219,12 +221,18 @@ def _start_folder(folder: Path, overwrite: bool, settings: Mapping[str, Any], re
 
 def load_data(settings: Mapping[str, Any], classes: list[str] | None = None) -> named.Splits:
     """The data set a resolved settings table names, split as it says."""
-    return named.for_run(settings, classes, settings["dtype"])
+    return data_of_run(settings, classes, settings["dtype"])
 
 
-def is_regression(settings: Mapping[str, Any]) -> bool:
-    """Whether the run fits real-valued targets (``task = 'regression'``) rather than classes."""
-    return settings.get("task") == "regression"
+def data_of_run(config: Mapping[str, Any], classes: list[str] | None = None, dtype: str = "float32") -> named.Splits:
+    """The data of the run whose settings (``config.toml``, or a model's ``metadata["config"]``)
+    are ``config``, split as that run split it (``settings.of_run``: those it lacks as it ran)."""
+    s = settings_table.of_run(config)
+    return named.load(
+        s["dataset"], s["validation"], s["seed"], dtype,
+        label=named.label_column(s["label_column"]) if named.is_csv(s["dataset"]) else None,
+        test_fraction=s["test_fraction"], classes=classes, test_file=s["test"], regression=is_regression(s),
+    )  # fmt: skip
 
 
 def resolve_sizes(settings: Mapping[str, Any], data: named.Splits) -> dict[str, Any]:
@@ -400,7 +408,10 @@ def _fit(
     summary["processes"] = 1 if comm is None else int(comm.Get_size())  # data-parallel over MPI: K ranks
     if is_regression(settings):  # accuracy means nothing here: MSE and R² of the test split instead
         summary.update(final_test_accuracy=None, best_test=None, task="regression")
-        summary.update(_regression_scores(network, data.test) if data.test is not None else {})
+        try:
+            summary.update(_regression_scores(network, data.test) if data.test is not None else {})
+        except NonFiniteOutputError:  # the trained model overflows on the test split: it has no scores (kept)
+            summary.update(test_mse=None, test_r2=None)
     network.metadata = {"config": dict(settings), "summary": summary}
     save(network, folder / "model.npz")
     with atomic_open(folder / "summary.json") as f:
@@ -437,7 +448,7 @@ def _regression_scores(network: Network, test: named.Split) -> dict[str, float]:
     """The test split's mean squared error (over every target) and R² (1 − SSE / SST, averaged over targets)."""
     X, Y = test
     Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
-    A = np.asarray(network.feedforward(X), dtype=np.float64)
+    A = np.asarray(network.outputs(X), dtype=np.float64)
     sse, sst = ((A - Y) ** 2).sum(axis=0), ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
     r2 = np.where(sst > 0, 1.0 - sse / np.where(sst > 0, sst, 1.0), 0.0)
     return {"test_mse": float(((A - Y) ** 2).mean()), "test_r2": float(r2.mean())}
@@ -507,11 +518,8 @@ def _prepare_folder(folder: Path, settings: Mapping[str, Any], recipe: str | Non
 
 def _summary(history: History, settings: Mapping[str, Any], recipe: str | None, seconds: float) -> dict[str, Any]:
     def best(values: list[float | None]) -> dict[str, Any] | None:
-        scored = [(v, e) for v, e in zip(values, history.epoch) if v is not None]
-        if not scored:
-            return None
-        value, epoch = max(scored)
-        return {"accuracy": value, "epoch": epoch}
+        found = best_epoch(values, history.epoch)  # ties: the earliest epoch, as early stopping decides
+        return None if found is None else {"accuracy": found[0], "epoch": found[1]}
 
     done = bool(history.epoch)
     return {
@@ -554,14 +562,14 @@ def evaluate(model: str | Path, dataset: str | None = None, split: str = "test")
     """Score the model file ``model`` (or a run folder's model.npz) on ``split`` of ``dataset``
     (default: the one it was trained on, with its validation split)."""
     network = load(Path(model) / "model.npz" if Path(model).is_dir() else model)
-    config = network.metadata.get("config", {})
-    name = dataset or config.get("dataset", "mnist")
-    label = named.label_column(config.get("label_column", "")) if name.lower().endswith(".csv") else None
+    config = settings_table.of_run(network.metadata.get("config", {}))
+    name = dataset or config["dataset"]
     regression = is_regression(config)
     if dataset is None:  # the run's own data, split as it was
-        data = named.for_run(config, network.classes)
+        data = data_of_run(config, network.classes)
     else:
-        data = named.load(name, 0, config.get("seed", 0), label=label, classes=network.classes, regression=regression)
+        label = named.label_column(config["label_column"]) if named.is_csv(name) else None
+        data = named.load(name, 0, config["seed"], label=label, classes=network.classes, regression=regression)
         if data.test is None and named.is_file(name):  # a file of its own: all of it is the test
             data = named.Splits(data.train, None, data.train, data.classes)
     if data.classes is not None and network.classes is None:
@@ -582,6 +590,7 @@ def evaluate(model: str | Path, dataset: str | None = None, split: str = "test")
             name, split, len(y), float("nan"), network.cost(X, y), network.cost_function.name, np.zeros((0, 0), int),
             mse=scores["test_mse"], r2=scores["test_r2"],
         )  # fmt: skip
+    predicted = network.predict(X)  # refused first if the outputs are not finite (ffnn.outputs)
     accuracy, cost = network.score(X, y)
-    confusion = confusion_matrix(y, network.predict(X), max(network.sizes[-1], 2))
+    confusion = confusion_matrix(y, predicted, max(network.sizes[-1], 2))
     return Evaluation(name, split, len(y), accuracy, cost, network.cost_function.name, confusion, network.classes)

@@ -22,6 +22,7 @@ from typing import Any
 from ffnn._validation import check_number
 from ffnn.callbacks import Callback
 from ffnn.errors import ParameterError
+from ffnn.monitor import improves
 from ffnn.network import Network
 from ffnn.optimizers import Schedule
 from ffnn.state import History
@@ -102,7 +103,7 @@ class HalveOnPlateau(Callback):
         if accuracy is None:
             raise ParameterError("HalveOnPlateau needs validation data: pass validation_data= to fit.")
         self.history.append(self.value)
-        if self.best is None or accuracy > self.best:
+        if improves(accuracy, self.best):  # ties keep the earlier epoch (ffnn.monitor)
             self.best, self.waited = accuracy, 0
             return False
         self.waited += 1

@@ -37,7 +37,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ from ffnn._version import __version__
 from ffnn.activations import LeakyReLU
 from ffnn.backends import get_backend
 from ffnn.errors import ModelFileError, ParameterError, ParameterTypeError
-from ffnn.network import Network
+from ffnn.network import Network, check_classes, check_standardization
 
 FORMAT = "ffnn-model"
 FORMAT_VERSION = 2  # 2: a model with a ``standardization``, which a reader of format 1 would ignore
@@ -57,11 +57,53 @@ _SLACK = 1 << 16  # bytes an archive may hold beyond its arrays' data (the .npy 
 
 
 def save(network: Network, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None) -> None:
-    """Write ``network`` and JSON-serialisable ``metadata`` (default: ``network.metadata``) to ``path``, atomically."""
+    """Write ``network`` and JSON-serialisable ``metadata`` (default: ``network.metadata``) to ``path``, atomically.
+
+    The model is checked first as :func:`load` checks a file — the same header rules, every
+    array finite — so what saves always loads; a model that could not be loaded back is refused
+    (ParameterError), naming what is wrong, and nothing is written."""
     metadata = network.metadata if metadata is None else metadata
     problem = metadata_problem(metadata)
     if problem:
         raise ParameterError(f"The 'metadata' parameter breaks the model file's rule: {problem}.")
+    header = _header_of(network, metadata)
+    try:
+        text = json.dumps(header, default=_plain)
+    except (TypeError, ValueError) as e:
+        raise ParameterTypeError(f"The 'metadata' parameter must be JSON-serialisable: {e}.") from e
+    arrays: dict[str, Any] = {"header": np.frombuffer(text.encode(), dtype=np.uint8)}
+    for l, (w, b) in enumerate(zip(network.weights, network.biases), start=1):
+        arrays[f"w{l}"], arrays[f"b{l}"] = network.backend.to_numpy(w), network.backend.to_numpy(b)
+    problem = model_problem(header, arrays)
+    if problem:
+        raise ParameterError(
+            f"This network cannot be saved, as a model file holding it could not be loaded: {problem}."
+        )
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    with atomic_open(path) as f:
+        f.write(buffer.getvalue())
+
+
+def model_problem(header: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> str:
+    """What keeps a model — its header and its arrays ``w1, b1, …`` — from loading, or "" if nothing:
+    the one validity check, run by :func:`save` on what it would write and by :func:`load` on what it reads."""
+    problem = _header_problems(header)
+    if problem:
+        return f"its header is malformed: {problem}"
+    if len(arrays["header"]) > _MAX_HEADER:
+        return (
+            f"its header takes {len(arrays['header']):,} bytes, more than {_MAX_HEADER:,} (the metadata is too large)"
+        )
+    for name, array in arrays.items():
+        problem = _array_problem(name, array)
+        if problem:
+            return problem
+    return ""
+
+
+def _header_of(network: Network, metadata: Any) -> dict[str, Any]:
+    """The JSON header a model file of ``network`` holds (see the module docstring)."""
     activations = [{"name": a.name, **({"slope": a.slope} if hasattr(a, "slope") else {})} for a in network.activations]
     header: dict[str, Any] = {
         "format": FORMAT,
@@ -77,21 +119,11 @@ def save(network: Network, path: str | os.PathLike[str], metadata: dict[str, Any
         "metadata": metadata,
     }
     if network.classes is not None:
-        header["classes"] = [str(c) for c in network.classes]
+        header["classes"] = network.classes
     if network.standardization is not None:
         mean, std = network.standardization
         header["standardization"] = {"mean": mean.tolist(), "std": std.tolist()}
-    try:
-        text = json.dumps(header, default=_plain)
-    except (TypeError, ValueError) as e:
-        raise ParameterTypeError(f"The 'metadata' parameter must be JSON-serialisable: {e}.") from e
-    arrays: dict[str, Any] = {"header": np.frombuffer(text.encode(), dtype=np.uint8)}
-    for l, (w, b) in enumerate(zip(network.weights, network.biases), start=1):
-        arrays[f"w{l}"], arrays[f"b{l}"] = network.backend.to_numpy(w), network.backend.to_numpy(b)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    with atomic_open(path) as f:
-        f.write(buffer.getvalue())
+    return header
 
 
 def _plain(value: Any) -> Any:
@@ -139,7 +171,7 @@ def load(path: str | os.PathLike[str], backend: str = "numpy", device: str | Non
     net.weights = [on.asarray(arrays[f"w{l}"]) for l in range(1, len(sizes))]
     net.biases = [on.asarray(arrays[f"b{l}"]) for l in range(1, len(sizes))]
     net.metadata = header["metadata"]
-    net.classes = header.get("classes")
+    net.classes = header.get("classes")  # both checked with the header, by the setters' own rules
     if "standardization" in header:
         net.standardization = (header["standardization"]["mean"], header["standardization"]["std"])
     return net
@@ -229,37 +261,37 @@ def _header_problems(header: dict[str, Any]) -> str:
     if "input_dropout" in header and not _rate(header["input_dropout"]):
         return f"'input_dropout' must be a rate in [0, 1), got {header['input_dropout']!r}"
     classes = header.get("classes")
-    count = 2 if sizes[-1] == 1 else sizes[-1]
-    if "classes" in header and not (
-        isinstance(classes, list)
-        and len(classes) == count
-        and all(isinstance(c, str) for c in classes)
-        and len(set(classes)) == len(classes)
-    ):
-        return f"'classes' must list {count} distinct class names (one per class), got {classes!r}"
-    if "standardization" in header and not _standardization_ok(header["standardization"], sizes[0]):
+    if "classes" in header and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+        return f"'classes' must be a list of class names (strings), got {classes!r}"
+    standardization: Any = header.get("standardization")
+    if "standardization" in header and not _standardization_shape(standardization, sizes[0]):
         return (
             f"'standardization' must be {{'mean': [...], 'std': [...]}} with {sizes[0]} finite numbers each "
             "(one per input) and every std > 0"
         )
+    try:  # the network's own rules for these, as its setters apply them
+        if "classes" in header:
+            check_classes(classes, sizes[-1])
+        if "standardization" in header:
+            pair = (standardization["mean"], standardization["std"])
+            check_standardization(pair, sizes[0], "standardization", np.dtype(header["dtype"]))
+    except (ValueError, TypeError) as e:
+        return str(e).rstrip(".")
     if "metadata" not in header:
         return "'metadata' is missing (an object, {} when there is none)"
     return metadata_problem(header["metadata"])
 
 
-def _standardization_ok(value: Any, n_in: int) -> bool:
+def _standardization_shape(value: Any, n_in: int) -> bool:
+    """Whether ``value`` is {"mean": [...], "std": [...]}, ``n_in`` JSON numbers each (their rule: the network's)."""
     if not (isinstance(value, dict) and set(value) == {"mean", "std"}):
         return False
-    for key in ("mean", "std"):
-        numbers = value[key]
-        if not (isinstance(numbers, list) and len(numbers) == n_in):
-            return False
-        for v in numbers:
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-                return False
-            if key == "std" and v <= 0:
-                return False
-    return True
+    return all(
+        isinstance(value[key], list)
+        and len(value[key]) == n_in
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value[key])
+        for key in ("mean", "std")
+    )
 
 
 def _rate(value: Any, low_open: bool = False) -> bool:
@@ -313,6 +345,14 @@ def _array(path: Path, archive: Any, name: str) -> np.ndarray:
         array = archive[name]
     except Exception as e:  # zip and npy layers raise many types for a damaged member
         raise ModelFileError(f"{path}: array {name!r} cannot be read ({e}).") from e
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise ModelFileError(f"{path}: array {name!r} contains NaN or inf.")
+    problem = _array_problem(name, array)
+    if problem:
+        raise ModelFileError(f"{path}: {problem}.")
     return np.ascontiguousarray(array)
+
+
+def _array_problem(name: str, array: np.ndarray) -> str:
+    """What is wrong with a model's array ``name`` (NaN or inf in it), or ""."""
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        return f"array {name!r} contains NaN or inf"
+    return ""

@@ -26,10 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from ffnn.errors import ParameterError
+from ffnn._validation import is_finite_number
+from ffnn.errors import NonFiniteOutputError, ParameterError
 from ffnn.feed import Feed
 from ffnn.images import mnist_like
 from ffnn.network import Network
+from ffnn.outputs import labels_of, require_finite
 from ffnn.server import (
     RequestError,
     Streams,
@@ -58,18 +60,17 @@ HEAVY_WAIT = 10.0  # ... this many seconds at most, then get 503
 
 
 def predict(network: Network, image: np.ndarray) -> dict[str, Any]:
-    """The answer for one 28×28 image in [0, 1]: label, output probabilities, hidden activations."""
-    with np.errstate(all="ignore"):  # an overflow is caught below, as non-finite values
+    """The answer for one 28×28 image in [0, 1]: label, output probabilities, hidden activations
+    (``ffnn.outputs``' rules, as every face: activations that overflow are refused with 422)."""
+    with np.errstate(all="ignore"):  # an overflow is refused below, as non-finite values
         *hidden, output = network.layer_outputs(image.reshape(1, -1))  # one pass: every layer's activations
-        probabilities = network.as_probabilities(output)[0]
-    if not (np.isfinite(probabilities).all() and all(np.isfinite(a).all() for a in hidden)):
-        raise RequestError(
-            "the model's activations overflow for this image (they are not finite numbers), so it has no answer; "
-            "its weights are too large for its dtype",
-            422,
-        )
+    try:
+        require_finite(*hidden, output)
+    except NonFiniteOutputError as e:
+        raise RequestError(str(e), 422) from None
+    probabilities = network.as_probabilities(output)[0]
     return {
-        "label": int(np.argmax(probabilities)),
+        "label": int(labels_of(output)[0]),
         "probabilities": [round(float(p), 6) for p in probabilities],
         "activations": [[round(float(v), 5) for v in a[0]] for a in hidden],
         "input": [[round(float(v), 4) for v in row] for row in image.reshape(28, 28)],
@@ -80,7 +81,9 @@ def predict(network: Network, image: np.ndarray) -> dict[str, Any]:
 
 
 def image_from_json(payload: Any) -> np.ndarray:
-    """``{"image": 28×28 nested list of numbers in [0, 1]}`` as an array, or RequestError."""
+    """``{"image": 28×28 nested list of numbers in [0, 1]}`` as an array, or RequestError; each
+    value a finite number as :func:`ffnn._validation.is_finite_number` tests it (an integer of 400
+    digits is not one)."""
     if not isinstance(payload, dict) or "image" not in payload:
         raise RequestError('the JSON body must be an object with an "image" field (28×28 numbers in [0, 1])')
     rows = payload["image"]
@@ -88,14 +91,9 @@ def image_from_json(payload: Any) -> np.ndarray:
         raise RequestError('"image" must be a list of 28 rows of 28 numbers')
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for r in rows for v in r):
         raise RequestError('"image" must hold numbers only')
-    out_of_range = RequestError('"image" values must be finite and in [0, 1] (white digit on black)')
-    try:
-        image = np.array(rows, dtype=np.float64)
-    except OverflowError:  # an integer beyond float64, such as 10**400
-        raise out_of_range from None
-    if not np.isfinite(image).all() or image.min() < 0 or image.max() > 1:
-        raise out_of_range
-    return image
+    if not all(is_finite_number(v) and 0 <= v <= 1 for r in rows for v in r):
+        raise RequestError('"image" values must be finite and in [0, 1] (white digit on black)')
+    return np.array(rows, dtype=np.float64)
 
 
 def image_from_png(body: bytes) -> np.ndarray:

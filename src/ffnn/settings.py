@@ -18,6 +18,7 @@ as ``config.toml``, and passing that file back with ``--config`` repeats the run
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -30,6 +31,7 @@ from ffnn._validation import is_finite_number
 from ffnn.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from ffnn.backends import BACKENDS
 from ffnn.costs import COSTS
+from ffnn.data import named
 from ffnn.errors import SettingError
 from ffnn.initializers import FORMER_NAMES, INITIALIZERS
 from ffnn.optimizers import OPTIMIZERS
@@ -45,7 +47,7 @@ Table = dict[str, Any]
 
 def _own_file(s: Mapping[str, Any]) -> bool:
     """Whether the run's data set is the user's own file (.csv or .npz)."""
-    return str(s["dataset"]).lower().endswith((".csv", ".npz"))
+    return named.is_file(str(s["dataset"]))
 
 
 def _plain_sgd(s: Mapping[str, Any]) -> bool:
@@ -81,12 +83,21 @@ class Setting:
         """The rule in words: 'an integer >= 1', 'a number in [0, 1)', 'one of a, b'."""
         if self.choices:
             return "one of " + ", ".join(repr(c) for c in self.choices)
-        kinds = {int: "an integer", float: "a number", str: "a name", list: "a list of integers", bool: "true or false"}
+        kinds = {
+            int: "an integer",
+            float: "a number",
+            str: "a name",
+            list: "a list of integers",
+            tuple: "a tuple of positive integers",  # layer sizes: the estimators' hidden_layer_sizes
+            bool: "true or false",
+        }
         kind = kinds[type(self.default)]
+        spec = ".0f" if type(self.default) is int else "g"  # an integer's bounds in full: 4294967295, not 4.29497e+09
         if self.low is not None and self.high is not None:
-            return f"{kind} in {'(' if self.above else '['}{self.low:g}, {self.high:g}{']' if self.at_most else ')'}"
+            low, high = f"{self.low:{spec}}", f"{self.high:{spec}}"
+            return f"{kind} in {'(' if self.above else '['}{low}, {high}{']' if self.at_most else ')'}"
         if self.low is not None:
-            return f"{kind} {'>' if self.above else '>='} {self.low:g}"
+            return f"{kind} {'>' if self.above else '>='} {self.low:{spec}}"
         return kind
 
 
@@ -118,7 +129,7 @@ SETTINGS = (
         "label_column",
         "",
         "the label column of a .csv dataset: a header name or a column index ('' = the last)",
-        used=lambda s: str(s["dataset"]).lower().endswith(".csv"),
+        used=lambda s: named.is_csv(str(s["dataset"])),
         used_by="a .csv dataset",
         decided_by=("dataset",),
     ),
@@ -320,6 +331,13 @@ def check_value(setting: Setting, value: Any, where: str) -> Any:
                 f"{where} must be a list of at least 2 positive integers, like [784,30,10]; got {value!r}."
             )
         return value
+    if kind is tuple:
+        ok = isinstance(value, tuple) and all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) and int(v) >= 1 for v in value
+        )
+        if not ok:
+            raise SettingError(f"{where} must be {setting.rule()}; got {_shown(value)}.")
+        return tuple(int(v) for v in value)
     value = setting.former.get(value, value) if isinstance(value, str) else value
     in_range = isinstance(value, kind) and not isinstance(value, bool)
     if in_range and setting.choices:
@@ -387,6 +405,22 @@ def resolve(*layers: Layer) -> Table:
     return settings
 
 
+def is_regression(settings: Mapping[str, Any]) -> bool:
+    """Whether a run fits real-valued targets (``task = 'regression'``) rather than classes."""
+    return bool(settings.get("task") == "regression")
+
+
+# Settings that a run of an older ffnn did not record (its config.toml or model file lacks them),
+# with the value that run used where it is not the default.
+_BEFORE_RECORDED = {"test_fraction": 0.0}
+
+
+def of_run(config: Mapping[str, Any]) -> Table:
+    """A run's recorded settings (its config.toml, or a model's ``metadata["config"]``) with those it
+    lacks — not in force, or not yet known to the ffnn that wrote it — at the value that run used."""
+    return {**DEFAULTS, **_BEFORE_RECORDED, **config}
+
+
 def in_force(settings: Mapping[str, Any], name: str) -> bool:
     """Whether setting ``name`` is used by the run ``settings`` describe."""
     used = BY_NAME[name].used
@@ -417,12 +451,12 @@ def _check_combinations(settings: Table, given: Mapping[str, Layer], spell: Call
         raise SettingError(
             f"{name('augment')} distorts images, which {name('standardize')} has already shifted: drop one of them."
         )
-    if settings.get("task") == "regression" and settings["cost"] != "quadratic":
+    if is_regression(settings) and settings["cost"] != "quadratic":
         raise SettingError(
             f"{name('task')} = 'regression' fits real-valued targets with the quadratic cost; "
             f"{name('cost')} = {settings['cost']!r} is for classes. Drop {name('cost')}."
         )
-    if settings.get("test") and not str(settings["test"]).lower().endswith((".csv", ".npz")):
+    if settings.get("test") and not named.is_file(str(settings["test"])):
         raise SettingError(f"{name('test')} must be a .csv or .npz file; got {settings['test']!r}.")
     watchers = {"patience": settings["patience"] > 0, "schedule": settings["schedule"] == "halve-on-plateau"}
     if not settings["validation"]:

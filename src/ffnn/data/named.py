@@ -5,10 +5,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -33,6 +31,11 @@ NAMES = (*mnist.DATASETS, *toy.TOY_SETS)
 def is_file(name: str) -> bool:
     """Whether the data set ``name`` is the user's own file (.npz or .csv) rather than a named set."""
     return Path(name).suffix.lower() in (".npz", ".csv")
+
+
+def is_csv(name: str) -> bool:
+    """Whether the data set ``name`` is the user's own .csv file (which has a label column)."""
+    return Path(name).suffix.lower() == ".csv"
 
 
 def load(
@@ -74,7 +77,7 @@ def load(
         loaded = load_data(name, label, classes=classes, regression=regression)
         train, test = loaded.train, loaded.test
         if test_file:
-            own = load_data(test_file, label if is_file(test_file) and test_file.lower().endswith(".csv") else None,
+            own = load_data(test_file, label if is_csv(test_file) else None,
                             classes=loaded.classes, regression=regression)  # fmt: skip
             if own.classes is not None and loaded.classes is None:
                 raise ParameterError(
@@ -106,20 +109,6 @@ def label_column(text: str) -> str | int | None:
         return int(text)
     except ValueError:
         return text
-
-
-def for_run(config: Mapping[str, Any], classes: list[str] | None = None, dtype: str = "float32") -> Splits:
-    """The data of the run whose settings (``config.toml``, or a model's ``metadata["config"]``)
-    are ``config``, split as that run split it; settings a run of an older ffnn lacked take the
-    values it ran with."""
-    name = config.get("dataset", "mnist")
-    csv = str(name).lower().endswith(".csv")
-    return load(
-        name, config.get("validation", 0), config.get("seed", 0), dtype,
-        label=label_column(config.get("label_column", "")) if csv else None,
-        test_fraction=config.get("test_fraction", 0.0), classes=classes, test_file=config.get("test", ""),
-        regression=config.get("task") == "regression",
-    )  # fmt: skip
 
 
 def split_stratified(name: str, data: Split, fraction: float, seed: int) -> tuple[Split, Split]:
