@@ -193,7 +193,9 @@ class Network:
     def outputs(self, X: Array) -> np.ndarray:
         """:meth:`feedforward`, refused (:class:`ffnn.errors.NonFiniteOutputError`) when an output
         is not finite: the outputs a result is made of (``ffnn.outputs``)."""
-        a = self.feedforward(X)
+        X = self._inputs(X)  # checked before the overflows below are silenced
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow shows as non-finite outputs, refused
+            a = self._chunked(X)[0]
         require_finite(a)
         return a
 
