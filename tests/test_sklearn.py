@@ -13,9 +13,10 @@ from sklearn.datasets import load_digits, load_iris  # noqa: E402
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score  # noqa: E402
 from sklearn.pipeline import Pipeline, make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks  # noqa: E402
 
 import ffnn  # noqa: E402
+from ffnn.errors import FFNNError, NonFiniteOutputError  # noqa: E402
 from ffnn.sklearn import FFNNClassifier, FFNNRegressor  # noqa: E402
 
 # Small, float64 instances: every check runs (none is skipped or expected to fail by us). float64
@@ -33,6 +34,13 @@ CHECKED = [
 @parametrize_with_checks(CHECKED)
 def test_scikit_learn_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("Estimator", [FFNNClassifier, FFNNRegressor])
+def test_default_estimators_pass_check_estimator(Estimator):
+    """As a user constructs them: the default dtype follows the input (float64 checks, float64
+    network), so weighted and repeated rows agree and predictions do not depend on the batch."""
+    check_estimator(Estimator())
 
 
 @pytest.fixture(scope="module")
@@ -195,11 +203,13 @@ def test_bad_input_gets_clear_errors():
         FFNNClassifier(max_iter=1).fit(X, y, sample_weight=-np.ones(len(X)))
     with pytest.raises(ffnn.ParameterError, match="'hidden_layer_sizes' parameter must be a tuple of positive"):
         FFNNClassifier(hidden_layer_sizes=(0,)).fit(X, y)
-    with pytest.raises(ffnn.SettingError, match="learning_rate must be a number > 0; got -1"):
+    with pytest.raises(ffnn.SettingError, match=r"^The 'learning_rate' parameter must be a number > 0; got -1"):
         FFNNClassifier(learning_rate=-1).fit(X, y)
-    with pytest.raises(ffnn.SettingError, match="optimizer must be one of"):
+    with pytest.raises(ffnn.SettingError, match=r"^The 'optimizer' parameter must be one of 'sgd', "):
         FFNNClassifier(optimizer="lbfgs").fit(X, y)
-    with pytest.raises(ffnn.ParameterError, match="'validation_fraction' parameter must be in"):
+    with pytest.raises(
+        ffnn.ParameterError, match=r"^The 'validation_fraction' parameter must be a number in \(0, 1\); got 1.5\.$"
+    ):
         FFNNClassifier(early_stopping=True, validation_fraction=1.5).fit(X, y)
     regressor = FFNNRegressor(max_iter=1).fit(X, np.c_[y, y])
     with pytest.raises(ValueError, match="y has 1 target columns, but the regressor was fitted with 2"):
@@ -237,3 +247,140 @@ def test_hidden_layer_sizes_may_come_as_an_array(rng):
     assert est.network_.sizes == [3, 5, 4, 2]
     with pytest.raises(ffnn.ParameterError, match=r"'hidden_layer_sizes' parameter must be a tuple of positive"):
         FFNNClassifier(hidden_layer_sizes=np.array([5.5]), max_iter=2).fit(X, y)
+
+
+@pytest.mark.parametrize("Estimator", [FFNNClassifier, FFNNRegressor])
+def test_network_dtype_follows_the_input_unless_forced(Estimator):
+    X, y = blobs()
+
+    def network_dtype(data, **kw):
+        return Estimator(hidden_layer_sizes=(4,), max_iter=2, random_state=0, **kw).fit(data, y).network_.dtype
+
+    assert network_dtype(X.astype(np.float32)) == np.float32
+    assert network_dtype(X) == np.float64
+    assert network_dtype(np.rint(X).astype(np.int64)) == np.float64
+    assert network_dtype(X, dtype="float32") == np.float32
+    assert network_dtype(X.astype(np.float32), dtype="float64") == np.float64
+    model = Estimator(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X.astype(np.float32), y)
+    outputs = model.predict_proba(X) if Estimator is FFNNClassifier else model.predict(X)
+    assert outputs.dtype == np.float64  # a float32 network's outputs are handed back as float64, as before
+
+
+def test_continuing_keeps_the_first_fits_dtype():
+    """warm_start and partial_fit keep the network: data of another dtype is cast to the network's;
+    asking for another dtype explicitly is refused."""
+    X, y = blobs()
+    model = FFNNClassifier(hidden_layer_sizes=(8,), max_iter=3, tol=None, warm_start=True, random_state=0)
+    model.fit(X.astype(np.float32), y)
+    network = model.network_
+    model.fit(X, y)
+    assert model.network_ is network and network.dtype == np.float32 and model.n_iter_ == 6
+    assert all(np.isfinite(model.loss_curve_))
+    assert all(w.dtype == np.float32 for w in network.parameters())
+    model.set_params(dtype="float64")
+    with pytest.raises(ffnn.ParameterError, match=r"^dtype changed since the network was made"):
+        model.fit(X, y)
+    regressor = FFNNRegressor(hidden_layer_sizes=(8,), random_state=0).partial_fit(X, y)
+    regressor.partial_fit(X.astype(np.float32), y)
+    assert regressor.network_.dtype == np.float64 and regressor.n_iter_ == 2
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "message"),
+    [
+        ("warm_start", "False", "The 'warm_start' parameter must be true or false; got 'False'."),
+        ("verbose", "yes", "The 'verbose' parameter must be true or false; got 'yes'."),
+        ("early_stopping", 1, "The 'early_stopping' parameter must be true or false; got 1."),
+        ("validation_fraction", 0.0, "The 'validation_fraction' parameter must be a number in (0, 1); got 0.0."),
+        ("validation_fraction", "0.1", "The 'validation_fraction' parameter must be a number in (0, 1); got '0.1'."),
+        ("n_iter_no_change", 0, "The 'n_iter_no_change' parameter must be an integer >= 1; got 0."),
+        ("n_iter_no_change", 2.5, "The 'n_iter_no_change' parameter must be an integer >= 1; got 2.5."),
+        ("tol", -0.5, "The 'tol' parameter must be None or a number >= 0; got -0.5."),
+        ("tol", "none", "The 'tol' parameter must be None or a number >= 0; got 'none'."),
+        ("batch_size", 0, "The 'batch_size' parameter must be 'auto' or an integer >= 1; got 0."),
+        ("batch_size", "all", "The 'batch_size' parameter must be 'auto' or an integer >= 1; got 'all'."),
+        (
+            "hidden_layer_sizes",
+            (8, 0),
+            "The 'hidden_layer_sizes' parameter must be a tuple of positive integers; got (8, 0).",
+        ),
+        (
+            "hidden_layer_sizes",
+            "64",
+            "The 'hidden_layer_sizes' parameter must be a tuple of positive integers; got '64'.",
+        ),
+        (
+            "hidden_layer_sizes",
+            (True,),
+            "The 'hidden_layer_sizes' parameter must be a tuple of positive integers; got (True,).",
+        ),
+        ("dtype", "float16", "The 'dtype' parameter must be one of 'float32', 'float64'; got 'float16'."),
+        ("max_iter", 0, "The 'max_iter' parameter must be an integer >= 1; got 0."),
+    ],
+)
+def test_parameters_are_checked_at_fit_in_scikit_learns_form(parameter, value, message):
+    """__init__ only stores (scikit-learn's convention); fit checks each parameter against its one
+    declaration (ffnn.settings, or the estimator's own) and names it, the rule and the value."""
+    X, y = blobs()
+    model = FFNNClassifier(**{parameter: value})
+    assert model.get_params()[parameter] == value
+    with pytest.raises(ffnn.SettingError) as caught:
+        model.fit(X, y)
+    assert str(caught.value) == message
+
+
+def test_warm_start_given_as_a_string_is_refused_not_taken_as_true():
+    X, y = blobs()
+    model = FFNNClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X, y)
+    first = model.network_
+    model.set_params(warm_start="False")
+    with pytest.raises(ffnn.SettingError, match="'warm_start' parameter must be true or false; got 'False'"):
+        model.fit(X, y)
+    assert model.network_ is first and model.n_iter_ == 2
+
+
+def test_numpy_numbers_from_a_parameter_grid_are_taken_and_the_halving_rule_is_not():
+    """A grid built with np.arange gives NumPy integers and floats: they are numbers like any other.
+    The book's halving rule watches a validation accuracy the estimators do not keep: refused by name."""
+    X, y = blobs()
+    model = FFNNClassifier(
+        hidden_layer_sizes=np.arange(4, 5), max_iter=np.int64(3), batch_size=np.int32(16),
+        learning_rate=np.float32(0.01), n_iter_no_change=np.int64(2), random_state=0,
+    ).fit(X, y)  # fmt: skip
+    assert model.n_iter_ == 3 and model.network_.sizes == [X.shape[1], 4, 3]
+    with pytest.raises(ffnn.SettingError, match=r"^The 'schedule' parameter must be one of 'constant', 'step', "):
+        FFNNClassifier(schedule="halve-on-plateau").fit(X, y)
+
+
+def test_the_alternatives_and_forms_a_parameter_may_take():
+    X, y = blobs()
+
+    def trained(**kw):
+        return FFNNClassifier(**{"max_iter": 2, "random_state": 0, **kw}).fit(X, y)
+
+    assert trained(hidden_layer_sizes=7).network_.sizes == [5, 7, 3]
+    assert trained(hidden_layer_sizes=[4, np.int64(3)]).network_.sizes == [5, 4, 3, 3]
+    assert trained(hidden_layer_sizes=()).network_.sizes == [5, 3]
+    assert trained(tol=None, max_iter=12, batch_size=7).n_iter_ == 12
+    assert trained(tol=1, n_iter_no_change=1, max_iter=12, batch_size="auto").n_iter_ == 2  # no epoch gains 1
+
+
+def test_outputs_that_overflow_are_refused_not_returned_as_nan():
+    """The estimators' outputs come from network_.outputs: where a float32 network's activations
+    overflow, predict, predict_proba and score raise NonFiniteOutputError (an FFNNError)."""
+    assert issubclass(NonFiniteOutputError, FFNNError)
+    X, y = blobs()
+    X = np.abs(X).astype(np.float32)  # positive inputs: every ReLU passes the huge weights on
+    classifier = FFNNClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, y)
+    regressor = FFNNRegressor(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, y)
+    for model in (classifier, regressor):
+        assert model.network_.dtype == np.float32
+        for w in model.network_.weights:
+            w[...] = 1e30  # finite in float32; z^L ≈ 8 · 1e30 · 1e30 · (Σx + 1) is not
+        with np.errstate(over="ignore", invalid="ignore"):  # numpy's warnings on the way to the refusal
+            with pytest.raises(NonFiniteOutputError, match=r"overflow its dtype \(float32\) for input row 0"):
+                model.predict(X)
+            with pytest.raises(NonFiniteOutputError):
+                model.score(X, y)
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(NonFiniteOutputError):
+        classifier.predict_proba(X)

@@ -321,7 +321,9 @@ def check_value(setting: Setting, value: Any, where: str) -> Any:
         value = str(value)  # a TOML file may give the index as a number
     if kind in (int, float) and not is_finite_number(value):
         raise SettingError(f"{where} must be {setting.rule()}; got {_shown(value)}.")
-    if kind is float and isinstance(value, int):
+    if kind is int and isinstance(value, numbers.Integral):  # NumPy's integers too (np.arange in a grid)
+        value = int(value)
+    elif kind is float:
         value = float(value)
     if kind is list:
         ok = isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)

@@ -7,6 +7,12 @@ the sample weights, the early-stopping rule and the validation score as its argu
 callbacks. The trained :class:`ffnn.Network` is ``network_``, usable (and savable) without
 scikit-learn.
 
+Parameters are checked when ``fit`` starts (``__init__`` only stores them, as scikit-learn asks),
+each by its one declaration: the settings table's, or for the parameters only an estimator has
+(``warm_start``, ``tol``, …) the declarations beside it (``_OWN``), by the same rule
+(``settings.check_value``). A bad one is refused in scikit-learn's form: "The 'learning_rate'
+parameter must be a number > 0; got -1.0."
+
     >>> from sklearn.pipeline import make_pipeline
     >>> from sklearn.preprocessing import StandardScaler
     >>> model = make_pipeline(StandardScaler(), FFNNClassifier(hidden_layer_sizes=(64,)))
@@ -16,7 +22,7 @@ scikit-learn.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -26,6 +32,7 @@ from ffnn import settings as settings_table
 from ffnn.callbacks import Callback, EarlyStopping
 from ffnn.errors import ExtraNotInstalledError, ParameterError
 from ffnn.network import Network
+from ffnn.outputs import labels_of
 from ffnn.state import History, TrainingState
 from ffnn.training import fit
 
@@ -54,8 +61,71 @@ _PARAMETER_OF = {
 _AUTO_BATCH = 200  # batch_size="auto": min(200, n_samples), as MLPClassifier
 
 
-def _spell(key: str) -> str:
+def _parameter(key: str) -> str:
+    """The constructor's parameter that gives the setting ``key``."""
     return _PARAMETER_OF.get(key, key)
+
+
+def _spell(key: str) -> str:
+    """Where a setting's value comes from, as scikit-learn's messages say it: "The 'learning_rate' parameter"."""
+    return f"The {_parameter(key)!r} parameter"
+
+
+@dataclass(frozen=True, kw_only=True)
+class _SettingOr(settings_table.Setting):
+    """A setting that also takes one value outside its rule (``tol=None``, ``batch_size="auto"``)."""
+
+    alternative: Any
+
+    def rule(self) -> str:
+        return f"{self.alternative!r} or {super().rule()}"
+
+    def allows(self, value: Any) -> bool:
+        """Whether ``value`` is the alternative (of its type: ``0 == False`` does not count)."""
+        return type(value) is type(self.alternative) and value == self.alternative
+
+
+# The estimator's own parameters, declared as settings (the others are run settings: ffnn.settings).
+_OWN = (
+    settings_table.Setting("hidden_layer_sizes", (100,), "neurons per hidden layer; () for none"),
+    _SettingOr(
+        "batch_size", _AUTO_BATCH, "examples per mini-batch ('auto': min(200, n_samples))", low=1, alternative="auto"
+    ),
+    settings_table.Setting("early_stopping", False, "hold out validation_fraction and stop when its score stalls"),
+    settings_table.Setting(
+        "validation_fraction", 0.1, "the share held out by early_stopping", low=0.0, above=True, high=1.0
+    ),
+    settings_table.Setting("n_iter_no_change", 10, "epochs without an improvement of more than tol", low=1),
+    _SettingOr("tol", 1e-4, "the improvement that counts (None: run all max_iter epochs)", low=0.0, alternative=None),
+    settings_table.Setting("verbose", False, "print each epoch"),
+    settings_table.Setting("warm_start", False, "fit continues the previous fit's network"),
+)
+
+
+# The run's schedules but the book's halving rule, which watches a validation accuracy the estimators do not keep.
+_SCHEDULE = replace(
+    settings_table.BY_NAME["schedule"],
+    choices=tuple(c for c in settings_table.BY_NAME["schedule"].choices if c != "halve-on-plateau"),
+)
+
+
+def _checked(setting: settings_table.Setting, value: Any) -> Any:
+    """``value`` if ``setting`` (one of :data:`_OWN`) allows it, else SettingError in scikit-learn's form."""
+    if isinstance(setting, _SettingOr) and setting.allows(value):
+        return value
+    if setting.name == "hidden_layer_sizes":
+        value = _layer_sizes(value)
+    return settings_table.check_value(setting, value, _spell(setting.name))
+
+
+def _layer_sizes(value: Any) -> Any:
+    """``hidden_layer_sizes`` as a tuple when it is an integer (one layer), a list or a 1-d array (as a
+    parameter grid may give it); anything else as it is, for the check to refuse."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return (value,)
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return tuple(value.tolist())
+    return tuple(value) if isinstance(value, list) else value
 
 
 class _CarryOptimizerState(Callback):
@@ -82,7 +152,7 @@ class _ValidationScore(Callback):
         self.estimator, self.X, self.y = estimator, X, y
 
     def on_epoch_end(self, network: Network, history: History) -> bool:
-        score = self.estimator._score_outputs(network.feedforward(self.X), self.y)
+        score = self.estimator._score_outputs(network.outputs(self.X), self.y)
         history.extra.setdefault("validation_score", []).append(score)
         return False
 
@@ -120,7 +190,7 @@ class _FFNNBase(BaseEstimator):
         random_state: Any = None,
         verbose: bool = False,
         warm_start: bool = False,
-        dtype: str = "float32",
+        dtype: str | None = None,
     ) -> None:  # one signature for both estimators (scikit-learn reads its parameters from it)
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -154,37 +224,38 @@ class _FFNNBase(BaseEstimator):
 
     # -- training ----------------------------------------------------------------------------------
 
-    def _settings(self, n_in: int, n_samples: int, epochs: int, n_validation: int) -> dict[str, Any]:
+    def _own_parameters(self) -> dict[str, Any]:
+        """The estimator's own parameters (:data:`_OWN`), each checked against its declaration."""
+        return {setting.name: _checked(setting, getattr(self, setting.name)) for setting in _OWN}
+
+    def _dtype(self, X: np.ndarray, first: bool) -> str:
+        """``dtype``; when it is None, the input's for a new network (``validate_data`` keeps float32
+        and makes anything else float64) and the network's own for one continued."""
+        if self.dtype is not None:
+            return self.dtype
+        return (X.dtype if first else self.network_.dtype).name
+
+    def _settings(
+        self, own: dict[str, Any], X: np.ndarray, first: bool, epochs: int, n_validation: int
+    ) -> dict[str, Any]:
         """The settings table the parameters describe, checked (messages name the parameters)."""
-        hidden = self.hidden_layer_sizes
-        if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
-            hidden = (hidden,)
-        elif isinstance(hidden, np.ndarray) and hidden.ndim == 1:  # as a parameter grid may give it
-            hidden = tuple(hidden.tolist())
-        if not isinstance(hidden, Sequence) or not all(
-            isinstance(h, numbers.Integral) and not isinstance(h, bool) and int(h) >= 1 for h in hidden
-        ):
-            raise ParameterError(
-                "The 'hidden_layer_sizes' parameter must be a tuple of positive integers, one per hidden layer "
-                f"(e.g. (100,) or (64, 32); () for none). Got {self.hidden_layer_sizes!r} instead."
-            )
-        batch_size = self.batch_size
+        batch_size = own["batch_size"]
         if batch_size == "auto":
-            batch_size = min(_AUTO_BATCH, n_samples)
+            batch_size = min(_AUTO_BATCH, len(X))
         output = self._output_activation if self.output_activation is None else self.output_activation
         values = {
-            "sizes": [n_in, *(int(h) for h in hidden), self._n_outputs()],
+            "sizes": [X.shape[1], *own["hidden_layer_sizes"], self._n_outputs()],
             "activation": self.activation,
             "output_activation": output or "",
             "cost": self.cost or self._cost,
             "init": self.init,
-            "dtype": self.dtype,
+            "dtype": self._dtype(X, first),
             "epochs": epochs,
             "batch_size": batch_size,
             "eta": self.learning_rate,
             "optimizer": self.optimizer,
             "weight_decay": self.weight_decay,
-            "schedule": self.schedule,
+            "schedule": settings_table.check_value(_SCHEDULE, self.schedule, _spell("schedule")),
             "dropout": self.dropout,
             "seed": self._seed,
             "validation": n_validation,
@@ -197,7 +268,7 @@ class _FFNNBase(BaseEstimator):
         changed = [k for k in _FIXED_ON_CONTINUE if settings[k] != self._fixed[k]]
         if changed:
             raise ParameterError(
-                f"{', '.join(_spell(k) for k in changed)} changed since the network was made; continuing "
+                f"{', '.join(_parameter(k) for k in changed)} changed since the network was made; continuing "
                 "(partial_fit, warm_start) keeps the network and the optimizer: fit with warm_start=False."
             )
         if settings["schedule"] != "constant":
@@ -207,7 +278,8 @@ class _FFNNBase(BaseEstimator):
             )
 
     def _fit(self, X: Any, y: Any, sample_weight: Any, *, partial: bool, classes: Any = None) -> _FFNNBase:
-        first = not (partial or self.warm_start) or not hasattr(self, "network_")
+        own = self._own_parameters()
+        first = not (partial or own["warm_start"]) or not hasattr(self, "network_")
         X, y = validate_data(
             self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=self._regression,
             y_numeric=self._regression,
@@ -216,16 +288,16 @@ class _FFNNBase(BaseEstimator):
         if first:
             self._rng = check_random_state(self.random_state)
             self.loss_curve_: list[float] = []
-            self.validation_scores_: list[float] | None = [] if self.early_stopping and not partial else None
+            self.validation_scores_: list[float] | None = [] if own["early_stopping"] and not partial else None
             self.n_iter_ = 0
             self._optimizer_state = None
         self._seed = int(self._rng.randint(np.iinfo(np.int32).max))
         X_val: np.ndarray | None = None
         Y_val: np.ndarray | None = None
-        if self.early_stopping and not partial:
-            X, Y, sample_weight, X_val, Y_val = self._split(X, Y, sample_weight)
+        if own["early_stopping"] and not partial:
+            X, Y, sample_weight, X_val, Y_val = self._split(X, Y, sample_weight, own["validation_fraction"])
         epochs = 1 if partial else self.max_iter
-        settings = self._settings(X.shape[1], len(X), epochs, 0 if X_val is None else len(X_val))
+        settings = self._settings(own, X, first, epochs, 0 if X_val is None else len(X_val))
         if first:
             self.network_ = run.build_network(settings)
             self._fixed = {k: settings[k] for k in _FIXED_ON_CONTINUE}
@@ -238,11 +310,13 @@ class _FFNNBase(BaseEstimator):
         callbacks.append(carry)
         if X_val is not None and Y_val is not None:
             callbacks.append(_ValidationScore(self, X_val, Y_val))
-            callbacks.append(EarlyStopping(self.n_iter_no_change, "validation_score", "max", self.tol or 0.0))
-        elif not partial and self.tol is not None:  # MLPClassifier's rule: the training loss stops improving
-            callbacks.append(EarlyStopping(self.n_iter_no_change, "train_cost", "min", self.tol, restore_best=False))
+            callbacks.append(EarlyStopping(own["n_iter_no_change"], "validation_score", "max", own["tol"] or 0.0))
+        elif not partial and own["tol"] is not None:  # MLPClassifier's rule: the training loss stops improving
+            callbacks.append(
+                EarlyStopping(own["n_iter_no_change"], "train_cost", "min", own["tol"], restore_best=False)
+            )
         history = fit(
-            self.network_, X, Y, sample_weight=sample_weight, callbacks=callbacks, verbose=bool(self.verbose),
+            self.network_, X, Y, sample_weight=sample_weight, callbacks=callbacks, verbose=own["verbose"],
             **options,
         )  # fmt: skip
         self._optimizer_state = carry.saved
@@ -252,12 +326,9 @@ class _FFNNBase(BaseEstimator):
         self.n_iter_ += len(history.epoch)
         return self
 
-    def _split(self, X: np.ndarray, Y: np.ndarray, sample_weight: Any) -> tuple[Any, ...]:
-        """(X, Y, w) for training, (X, Y) for validation: ``validation_fraction`` held out, stratified for
-        classes. Validation scores are not weighted."""
-        fraction = self.validation_fraction
-        if not (isinstance(fraction, numbers.Real) and 0.0 < float(fraction) < 1.0):
-            raise ParameterError(f"The 'validation_fraction' parameter must be in (0, 1). Got {fraction!r} instead.")
+    def _split(self, X: np.ndarray, Y: np.ndarray, sample_weight: Any, fraction: float) -> tuple[Any, ...]:
+        """(X, Y, w) for training, (X, Y) for validation: ``fraction`` held out, stratified for classes.
+        Validation scores are not weighted."""
         stratify = None if self._regression else Y
         w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight)
         if w.shape != (len(X),):
@@ -273,9 +344,11 @@ class _FFNNBase(BaseEstimator):
         return X_tr, Y_tr, (None if sample_weight is None else w_tr), X_val, Y_val
 
     def _outputs(self, X: Any) -> np.ndarray:
+        """The output activations a^L for X, as float64; NonFiniteOutputError where they overflow the
+        network's dtype (``network_.outputs``)."""
         check_is_fitted(self, "network_")
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        return np.asarray(self.network_.feedforward(X), dtype=np.float64)
+        return np.asarray(self.network_.outputs(X), dtype=np.float64)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -306,7 +379,9 @@ _COMMON_DOC = """
         shuffling, dropout and the validation split. An int gives the same model every time.
     verbose : print each epoch.
     warm_start : ``fit`` continues from the previous fit's network and optimizer state.
-    dtype : ``float32`` (fast) or ``float64``.
+    dtype : the network's floating-point type. None: the input's dtype — float32 data is computed
+        in float32, anything else in float64 (a continued fit keeps the network's); ``float32``
+        (fast) or ``float64`` forces it, the data being cast to it.
 
     Attributes
     ----------
@@ -361,7 +436,7 @@ class FFNNClassifier(ClassifierMixin, _FFNNBase):
         return len(self.classes_)
 
     def _score_outputs(self, a: np.ndarray, y: np.ndarray) -> float:
-        return float(np.mean(np.argmax(a, axis=1) == y))
+        return float(np.mean(labels_of(a) == y))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes), columns in the order of ``classes_``."""
@@ -374,9 +449,9 @@ class FFNNClassifier(ClassifierMixin, _FFNNBase):
             return np.log(self.predict_proba(X))
 
     def predict(self, X: Any) -> np.ndarray:
-        """The most probable class of each row, a label from ``classes_``."""
-        a = self._outputs(X)
-        return self.classes_[np.argmax(a, axis=1)]
+        """The most probable class of each row (``ffnn.outputs.labels_of``), a label from ``classes_``."""
+        a = self._outputs(X)  # checks the estimator is fitted before classes_ is read
+        return self.classes_[labels_of(a)]
 
 
 class FFNNRegressor(RegressorMixin, _FFNNBase):
