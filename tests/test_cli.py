@@ -217,9 +217,9 @@ def test_a_bug_in_ffnn_is_reported_as_one_not_as_a_usage_error(tmp_path):
     """An unexpected exception: exit 70, one line saying it is ffnn's bug and where the traceback
     is; with FFNN_DEBUG=1 the traceback itself. Never exit 2, which means the user's mistake."""
     code = (
-        "import sys, ffnn.cli as cli, ffnn.run as run\n"
+        "import sys, ffnn.cli as cli\n"
         "def broken(*args): return {}['no such key']\n"
-        "run.evaluate = broken\n"
+        "cli.evaluate = broken\n"
         "sys.exit(cli.main(['evaluate', 'model.npz']))\n"
     )
     env = {**os.environ, "TMPDIR": str(tmp_path)}

@@ -18,7 +18,7 @@ LAYERS = {
     2: "optimizers schedules steps state callbacks training distributed checkpoint feed live monitor",
     3: "serialization export images data data.arrays data.augment data.idx data.inputs data.mnist data.named "
     "data.sources data.toy",
-    4: "settings recipes run experiment",
+    4: "settings recipes config build folder evaluate run experiment",
     5: "cli __main__ server serve playground plotting web sklearn",
 }
 LAYER = {name: layer for layer, names in LAYERS.items() for name in names.split()}

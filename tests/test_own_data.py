@@ -340,9 +340,10 @@ def test_figures_of_an_own_data_run_use_its_label_column_and_split(trained):
 
 def test_resume_restores_the_class_names_and_the_standardization(tmp_path, capsys):
     from ffnn import run
+    from ffnn.config import configure
 
     data = write_flowers(tmp_path / "my.csv", n=60)
-    settings = run.resolve_settings(
+    settings = configure(
         flags={"dataset": str(data), "label_column": 2, "hidden": "4", "standardize": True, "epochs": 2,
                "checkpoint_every": 1},
     )  # fmt: skip

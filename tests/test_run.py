@@ -6,15 +6,16 @@ import numpy as np
 import pytest
 
 import ffnn
-from ffnn import recipes, run, schedules
+from ffnn import build, recipes, run, schedules
 from ffnn import settings as table
 from ffnn.callbacks import EarlyStopping
+from ffnn.config import configure
 from ffnn.data import toy
 from ffnn.data.augment import Augment
 
 
 def resolved(recipe=None, **flags):
-    return run.resolve_settings(recipe, None, flags)
+    return configure(recipe, None, flags)
 
 
 def first_update(optimizer, steps=1):
@@ -28,10 +29,10 @@ def first_update(optimizer, steps=1):
 
 def test_nielsen_ch1_is_plain_sgd_on_the_fused_path():
     settings = resolved("nielsen-ch1")
-    net = run.build_network(settings)
+    net = build.build_network(settings)
     assert net.sizes == [784, 30, 10] and [a.name for a in net.activations] == ["sigmoid", "sigmoid"]
     assert (net.cost_function.name, net.init, net.dtype.name) == ("quadratic", "normal", "float32")
-    kwargs, callbacks = run.build_training(settings, 50_000)
+    kwargs, callbacks = build.build_training(settings, 50_000)
     assert kwargs == {
         "epochs": 30, "batch_size": 10, "seed": 2, "batches_per_epoch": None, "max_norm": None,
         "eta": 3.0, "lmbda": 0.0,
@@ -41,11 +42,11 @@ def test_nielsen_ch1_is_plain_sgd_on_the_fused_path():
 
 def test_mlp_best_is_nesterov_with_warm_up_and_cosine_over_the_run():
     settings = resolved("mlp-best")
-    net = run.build_network(settings)
+    net = build.build_network(settings)
     assert net.sizes == [784, 1024, 1024, 10]
     assert [a.name for a in net.activations] == ["relu", "relu", "softmax"]
     assert (net.cost_function.name, net.init, net.dropout) == ("cross_entropy", "he", [0.2, 0.5, 0.5])
-    kwargs, callbacks = run.build_training(settings, 60_000)
+    kwargs, callbacks = build.build_training(settings, 60_000)
     optimizer = kwargs.pop("optimizer")
     assert kwargs == {"epochs": 150, "batch_size": 128, "seed": 0, "batches_per_epoch": None, "max_norm": 3.5}
     assert callbacks == [] and optimizer.name == "sgd"
@@ -57,7 +58,7 @@ def test_mlp_best_is_nesterov_with_warm_up_and_cosine_over_the_run():
 
 
 def test_mlp_augmented_distorts_its_batches():
-    kwargs, _ = run.build_training(resolved("mlp-augmented"), 60_000)
+    kwargs, _ = build.build_training(resolved("mlp-augmented"), 60_000)
     augment = kwargs["augment"]
     assert isinstance(augment, Augment)
     assert (augment.shift, augment.rotation, augment.scale) == (2.0, 10.0, 0.1)
@@ -67,25 +68,25 @@ def test_mlp_augmented_distorts_its_batches():
 @pytest.mark.parametrize("name", recipes.names())
 def test_every_recipe_wires_up(name):
     settings = resolved(name)
-    net = run.build_network(settings)
-    kwargs, _ = run.build_training(settings, 1000)
-    assert net.sizes == settings["sizes"] and kwargs["epochs"] == settings["epochs"]
+    net = build.build_network(settings)
+    kwargs, _ = build.build_training(settings, 1000)
+    assert net.sizes == list(settings.sizes) and kwargs["epochs"] == settings.epochs
     assert ("optimizer" in kwargs) != ("eta" in kwargs)
 
 
 def test_the_step_schedule_steps_every_step_every_epochs():
     settings = resolved(optimizer="sgd", schedule="step", step_every=2, step_factor=0.5, eta=0.1, epochs=6)
-    kwargs, _ = run.build_training(settings, 100)  # batch 10: 10 steps an epoch, so a step every 20
+    kwargs, _ = build.build_training(settings, 100)  # batch 10: 10 steps an epoch, so a step every 20
     optimizer = kwargs["optimizer"]
     assert first_update(optimizer, 20) == pytest.approx(-0.1)
     assert first_update(optimizer, 21) == pytest.approx(-0.05)
-    default = run.build_training(resolved(optimizer="sgd", schedule="step", eta=0.1, epochs=6), 100)[0]["optimizer"]
+    default = build.build_training(resolved(optimizer="sgd", schedule="step", eta=0.1, epochs=6), 100)[0]["optimizer"]
     assert first_update(default, 21) == pytest.approx(-0.01)  # 0 = a third of the run: 60 steps / 3
 
 
 def test_the_exponential_schedule_ends_at_its_final_fraction():
     settings = resolved(optimizer="adam", schedule="exponential", exponential_final=0.25, eta=0.1, epochs=2)
-    rate = run.build_training(settings, 100)[0]["optimizer"]
+    rate = build.build_training(settings, 100)[0]["optimizer"]
     # Adam's first step moves by η_0 exactly (m̂/√ŝ = 1 for a constant gradient); at step 20 η = 0.1 · 0.25
     assert first_update(rate, 1) == pytest.approx(-0.1, rel=1e-6)
     assert first_update(rate, 21) == pytest.approx(-0.025, rel=1e-6)
@@ -98,8 +99,8 @@ def plateau_run(**flags):
         dataset="moons", validation=100, sizes=[2, 4, 2], optimizer="momentum", eta=1e-9, epochs=40, batch_size=50,
         **flags,
     )  # fmt: skip
-    kwargs, callbacks = run.build_training(settings, 200)
-    net = run.build_network(settings)
+    kwargs, callbacks = build.build_training(settings, 200)
+    net = build.build_network(settings)
     history = ffnn.fit(net, X[:200], y[:200], validation_data=(X[200:], y[200:]), callbacks=callbacks, **kwargs)
     return history, callbacks
 
@@ -125,6 +126,6 @@ def test_settings_not_in_force_are_not_written_to_the_run_folder(tmp_path):
     settings = resolved(dataset="xor", sizes=[2, 3, 2], cost="cross_entropy", epochs=2, batch_size=4, eta=1.0)
     result = run.train(settings, tmp_path / "run", quiet=True)
     written = table.read(tmp_path / "run" / "config.toml")
-    assert written == settings and "momentum" not in written and written["lmbda"] == 0.0
+    assert written == settings.table() and "momentum" not in written and written["lmbda"] == 0.0
     assert result.summary["epochs_completed"] == 2 and (tmp_path / "run" / "model.npz").is_file()
-    assert ffnn.load(tmp_path / "run" / "model.npz").metadata["config"] == settings
+    assert ffnn.load(tmp_path / "run" / "model.npz").metadata["config"] == settings.table()

@@ -16,7 +16,9 @@ import pytest
 import ffnn
 from ffnn import checkpoint, run
 from ffnn.callbacks import Callback
+from ffnn.config import configure
 from ffnn.errors import RunFolderError
+from ffnn.evaluate import evaluate
 
 XOR = ["--dataset", "xor", "--sizes", "2,4,2", "--cost", "cross_entropy", "--batch-size", "4", "--eta", "2.0"]
 
@@ -44,7 +46,7 @@ def assert_same_parameters(a_path, b_path):
 
 def settings(**flags):
     values = {"dataset": "xor", "sizes": [2, 4, 2], "cost": "cross_entropy", "batch_size": 4, "eta": 2.0}
-    return run.resolve_settings(None, None, {**values, **flags})
+    return configure(None, None, {**values, **flags})
 
 
 class StopAfter(Callback):
@@ -235,7 +237,7 @@ def test_the_run_layer_checks_what_python_callers_give_it(tmp_path):
     with pytest.raises(
         ffnn.ParameterError, match=r"The 'split' parameter must be one of \['test', 'train', 'validation'\]"
     ):
-        run.evaluate(tmp_path / "R", split="val")
+        evaluate(tmp_path / "R", split="val")
 
 
 def test_run_folder_error_is_an_ffnn_error():

@@ -191,12 +191,12 @@ def test_save_refuses_metadata_that_load_would_refuse(tmp_path):
 
 
 def test_evaluate_reads_a_models_config_safely(tmp_path):
-    """run.evaluate uses metadata.config's dataset, validation and seed: a loaded model's are usable."""
-    from ffnn import run
+    """ffnn evaluate uses metadata.config's dataset, validation and seed: a loaded model's are usable."""
+    from ffnn.evaluate import evaluate
 
     net = ffnn.Network([2, 4, 2], cost="cross_entropy", seed=0)
     ffnn.save(net, tmp_path / "m.npz", {"config": {"dataset": "xor", "validation": 0, "seed": 3}})
-    report = run.evaluate(tmp_path / "m.npz")
+    report = evaluate(tmp_path / "m.npz")
     assert (report.dataset, report.split, report.n) == ("xor", "test", 4)
 
 

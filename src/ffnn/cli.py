@@ -35,6 +35,7 @@ from typing import Any, NoReturn
 from ffnn import distributed, recipes, run
 from ffnn import settings as settings_table
 from ffnn._version import __version__
+from ffnn.config import RunConfig, configure
 from ffnn.data import mnist
 from ffnn.data.inputs import read_inputs
 from ffnn.errors import (
@@ -49,6 +50,7 @@ from ffnn.errors import (
     SettingError,
     TrainingDivergedError,
 )
+from ffnn.evaluate import evaluate
 from ffnn.outputs import labels_of
 from ffnn.serialization import load
 
@@ -246,7 +248,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise SettingError("--resume continues a run with its own config.toml; it takes no other settings")
         settings = None
     else:
-        settings = run.resolve_settings(args.recipe, args.config, flags)
+        settings = configure(args.recipe, args.config, flags)
     if not args.serve and (args.host is not None or args.port is not None):
         raise SettingError("--host and --port go with --serve (the live page): add --serve, or leave them out")
     page = _live_page(args) if args.serve and _speaks() else None  # over MPI, rank 0 serves the page
@@ -390,7 +392,7 @@ def _model_named(model: str, *kinds: type[FFNNError]) -> Iterator[None]:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     with _model_named(args.model):
-        report = run.evaluate(args.model, args.dataset, args.split)
+        report = evaluate(args.model, args.dataset, args.split)
     if report.mse is not None:
         print(f"{args.model} on {report.dataset} ({report.split}, {report.n} examples)")
         print(f"MSE       {report.mse:.6g}")
@@ -414,7 +416,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     network = load(args.model)
-    label_column = str(network.metadata.get("config", {}).get("label_column", "")) or None
+    config = RunConfig.of_table(network.metadata.get("config", {}))
+    label_column = config.label_column or None
     names, X = read_inputs(args.inputs, network.sizes[0], label_column)
     key = "probabilities" if network.gives_probabilities else "outputs"
     with _model_named(args.model):
@@ -426,7 +429,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         {"input": name, "label": classes[label] if classes else int(label), key: [round(float(v), 6) for v in row]}
         for name, label, row in zip(names, labels, values)
     ]
-    if settings_table.is_regression(network.metadata.get("config", {})):  # targets, not classes: no label
+    if config.regression:  # targets, not classes: no label
         for r in results:
             del r["label"]
         if args.json:

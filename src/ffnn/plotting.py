@@ -175,8 +175,9 @@ def save(fig: Figure, path: Path, formats: Sequence[str] = ("png",)) -> list[Pat
 
 def plot_run(run_dir: str | Path, formats: Sequence[str] = ("png",)) -> list[Path]:
     """Every figure that fits the run folder ``run_dir``, saved into it; returns the files."""
+    from ffnn.build import load_data
+    from ffnn.config import RunConfig
     from ffnn.metrics import confusion_matrix
-    from ffnn.run import data_of_run
     from ffnn.serialization import load
 
     run = Path(run_dir)
@@ -187,8 +188,7 @@ def plot_run(run_dir: str | Path, formats: Sequence[str] = ("png",)) -> list[Pat
         written += save(plot_learning_curves(metrics), run / "learning_curves", formats)
         if any(k.startswith("grad_norm_") for k in metrics):
             written += save(plot_gradient_norms(metrics), run / "gradient_norms", formats)
-    config = network.metadata.get("config", {})
-    data = data_of_run(config, network.classes)
+    data = load_data(RunConfig.of_table(network.metadata.get("config", {})), network.classes, "float32")
     X, y = data.test if data.test is not None else data.train
     if np.ndim(y) != 1:  # regression targets: no classes to confuse
         return written

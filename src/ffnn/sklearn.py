@@ -1,7 +1,7 @@
 """scikit-learn estimators: :class:`FFNNClassifier` and :class:`FFNNRegressor` (the ``sklearn`` extra).
 
 Both are thin faces over ffnn's run layer: the constructor's parameters become a settings table
-(``ffnn.settings``), checked there, and ``ffnn.run.build_network`` / ``build_training`` turn it
+(``ffnn.settings``), checked there, made a ``ffnn.config.RunConfig``, and ``ffnn.build`` turns it
 into the network, the optimizer and its schedule; training is one call of :func:`ffnn.fit`, with
 the sample weights, the early-stopping rule and the validation score as its arguments and
 callbacks. The trained :class:`ffnn.Network` is ``network_``, usable (and savable) without
@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from ffnn import run
 from ffnn import settings as settings_table
+from ffnn.build import build_network, build_training
 from ffnn.callbacks import Callback, EarlyStopping
+from ffnn.config import RunConfig
 from ffnn.errors import ExtraNotInstalledError, ParameterError
 from ffnn.network import Network
 from ffnn.outputs import labels_of
@@ -107,6 +108,19 @@ _SCHEDULE = replace(
     settings_table.BY_NAME["schedule"],
     choices=tuple(c for c in settings_table.BY_NAME["schedule"].choices if c != "halve-on-plateau"),
 )
+
+
+class _Own(NamedTuple):
+    """The estimator's own parameters (:data:`_OWN`), checked."""
+
+    hidden_layer_sizes: tuple[int, ...]
+    batch_size: int | str
+    early_stopping: bool
+    validation_fraction: float
+    n_iter_no_change: int
+    tol: float | None
+    verbose: bool
+    warm_start: bool
 
 
 def _checked(setting: settings_table.Setting, value: Any) -> Any:
@@ -224,9 +238,9 @@ class _FFNNBase(BaseEstimator):
 
     # -- training ----------------------------------------------------------------------------------
 
-    def _own_parameters(self) -> dict[str, Any]:
+    def _own_parameters(self) -> _Own:
         """The estimator's own parameters (:data:`_OWN`), each checked against its declaration."""
-        return {setting.name: _checked(setting, getattr(self, setting.name)) for setting in _OWN}
+        return _Own(**{setting.name: _checked(setting, getattr(self, setting.name)) for setting in _OWN})
 
     def _dtype(self, X: np.ndarray, first: bool) -> str:
         """``dtype``; when it is None, the input's for a new network (``validate_data`` keeps float32
@@ -235,16 +249,14 @@ class _FFNNBase(BaseEstimator):
             return self.dtype
         return (X.dtype if first else self.network_.dtype).name
 
-    def _settings(
-        self, own: dict[str, Any], X: np.ndarray, first: bool, epochs: int, n_validation: int
-    ) -> dict[str, Any]:
-        """The settings table the parameters describe, checked (messages name the parameters)."""
-        batch_size = own["batch_size"]
+    def _config(self, own: _Own, X: np.ndarray, first: bool, epochs: int, n_validation: int) -> RunConfig:
+        """The run configuration the parameters describe, checked (messages name the parameters)."""
+        batch_size = own.batch_size
         if batch_size == "auto":
             batch_size = min(_AUTO_BATCH, len(X))
         output = self._output_activation if self.output_activation is None else self.output_activation
         values = {
-            "sizes": [X.shape[1], *own["hidden_layer_sizes"], self._n_outputs()],
+            "sizes": [X.shape[1], *own.hidden_layer_sizes, self._n_outputs()],
             "activation": self.activation,
             "output_activation": output or "",
             "cost": self.cost or self._cost,
@@ -260,26 +272,26 @@ class _FFNNBase(BaseEstimator):
             "seed": self._seed,
             "validation": n_validation,
         }
-        return settings_table.resolve(settings_table.Layer(values, _spell))
+        return RunConfig.of_table(settings_table.resolve(settings_table.Layer(values, _spell)))
 
-    def _check_continuable(self, settings: dict[str, Any]) -> None:
+    def _check_continuable(self, config: RunConfig) -> None:
         """Continuing (``partial_fit``, ``warm_start``) keeps the network and the optimizer's state:
         refuse parameters that would need new ones, and schedules planned for one call's epochs."""
-        changed = [k for k in _FIXED_ON_CONTINUE if settings[k] != self._fixed[k]]
+        changed = [k for k in _FIXED_ON_CONTINUE if getattr(config, k) != self._fixed[k]]
         if changed:
             raise ParameterError(
                 f"{', '.join(_parameter(k) for k in changed)} changed since the network was made; continuing "
                 "(partial_fit, warm_start) keeps the network and the optimizer: fit with warm_start=False."
             )
-        if settings["schedule"] != "constant":
+        if config.schedule != "constant":
             raise ParameterError(
-                f"schedule={settings['schedule']!r} is planned over one call's epochs; continuing (partial_fit, "
+                f"schedule={config.schedule!r} is planned over one call's epochs; continuing (partial_fit, "
                 "warm_start) would run past its end. Use schedule='constant', or fit with warm_start=False."
             )
 
     def _fit(self, X: Any, y: Any, sample_weight: Any, *, partial: bool, classes: Any = None) -> _FFNNBase:
         own = self._own_parameters()
-        first = not (partial or own["warm_start"]) or not hasattr(self, "network_")
+        first = not (partial or own.warm_start) or not hasattr(self, "network_")
         X, y = validate_data(
             self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=self._regression,
             y_numeric=self._regression,
@@ -288,35 +300,33 @@ class _FFNNBase(BaseEstimator):
         if first:
             self._rng = check_random_state(self.random_state)
             self.loss_curve_: list[float] = []
-            self.validation_scores_: list[float] | None = [] if own["early_stopping"] and not partial else None
+            self.validation_scores_: list[float] | None = [] if own.early_stopping and not partial else None
             self.n_iter_ = 0
             self._optimizer_state = None
         self._seed = int(self._rng.randint(np.iinfo(np.int32).max))
         X_val: np.ndarray | None = None
         Y_val: np.ndarray | None = None
-        if own["early_stopping"] and not partial:
-            X, Y, sample_weight, X_val, Y_val = self._split(X, Y, sample_weight, own["validation_fraction"])
+        if own.early_stopping and not partial:
+            X, Y, sample_weight, X_val, Y_val = self._split(X, Y, sample_weight, own.validation_fraction)
         epochs = 1 if partial else self.max_iter
-        settings = self._settings(own, X, first, epochs, 0 if X_val is None else len(X_val))
+        config = self._config(own, X, first, epochs, 0 if X_val is None else len(X_val))
         if first:
-            self.network_ = run.build_network(settings)
-            self._fixed = {k: settings[k] for k in _FIXED_ON_CONTINUE}
+            self.network_ = build_network(config)
+            self._fixed = {k: getattr(config, k) for k in _FIXED_ON_CONTINUE}
         else:
-            self._check_continuable(settings)
+            self._check_continuable(config)
         if self.validation_scores_ is None and X_val is not None:
             self.validation_scores_ = []
-        options, callbacks = run.build_training(settings, len(X))
+        options, callbacks = build_training(config, len(X))
         carry = _CarryOptimizerState(self._optimizer_state)
         callbacks.append(carry)
         if X_val is not None and Y_val is not None:
             callbacks.append(_ValidationScore(self, X_val, Y_val))
-            callbacks.append(EarlyStopping(own["n_iter_no_change"], "validation_score", "max", own["tol"] or 0.0))
-        elif not partial and own["tol"] is not None:  # MLPClassifier's rule: the training loss stops improving
-            callbacks.append(
-                EarlyStopping(own["n_iter_no_change"], "train_cost", "min", own["tol"], restore_best=False)
-            )
+            callbacks.append(EarlyStopping(own.n_iter_no_change, "validation_score", "max", own.tol or 0.0))
+        elif not partial and own.tol is not None:  # MLPClassifier's rule: the training loss stops improving
+            callbacks.append(EarlyStopping(own.n_iter_no_change, "train_cost", "min", own.tol, restore_best=False))
         history = fit(
-            self.network_, X, Y, sample_weight=sample_weight, callbacks=callbacks, verbose=own["verbose"],
+            self.network_, X, Y, sample_weight=sample_weight, callbacks=callbacks, verbose=own.verbose,
             **options,
         )  # fmt: skip
         self._optimizer_state = carry.saved
