@@ -15,7 +15,8 @@ SRC = Path(ffnn.__file__).parent
 LAYERS = {
     1: "_arrays _blas _files _validation _version errors backends activations costs initializers backprop network "
     "reference gradcheck perceptron metrics outputs",
-    2: "optimizers schedules steps state callbacks training distributed checkpoint feed live monitor",
+    2: "optimizers schedules steps state callbacks callbacks.base callbacks.printing callbacks.metrics_log "
+    "callbacks.early_stopping callbacks.interrupt callbacks.probes training distributed checkpoint feed live monitor",
     3: "serialization export images data data.arrays data.augment data.idx data.inputs data.mnist data.named "
     "data.sources data.toy",
     4: "settings recipes config build folder evaluate run experiment",

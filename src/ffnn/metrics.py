@@ -1,4 +1,4 @@
-"""Classification metrics over integer labels."""
+"""Classification metrics over integer labels, and the RMS size of a weight gradient."""
 
 from __future__ import annotations
 
@@ -17,3 +17,8 @@ def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
     totals = confusion.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray(np.diag(confusion) / totals)
+
+
+def rms_sizes(nabla_w: list[np.ndarray]) -> list[float]:
+    """‖∂C/∂w^l‖ / √(n_l n_{l−1}) for each layer's weight gradient: the RMS of one weight's."""
+    return [float(np.linalg.norm(g) / np.sqrt(g.size)) for g in nabla_w]

@@ -1,0 +1,54 @@
+"""The run's ``metrics.csv``: its schema (:func:`metrics_columns`) and the callback that writes it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from pathlib import Path
+from typing import Any
+
+from ffnn._files import atomic_open
+from ffnn.callbacks.base import Callback
+from ffnn.network import Network
+from ffnn.state import History
+
+
+class MetricsLog(Callback):
+    """Rewrites ``metrics.csv`` (atomically) with the whole history so far: after an epoch when
+    ``seconds`` have passed since the last write (0: after every epoch), and when training ends."""
+
+    COLUMNS = ("epoch", "train_cost", "validation_accuracy", "validation_cost", "test_accuracy", "test_cost", "seconds")
+
+    def __init__(self, path: Path, seconds: float = 0.0) -> None:
+        self.path, self.seconds = path, seconds
+        self._written_at = time.monotonic()
+        self._pending = False
+
+    def on_epoch_end(self, network: Network, history: History) -> bool:
+        self._pending = True
+        if time.monotonic() - self._written_at >= self.seconds:
+            self._write(history)
+        return False
+
+    def on_train_end(self, network: Network, history: History) -> None:
+        if self._pending:
+            self._write(history)
+
+    def _write(self, history: History) -> None:
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        names, columns = metrics_columns(history)
+        writer.writerow(names)
+        for row in zip(*columns):
+            writer.writerow("" if v is None else v for v in row)
+        with atomic_open(self.path) as f:
+            f.write(text.getvalue().encode())
+        self._written_at, self._pending = time.monotonic(), False
+
+
+def metrics_columns(history: History) -> tuple[list[str], list[list[Any]]]:
+    """The columns of ``metrics.csv``: their names and values, one per epoch (None: not measured)."""
+    extra = sorted(history.extra)
+    names = [*MetricsLog.COLUMNS, *extra]
+    return names, [getattr(history, c) for c in MetricsLog.COLUMNS] + [history.extra[k] for k in extra]
