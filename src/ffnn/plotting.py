@@ -15,7 +15,6 @@ calls this) and saves them beside it. Install matplotlib with ``pip install 'ffn
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,13 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ffnn.errors import DataFormatError
+from ffnn.callbacks.metrics_log import Metrics, read_metrics
 from ffnn.network import Network
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure  # matplotlib itself is imported when a figure is drawn
-
-Metrics = dict[str, list[float | None]]
 
 
 def _figure(width: float = 8.0, height: float = 5.0, **kwargs: Any) -> tuple[Figure, Any]:
@@ -40,20 +37,6 @@ def _figure(width: float = 8.0, height: float = 5.0, **kwargs: Any) -> tuple[Fig
 
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     return fig, fig.subplots(**kwargs)
-
-
-def read_metrics(path: str | Path) -> Metrics:
-    """``metrics.csv`` as columns of floats (None where a value is empty)."""
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        if not rows:
-            return {}
-        return {key: [float(r[key]) if r[key] != "" else None for r in rows] for key in rows[0]}
-    except FileNotFoundError as e:
-        raise DataFormatError(f"{path}: no such file; is this a run folder that ffnn train wrote?") from e
-    except (ValueError, TypeError, KeyError, csv.Error, UnicodeDecodeError) as e:
-        raise DataFormatError(f"{path}: not a metrics file of numbers written by ffnn train ({e}).") from e
 
 
 def plot_learning_curves(metrics: Metrics) -> Figure:

@@ -4,7 +4,8 @@ One job a module, each re-exported here (``from ffnn.callbacks import X``):
 
     base            the hook protocol: :class:`Callback` declares every hook, in the loop's order
     printing        :class:`PrintProgress`, :class:`ProgressBar` (tqdm), :class:`EpochTable`
-    metrics_log     :class:`MetricsLog` and the ``metrics.csv`` schema, :func:`metrics_columns`
+    metrics_log     the ``metrics.csv`` schema (:func:`metrics_columns`), its writer :class:`MetricsLog`,
+                    its reader :func:`~ffnn.callbacks.metrics_log.read_metrics`
     early_stopping  :class:`EarlyStopping`
     interrupt       :class:`StopOnInterrupt` (Ctrl-C stops after the current batch)
     probes          per-epoch probes: :class:`GradientNorms` (:func:`gradient_sizes`), :class:`TrainingAccuracy`
