@@ -19,6 +19,8 @@ from ffnn.callbacks import Callback, EarlyStopping
 from ffnn.errors import ExtraNotInstalledError, ParameterError
 from ffnn.optimizers import get_optimizer
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 
 def installed(*modules):
     return all(importlib.util.find_spec(m) is not None for m in modules)
@@ -225,3 +227,17 @@ def test_cli_trains_with_torch_and_refuses_an_unknown_backend(tmp_path):
     assert "--backend" in done.stderr and "'array_api_strict'" in done.stderr
     done = ffnn_cmd(*args, "--device", "cuda", "--out", tmp_path / "y")  # numpy has no device
     assert done.returncode == 2 and "--device" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_host_copies_keep_named_states_named():
+    """An optimizer's state is a NamedTuple (ffnn.optimizers): copied to the host and back it stays one."""
+    from ffnn.backends import get_backend
+    from ffnn.optimizers import AdamState, TraceState
+
+    numpy = get_backend("numpy")
+    adam = AdamState(3, [np.ones(2)], [np.zeros(2)])
+    back = numpy.from_host(numpy.to_host(adam))
+    assert isinstance(back, AdamState) and back.t == 3
+    np.testing.assert_array_equal(back.m[0], np.ones(2))
+    trace = numpy.to_host(TraceState([np.full(3, 0.5)]))
+    assert isinstance(trace, TraceState) and trace.v[0].tolist() == [0.5, 0.5, 0.5]

@@ -1,13 +1,29 @@
-"""Checkpoint files across versions: format 1 (callback states by class name) still loads."""
+"""Checkpoint files across versions: format 1 (callback states by class name) still loads, and
+run folders written by ffnn 0.1 (``tests/data/ffnn-0.1``) resume bit for bit."""
 
 import io
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 import ffnn
-from ffnn import checkpoint, optimizers, schedules
+from ffnn import checkpoint, optimizers, run, schedules, settings
 from ffnn.callbacks import EarlyStopping
+
+FFNN_0_1 = Path(__file__).parent / "data" / "ffnn-0.1"
+RUNS_0_1 = [
+    "sgd-l2",
+    "sgd-step-clip",
+    "momentum",
+    "nesterov-l2",
+    "rmsprop-cosine",
+    "adam-exponential",
+    "adamw-clip",
+    "momentum-halving-stopping",
+]
 
 
 def write_format_1(path, state):
@@ -49,3 +65,61 @@ def test_a_format_1_checkpoint_resumes_exactly(tmp_path, rng):
              **data)  # fmt: skip
     for a, b in zip(whole.parameters(), resumed.parameters()):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", RUNS_0_1)
+def test_a_run_folder_of_ffnn_0_1_resumes_bit_for_bit(name, tmp_path):
+    """Its checkpoint after epoch 1, resumed by this ffnn, ends with the parameters of the run that
+    ffnn 0.1 trained without a stop (see tests/data/ffnn-0.1/README.md)."""
+    folder = shutil.copytree(FFNN_0_1 / name, tmp_path / name, ignore=shutil.ignore_patterns("final.npz"))
+    with np.load(folder / "checkpoints" / "checkpoint-00001.npz") as archive:
+        header = json.loads(archive["header"].tobytes())
+    assert (header["format_version"], header["ffnn_version"]) == (2, "0.1.0")
+    run.resume(folder, quiet=True)
+    resumed = ffnn.load(folder / "model.npz").parameters()
+    with np.load(FFNN_0_1 / name / "final.npz") as final:
+        expected = [final[f"arr_{i}"] for i in range(len(final.files))]
+    assert len(resumed) == len(expected) == 4
+    for got, want in zip(resumed, expected):
+        assert got.dtype == want.dtype == np.float64
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", RUNS_0_1)
+def test_checkpoints_are_stored_as_ffnn_0_1_stored_them(name, tmp_path):
+    """The same run today writes the checkpoint 0.1 wrote (tests/data/ffnn-0.1), but for the time taken."""
+    run.train(settings.read(FFNN_0_1 / name / "config.toml"), tmp_path / "run", quiet=True)
+    today, old = (folder / "checkpoints" / "checkpoint-00001.npz" for folder in (tmp_path / "run", FFNN_0_1 / name))
+    with np.load(today) as new_archive, np.load(old) as old_archive:
+        new, kept = dict(new_archive), dict(old_archive)
+    headers = [json.loads(arrays.pop("header").tobytes()) for arrays in (new, kept)]
+    for header in headers:
+        header.pop("ffnn_version")
+        header["state"]["__dict__"]["history"]["__dict__"].pop("seconds")
+    assert headers[0] == headers[1] and headers[0]["format_version"] == checkpoint.FORMAT_VERSION == 2
+    assert new.keys() == kept.keys()
+    for key in new:
+        assert new[key].dtype == kept[key].dtype
+        np.testing.assert_array_equal(new[key], kept[key])
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda m, s: m.__setitem__(0, m[0].astype(np.float32)), r"optimizer\[0\]\[1\]\[0\] must be a float64 array "
+         r"of shape \(6, 4\), got float32 \(6, 4\) \(AdamState.m\)"),
+        (lambda m, s: s[1].__setitem__(0, np.nan), r"optimizer\[0\]\[2\]\[1\] contains NaN or inf \(AdamState.s\)"),
+        (lambda m, s: m.append(m[0]), r"optimizer\[0\]\[1\] must be a list of 4, got a list of 5 \(AdamState.m\)"),
+    ],
+)  # fmt: skip
+def test_a_named_state_is_checked_field_by_field(change, says, tmp_path, rng):
+    X, y = rng.standard_normal((60, 4)), rng.integers(0, 3, 60)
+    net = ffnn.Network([4, 6, 3], seed=0, dtype="float64")
+    ffnn.fit(net, X, y, 2, 20, optimizer=optimizers.adam(1e-3), seed=1, callbacks=[checkpoint.Checkpointer(tmp_path)])
+    state = checkpoint.load(tmp_path / "checkpoint-00001.npz")
+    _, m, s = state["optimizer"][0]
+    change(m, s)
+    checkpoint.save(tmp_path / "bad.npz", state)
+    with pytest.raises(ffnn.ParameterError, match=says):
+        ffnn.fit(ffnn.Network([4, 6, 3], seed=0, dtype="float64"), X, y, 3, 20, optimizer=optimizers.adam(1e-3),
+                 seed=1, resume=checkpoint.load(tmp_path / "bad.npz"))  # fmt: skip

@@ -153,3 +153,28 @@ def test_converges_on_a_parabola_and_on_rosenbrock(name):
 def test_bad_optimiser_settings(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_each_state_is_named_by_its_symbols(problem):
+    """Each transform keeps a named state; one step from zero fills it as its rule says."""
+    params, grads = problem
+    b1, b2, rho, mu = 0.9, 0.999, 0.99, 0.9
+    _, (adam, rate) = step(opt_.adam(0.1, b1, b2), grads, params)
+    assert (type(adam), adam._fields, type(rate), rate) == (
+        opt_.AdamState,
+        ("t", "m", "s"),
+        opt_.LearningRateState,
+        (1,),
+    )
+    assert adam.t == 1
+    for m, s, g in zip(adam.m, adam.s, grads):
+        np.testing.assert_array_equal(m, (1 - b1) * g)
+        np.testing.assert_array_equal(s, (1 - b2) * g * g)
+    _, (rms, _) = step(opt_.rmsprop(0.1, rho), grads, params)
+    _, (trace, _) = step(opt_.sgd(0.1, momentum=mu), grads, params)
+    assert (rms._fields, trace._fields) == (("s",), ("v",))
+    for s, v, g in zip(rms.s, trace.v, grads):
+        np.testing.assert_array_equal(s, (1 - rho) * g * g)
+        np.testing.assert_array_equal(v, g)
+    clip, _, decay, _ = opt_.adamw(0.1, clip_norm=1.0).init(params)
+    assert clip is None and decay is None  # stateless transforms keep None

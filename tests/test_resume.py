@@ -13,6 +13,8 @@ from ffnn import checkpoint, optimizers, schedules
 from ffnn.callbacks import Callback, EarlyStopping
 from ffnn.data.augment import Augment
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 
 @pytest.fixture(scope="module")
 def data():
@@ -271,6 +273,16 @@ def test_a_corrupt_checkpoint_is_refused_when_loaded(change, says, adam_checkpoi
             lambda s: None,
             1,
             r"it was saved after epoch 1, but this run has 1 epochs \(0–0\); it belongs to another run",
+        ),
+        (
+            lambda s: s["optimizer"]["__tuple__"].__setitem__(1, -1),
+            3,
+            r"optimizer\[1\] must be an integer >= 0, got -1 \(LearningRateState.t\)",
+        ),
+        (
+            lambda s: s["optimizer"]["__tuple__"][0]["__tuple__"][2].__setitem__(0, {"__array__": "a1"}),
+            3,
+            r"optimizer\[0\]\[2\]\[0\] must be a float32 array of shape \(8, 784\), got float32 \(8,\) \(AdamState.s\)",
         ),
     ],
 )

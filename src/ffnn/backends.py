@@ -119,7 +119,8 @@ def _map_arrays(tree: Any, f: Callable[[Any], Any], is_array: Callable[[Any], bo
     if is_array(tree):
         return f(tree)
     if isinstance(tree, (list, tuple)):
-        return type(tree)(_map_arrays(x, f, is_array) for x in tree)
+        items = [_map_arrays(x, f, is_array) for x in tree]
+        return type(tree)(*items) if hasattr(tree, "_fields") else type(tree)(items)  # a NamedTuple takes fields
     if isinstance(tree, dict):
         return {k: _map_arrays(v, f, is_array) for k, v in tree.items()}
     return tree

@@ -15,6 +15,10 @@ Each transform states its rule; g is the gradient coming in, u what goes out, t 
 - ``add_decayed_weights(λ)``          u = g + λ w   (before the rest: L2; after: decoupled)
 - ``clip_by_global_norm(c)``          u = g · min(1, c / ‖g‖),  ‖g‖ over all parameters
 
+A transform that remembers something keeps it in a named state whose fields are the symbols above
+(:class:`LearningRateState`, :class:`TraceState`, :class:`RMSState`, :class:`AdamState`; a
+stateless one keeps None, a chain the tuple of its transforms' states).
+
 The named optimisers are chains of them; their results match ``torch.optim`` step for step.
 They call the namespace of the parameters' arrays (``ffnn.backends.namespace``), so they run on
 every backend.
@@ -25,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ffnn._validation import check_number
 from ffnn.backends import namespace
@@ -34,6 +38,33 @@ from ffnn.errors import ParameterError
 Params = list[Any]
 Schedule = Callable[[int], float]  # η_t as a function of the step t (ffnn.schedules makes them)
 LearningRate = float | Schedule
+
+
+class LearningRateState(NamedTuple):
+    """``scale_by_learning_rate``'s state: ``t``, the steps taken so far (η_t is taken at this t)."""
+
+    t: int
+
+
+class TraceState(NamedTuple):
+    """``trace``'s state: the velocity ``v`` ← μ v + g, one array per parameter."""
+
+    v: Params
+
+
+class RMSState(NamedTuple):
+    """``scale_by_rms``'s state: the mean square ``s`` ← ρ s + (1 − ρ) g², one array per parameter."""
+
+    s: Params
+
+
+class AdamState(NamedTuple):
+    """``scale_by_adam``'s state: ``t``, the steps taken; the moments ``m`` ← β₁ m + (1 − β₁) g and
+    ``s`` ← β₂ s + (1 − β₂) g², one array per parameter each (bias-corrected when used)."""
+
+    t: int
+    m: Params
+    s: Params
 
 
 @dataclass(frozen=True)
@@ -75,11 +106,11 @@ def scale_by_learning_rate(learning_rate: LearningRate) -> Optimizer:
     if not callable(learning_rate):
         check_number(learning_rate, "learning_rate", low=0.0)
 
-    def update(grads: Params, step: int, params: Params) -> tuple[Params, int]:
-        eta = learning_rate(step) if callable(learning_rate) else learning_rate
-        return [-eta * g for g in grads], step + 1
+    def update(grads: Params, state: LearningRateState, params: Params) -> tuple[Params, LearningRateState]:
+        eta = learning_rate(state.t) if callable(learning_rate) else learning_rate
+        return [-eta * g for g in grads], LearningRateState(state.t + 1)
 
-    return Optimizer(lambda params: 0, update, "learning_rate")
+    return Optimizer(lambda params: LearningRateState(0), update, "learning_rate")
 
 
 def trace(momentum: float, nesterov: bool = False) -> Optimizer:
@@ -87,40 +118,39 @@ def trace(momentum: float, nesterov: bool = False) -> Optimizer:
     if not 0.0 <= momentum < 1.0:
         raise ParameterError(f"The 'momentum' parameter must be in [0, 1). Got {momentum!r} instead.")
 
-    def update(grads: Params, velocity: Params, params: Params) -> tuple[Params, Params]:
-        velocity = [momentum * v + g for v, g in zip(velocity, grads)]
+    def update(grads: Params, state: TraceState, params: Params) -> tuple[Params, TraceState]:
+        velocity = [momentum * v + g for v, g in zip(state.v, grads)]
         out = [g + momentum * v for g, v in zip(grads, velocity)] if nesterov else velocity
-        return out, velocity
+        return out, TraceState(velocity)
 
-    return Optimizer(_zeros, update, "trace")
+    return Optimizer(lambda params: TraceState(_zeros(params)), update, "trace")
 
 
 def scale_by_rms(decay: float = 0.99, eps: float = 1e-8) -> Optimizer:
     """s ← ρ s + (1 − ρ) g²;  u = g / (√s + ε)."""
     _check_decay(decay, "decay")
 
-    def update(grads: Params, mean_square: Params, params: Params) -> tuple[Params, Params]:
-        mean_square = [decay * s + (1.0 - decay) * g * g for s, g in zip(mean_square, grads)]
-        return [g / (namespace(s).sqrt(s) + eps) for g, s in zip(grads, mean_square)], mean_square
+    def update(grads: Params, state: RMSState, params: Params) -> tuple[Params, RMSState]:
+        mean_square = [decay * s + (1.0 - decay) * g * g for s, g in zip(state.s, grads)]
+        return [g / (namespace(s).sqrt(s) + eps) for g, s in zip(grads, mean_square)], RMSState(mean_square)
 
-    return Optimizer(_zeros, update, "rms")
+    return Optimizer(lambda params: RMSState(_zeros(params)), update, "rms")
 
 
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Optimizer:
-    """Adam's m̂ / (√ŝ + ε) with bias-corrected moment estimates."""
+    """u = m̂ / (√ŝ + ε), m̂ = m / (1 − β₁ᵗ), ŝ = s / (1 − β₂ᵗ): Adam's bias-corrected moments (:class:`AdamState`)."""
     _check_decay(b1, "b1")
     _check_decay(b2, "b2")
 
-    def init(params: Params) -> tuple[int, Params, Params]:
-        return 0, _zeros(params), _zeros(params)
+    def init(params: Params) -> AdamState:
+        return AdamState(0, _zeros(params), _zeros(params))
 
-    def update(grads: Params, state: tuple[int, Params, Params], params: Params) -> tuple[Params, Any]:
-        t, m, s = state
-        t += 1
-        m = [b1 * mi + (1.0 - b1) * g for mi, g in zip(m, grads)]
-        s = [b2 * si + (1.0 - b2) * g * g for si, g in zip(s, grads)]
+    def update(grads: Params, state: AdamState, params: Params) -> tuple[Params, AdamState]:
+        t = state.t + 1
+        m = [b1 * mi + (1.0 - b1) * g for mi, g in zip(state.m, grads)]
+        s = [b2 * si + (1.0 - b2) * g * g for si, g in zip(state.s, grads)]
         c1, c2 = 1.0 - b1**t, 1.0 - b2**t
-        return [(mi / c1) / (namespace(si).sqrt(si / c2) + eps) for mi, si in zip(m, s)], (t, m, s)
+        return [(mi / c1) / (namespace(si).sqrt(si / c2) + eps) for mi, si in zip(m, s)], AdamState(t, m, s)
 
     return Optimizer(init, update, "adam")
 

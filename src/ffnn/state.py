@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -75,13 +75,14 @@ class TrainingState:
 
     def snapshot(self) -> dict[str, Any]:
         """The state after the last recorded epoch, as plain values and arrays copied to NumPy
-        (whatever the network's backend: a checkpoint is backend-free)."""
+        (whatever the network's backend: a checkpoint is backend-free); the optimiser's state as
+        checkpoints store it (:func:`_stored`)."""
         history = {f.name: getattr(self.history, f.name) for f in dataclasses.fields(self.history)}
         host = self.network.backend.to_host
         return {
             "epoch": self.history.epoch[-1],
             "parameters": host(self.network.parameters()),
-            "optimizer": host(self.step.state_dict()),
+            "optimizer": host(_stored(self.step.state_dict())),
             "rng": self.rng.bit_generator.state,
             "history": copy.deepcopy(history),
             "callbacks": {key: cb.state_dict() for key, cb in self.stateful.items()},
@@ -114,7 +115,7 @@ class TrainingState:
         backend = self.network.backend
         for p, s in zip(self.network.parameters(), state["parameters"]):
             p[...] = backend.asarray(s)
-        self.step.load_state_dict(backend.from_host(state["optimizer"]))
+        self.step.load_state_dict(_named(backend.from_host(state["optimizer"]), self.step.state_dict()))
         self.rng.bit_generator.state = state["rng"]
         for name, value in state["history"].items():
             setattr(self.history, name, copy.deepcopy(value))
@@ -134,9 +135,8 @@ class TrainingState:
                 f"it was saved after epoch {epoch!r}, but this run has {self.epochs} epochs "
                 f"(0–{self.epochs - 1}); it belongs to another run, or is corrupt."
             )
-        difference = _difference(
-            state.get("optimizer"), self.network.backend.to_host(self.step.state_dict()), "optimizer"
-        )
+        live = self.step.state_dict()
+        difference = _difference(state.get("optimizer"), _named(self.network.backend.to_host(_stored(live)), live))
         if difference:
             return f"{difference}; resume with the optimizer (and its settings) the checkpoint was made with."
         rng = state["rng"]
@@ -158,41 +158,83 @@ class TrainingState:
         return ""
 
 
-def _difference(saved: Any, fresh: Any, where: str) -> str:
-    """Where ``saved`` does not have the structure of ``fresh`` (types, lengths, array shapes), or ""."""
+def _is_named(state: Any) -> bool:
+    return isinstance(state, tuple) and hasattr(type(state), "_fields")
+
+
+def _stored(state: Any) -> Any:
+    """An optimiser's state as checkpoints store it, as ffnn 0.1 did: each named state as the tuple
+    of its fields in order, or a one-field state as that field's value (a chain's: a tuple of those)."""
+    if _is_named(state) and len(state) == 1:
+        return state[0]
+    return tuple(_stored(s) for s in state) if isinstance(state, tuple) else state
+
+
+def _named(stored: Any, like: Any) -> Any:
+    """``stored`` (that :func:`_difference` found to fit ``like``) with ``like``'s named states."""
+    if _is_named(like):
+        return type(like)(*((stored,) if len(like) == 1 else stored))
+    return tuple(_named(s, f) for s, f in zip(stored, like)) if isinstance(like, tuple) else stored
+
+
+def _difference(saved: Any, fresh: Any, where: str = "optimizer") -> str:
+    """Where the stored optimiser state ``saved`` does not fit ``fresh``, this run's (on the host), or "".
+
+    Derived from the states' declared fields: a chain holds one state per transform, a stateless
+    transform None, a named state its fields in order (one field: its value); a field is a step
+    count (an integer >= 0) or one finite array per parameter, of its shape and dtype.
+    """
     if fresh is None:
         return "" if saved is None else f"{where} must be null (this run's update rule keeps no state)"
-    if isinstance(fresh, np.ndarray):
-        if not isinstance(saved, np.ndarray) or saved.shape != fresh.shape or saved.dtype.kind != fresh.dtype.kind:
-            got = f"{saved.dtype} {saved.shape}" if isinstance(saved, np.ndarray) else type(saved).__name__
-            return f"{where} must be a {fresh.dtype} array of shape {fresh.shape}, got {got}"
-        if saved.dtype.kind == "f" and not np.isfinite(saved).all():
-            return f"{where} contains NaN or inf"
+    if _is_named(fresh):
+        return _named_difference(saved, fresh, where)
+    if not isinstance(fresh, tuple):
+        return _field_difference(saved, fresh, where)
+    return _tuple_difference(saved, fresh, where) or _first(
+        _difference(s, f, f"{where}[{i}]") for i, (s, f) in enumerate(zip(saved, fresh))
+    )
+
+
+def _named_difference(saved: Any, fresh: Any, where: str) -> str:
+    """Where ``saved`` does not hold the fields of the named state ``fresh``, naming the field."""
+    if len(fresh) == 1:
+        values, places = (saved,), [where]
+    elif problem := _tuple_difference(saved, fresh, where):
+        return problem
+    else:
+        values, places = saved, [f"{where}[{i}]" for i in range(len(fresh))]
+    for name, s, f, place in zip(fresh._fields, values, fresh, places):
+        if problem := _field_difference(s, f, place):
+            return f"{problem} ({type(fresh).__name__}.{name})"
+    return ""
+
+
+def _tuple_difference(saved: Any, fresh: tuple[Any, ...], where: str) -> str:
+    if type(saved) is tuple and len(saved) == len(fresh):
         return ""
-    if isinstance(fresh, (bool, np.bool_)):
-        return "" if isinstance(saved, bool) else f"{where} must be true or false, got {saved!r}"
-    if isinstance(fresh, (int, np.integer)):
+    got = f"a {type(saved).__name__} of {len(saved)}" if isinstance(saved, (list, tuple)) else repr(saved)
+    return f"{where} must be a tuple of {len(fresh)}, got {got:.80}"
+
+
+def _field_difference(saved: Any, fresh: Any, where: str) -> str:
+    """Where the field ``saved`` is not like ``fresh``: a step count, or one finite array per parameter."""
+    if isinstance(fresh, int):
         ok = isinstance(saved, int) and not isinstance(saved, bool) and saved >= 0
         return "" if ok else f"{where} must be an integer >= 0, got {saved!r}"
-    if isinstance(fresh, (float, np.floating)):
-        ok = isinstance(saved, (int, float)) and not isinstance(saved, bool) and np.isfinite(saved)
-        return "" if ok else f"{where} must be a finite number, got {saved!r}"
-    if isinstance(fresh, (list, tuple)):
-        if type(saved) is not type(fresh) or len(saved) != len(fresh):
-            what = f"a {type(fresh).__name__} of {len(fresh)}"
-            got = f"a {type(saved).__name__} of {len(saved)}" if isinstance(saved, (list, tuple)) else repr(saved)
-            return f"{where} must be {what}, got {got:.80}"
-        for i, (s, f) in enumerate(zip(saved, fresh)):
-            difference = _difference(s, f, f"{where}[{i}]")
-            if difference:
-                return difference
-        return ""
-    if isinstance(fresh, dict):
-        if not isinstance(saved, dict) or sorted(saved) != sorted(fresh):
-            return f"{where} must hold {sorted(fresh)}, got {saved!r:.80}"
-        for key in fresh:
-            difference = _difference(saved[key], fresh[key], f"{where}[{key!r}]")
-            if difference:
-                return difference
-        return ""
-    return "" if type(saved) is type(fresh) else f"{where} must be a {type(fresh).__name__}, got {saved!r:.80}"
+    if not isinstance(fresh, list):
+        return "" if type(saved) is type(fresh) else f"{where} must be a {type(fresh).__name__}, got {saved!r:.80}"
+    if not isinstance(saved, list) or len(saved) != len(fresh):
+        got = f"a list of {len(saved)}" if isinstance(saved, list) else repr(saved)
+        return f"{where} must be a list of {len(fresh)}, got {got:.80}"
+    return _first(_array_difference(s, f, f"{where}[{i}]") for i, (s, f) in enumerate(zip(saved, fresh)))
+
+
+def _array_difference(saved: Any, fresh: np.ndarray, where: str) -> str:
+    if not isinstance(saved, np.ndarray) or saved.shape != fresh.shape or saved.dtype != fresh.dtype:
+        got = f"{saved.dtype} {saved.shape}" if isinstance(saved, np.ndarray) else type(saved).__name__
+        return f"{where} must be a {fresh.dtype} array of shape {fresh.shape}, got {got}"
+    return "" if np.isfinite(saved).all() else f"{where} contains NaN or inf"
+
+
+def _first(problems: Iterable[str]) -> str:
+    return next((p for p in problems if p), "")
