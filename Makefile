@@ -6,7 +6,7 @@ HASH   := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO   := $(VENV)/.demo-$(HASH)
 TEST   := $(VENV)/.test-$(HASH)
 
-.PHONY: demo test lint bench browser clean
+.PHONY: demo test check lint bench browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ demo: $(DEMO)
 
 test: $(TEST) lint browser
 	$(BIN)/python -m pytest
+
+# The fast tier for the edit loop: the tests not marked slow (no subprocesses, browser, servers,
+# MPI, real MNIST or long training). No lint, no browser install; `make test` still runs everything.
+check: $(TEST)
+	$(BIN)/python -m pytest -m "not slow"
 
 # The browser test drives Debian's Chromium (Playwright's own browser download needs the internet).
 browser:

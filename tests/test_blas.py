@@ -9,6 +9,8 @@ import pytest
 
 from ffnn import _blas
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("alpha", "beta"), [(1.0, 0.0), (-0.5, 1.0), (2.0, 0.9), (-1e-3, 0.0)])

@@ -14,6 +14,8 @@ import ffnn
 from ffnn import checkpoint, recipes
 from ffnn.data import mnist
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 
 def ffnn_cmd(*args, cwd=None, env=None):
     command = [sys.executable, "-m", "ffnn", *map(str, args)]

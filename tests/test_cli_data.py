@@ -6,9 +6,12 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from ffnn.data import mnist
 from ffnn.data.idx import write_idx
+
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
 
 
 def run(*args, env=None):

@@ -26,6 +26,8 @@ from ffnn.export import build_onnx  # noqa: E402
 from ffnn.serve import create_app  # noqa: E402
 from ffnn.sklearn import FFNNClassifier  # noqa: E402
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 
 def ffnn_cmd(*args):
     return subprocess.run([sys.executable, "-m", "ffnn", *map(str, args)], capture_output=True, text=True)

@@ -15,6 +15,8 @@ from ffnn.activations import LeakyReLU
 from ffnn.errors import ExtraNotInstalledError, ParameterError, ParameterTypeError
 from ffnn.export import OPSET, build_onnx, to_onnx
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 if os.environ.get("CI"):  # CI installs the test extra, which has both: never skip there
     import onnx
     import onnxruntime as ort

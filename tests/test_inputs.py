@@ -12,6 +12,8 @@ import ffnn
 from ffnn.data.inputs import read_inputs
 from ffnn.errors import DataFormatError
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 
 def lying_npy(path, shape, dtype=np.float64, data=b""):
     buffer = io.BytesIO()

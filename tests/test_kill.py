@@ -15,6 +15,8 @@ import ffnn
 from blobs import write_blobs
 from ffnn import checkpoint
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 FFNN = [sys.executable, "-m", "ffnn"]
 PAUSE = 0.5  # seconds a checkpoint stays half written under slow_checkpoints.py
 SLOW_CHECKPOINTS = [sys.executable, str(Path(__file__).with_name("slow_checkpoints.py")), str(PAUSE)]

@@ -5,7 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import ffnn
+
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
 
 SRC = Path(ffnn.__file__).parent
 

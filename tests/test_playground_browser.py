@@ -12,9 +12,12 @@ import time
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(
-    not shutil.which("chromium"), reason="Debian's chromium is not installed (make test installs it)"
-)
+pytestmark = [
+    pytest.mark.slow,  # make check skips this file (see README, Development)
+    pytest.mark.skipif(
+        not shutil.which("chromium"), reason="Debian's chromium is not installed (make test installs it)"
+    ),
+]
 
 
 @contextlib.contextmanager

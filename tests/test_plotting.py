@@ -12,6 +12,8 @@ from ffnn import plotting
 from ffnn.callbacks import GradientNorms
 from ffnn.metrics import confusion_matrix
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 pytest.importorskip("matplotlib")
 
 

@@ -11,6 +11,8 @@ import ffnn
 from ffnn import reference
 from ffnn.gradcheck import numerical_gradient, relative_error
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 PAIRS = [
     ("sigmoid", "sigmoid", "quadratic"),
     ("tanh", "softmax", "quadratic"),

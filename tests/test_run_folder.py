@@ -20,6 +20,8 @@ from ffnn.config import configure
 from ffnn.errors import RunFolderError
 from ffnn.evaluate import evaluate
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 XOR = ["--dataset", "xor", "--sizes", "2,4,2", "--cost", "cross_entropy", "--batch-size", "4", "--eta", "2.0"]
 
 

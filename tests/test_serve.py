@@ -18,6 +18,8 @@ import ffnn
 from ffnn.serve import MAX_JSON_BODY, create_app
 from ffnn.server import MAX_BODY
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 
 @pytest.fixture(scope="module")
 def model():

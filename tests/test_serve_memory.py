@@ -14,6 +14,8 @@ import pytest
 import ffnn
 from ffnn import serve
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 MEASURE = """
 import io, json, sys
 from PIL import Image

@@ -21,6 +21,8 @@ import ffnn
 from ffnn.cli import main
 from ffnn.server import CONNECTION_LIMIT, MAX_BODY, WORKERS
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 LINUX_PROC = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's /proc")
 
 

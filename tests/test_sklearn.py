@@ -19,6 +19,8 @@ import ffnn  # noqa: E402
 from ffnn.errors import FFNNError, NonFiniteOutputError  # noqa: E402
 from ffnn.sklearn import FFNNClassifier, FFNNRegressor  # noqa: E402
 
+pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
+
 # Small, float64 instances: every check runs (none is skipped or expected to fail by us). float64
 # makes check_sample_weight_equivalence_on_dense_data (integer weights = repeated rows, zero =
 # removed; 15 rows, one full batch) hold to rounding; the regressor's larger learning rate lets
