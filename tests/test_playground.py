@@ -10,12 +10,15 @@ import time
 import numpy as np
 import pytest
 
+import ffnn
 from ffnn import Network, playground, serve, settings
 from ffnn.callbacks import gradient_sizes
 from ffnn.experiment import FIELDS, PRESETS, Config, Experiment, check_config
+from ffnn.optimizers import get_optimizer
 from ffnn.playground import Session, Sessions, create_app
 from ffnn.reference import ReferenceNetwork
 from ffnn.server import RequestError
+from ffnn.steps import SGDStep
 
 
 @pytest.fixture
@@ -213,6 +216,38 @@ def test_one_step_is_the_per_example_reference_update(config):
     for ours, theirs in zip(net.weights + net.biases, oracle.weights + [b.ravel() for b in oracle.biases]):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
     assert not np.allclose(net.weights[0], Experiment(config).network.weights[0])  # the step changed them
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize(("steps", "fit_kw"), [(1, {"epochs": 1, "batches_per_epoch": 1}), (11, {"epochs": 1}),
+                                               (22, {"epochs": 2})])  # fmt: skip
+def test_playground_steps_are_fits_mini_batches_bit_for_bit(optimizer, steps, fit_kw):
+    """k steps of the playground, and ffnn.fit over the same k mini-batches (same network, data,
+    batch size and seed, float64): every weight and bias identical, and so each epoch's cost."""
+    config = Config(dataset="moons", points=110, hidden=(6, 5), batch_size=5, optimizer=optimizer, learning_rate=0.3)
+    experiment = Experiment(config)
+    net = copy.deepcopy(experiment.network)  # the same initial parameters, before any step
+    costs = [experiment.step() for _ in range(steps)]  # 55 training points: 11 batches an epoch
+    rule = {"eta": 0.3} if optimizer == "sgd" else {"optimizer": get_optimizer("adam", 0.3)}
+    history = ffnn.fit(net, experiment.X, experiment.y, batch_size=5, seed=config.seed, **rule, **fit_kw)
+    assert net.dtype == np.float64
+    for ours, theirs in zip(experiment.network.parameters(), net.parameters(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    per_epoch = min(steps, 11)
+    assert [float(np.mean(costs[i : i + per_epoch])) for i in range(0, steps, per_epoch)] == history.train_cost
+    assert not np.array_equal(net.weights[0], Experiment(config).network.weights[0])  # they trained
+
+
+def test_playground_sgd_is_the_fused_step_and_keeps_the_mini_batchs_gradient():
+    experiment = Experiment(Config(dataset="moons", points=40, batch_size=20, optimizer="sgd"))
+    assert isinstance(experiment.trainer.update, SGDStep)
+    before = copy.deepcopy(experiment.network)
+    experiment.step()
+    rows = experiment.order[:20]
+    nabla_b, nabla_w = before.backprop(experiment.X[rows], experiment.y[rows])
+    kept = experiment.trainer.ws
+    for ours, theirs in zip(kept.nabla_w + kept.nabla_b, nabla_w + nabla_b, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
 
 
 def first_layer_gradient(config):

@@ -1,4 +1,4 @@
-"""fit: history, progress output, callbacks, divergence."""
+"""fit: history, progress output, callbacks, divergence; the loop it runs, one mini-batch at a time."""
 
 import io
 import re
@@ -10,6 +10,9 @@ import pytest
 import ffnn
 from ffnn.callbacks import Callback, ProgressBar
 from ffnn.data import toy
+from ffnn.distributed import SingleProcess
+from ffnn.steps import SGDStep
+from ffnn.training import Trainer
 
 
 def data(rng, n=60):
@@ -110,3 +113,81 @@ def test_the_progress_bar_shows_rate_and_time_left_on_a_terminal():
     quiet = io.StringIO()  # not a terminal: no bar
     ffnn.fit(net, X, y, epochs=1, batch_size=10, eta=0.1, callbacks=[ProgressBar(40, quiet)], seed=0)
     assert quiet.getvalue() == ""
+
+
+# -- the loop, one mini-batch at a time (ffnn.training.Trainer) ---------------------------------
+
+
+def jitter(X, rng):
+    """An augmentation drawing from the loop's generator."""
+    return X + 0.1 * rng.standard_normal(X.shape)
+
+
+class Ends(Callback):
+    """Counts the epochs and the ends it is told of."""
+
+    def __init__(self):
+        self.epochs, self.ends = 0, 0
+
+    def on_epoch_end(self, network, history):
+        self.epochs += 1
+        return False
+
+    def on_train_end(self, network, history):
+        self.ends += 1
+
+
+@pytest.mark.parametrize("optimizer", [None, "adam"])
+def test_stepping_the_loop_to_its_end_is_fit(rng, optimizer):
+    """Trainer.step until done, with dropout, augmentation, max-norm, sample weights and held-out
+    data: the same parameters, history and callback calls as fit, bit for bit; then no more steps."""
+    X, y = data(rng, n=67)
+    weights = rng.uniform(0.0, 2.0, len(X))
+    rule = {"eta": 0.5, "lmbda": 0.1} if optimizer is None else {"optimizer": ffnn.optimizers.adam(0.01)}
+    kw = dict(epochs=3, batch_size=10, seed=4, augment=jitter, max_norm=2.0, sample_weight=weights,
+              test_data=(X[:20], y[:20]), **rule)  # fmt: skip
+    fitted, stepped = (ffnn.Network([4, 9, 2], cost="cross_entropy", dropout=0.2, seed=0) for _ in range(2))
+    history = ffnn.fit(fitted, X, y, callbacks=[fit_ends := Ends()], strategy=SingleProcess(), **kw)
+    trainer = Trainer(stepped, X, y, callbacks=[step_ends := Ends()], **kw)
+    costs = []
+    while not trainer.done:
+        costs.append(trainer.step())
+    assert len(costs) == 3 * 7 and trainer.epoch == 3
+    for p, q in zip(fitted.parameters(), stepped.parameters(), strict=True):
+        np.testing.assert_array_equal(p, q)
+    assert trainer.history.train_cost == history.train_cost == [float(np.mean(costs[i : i + 7])) for i in (0, 7, 14)]
+    assert trainer.history.test_cost == history.test_cost
+    assert (step_ends.epochs, step_ends.ends) == (fit_ends.epochs, fit_ends.ends) == (3, 1)
+    with pytest.raises(ffnn.errors.ParameterError, match="Training has ended: there is no next mini-batch"):
+        trainer.step()
+
+
+def test_without_the_finite_check_the_loop_steps_on_through_divergence():
+    X, y = toy.xor()
+    net = ffnn.Network([2, 16, 2], "relu", "identity", seed=0)
+    trainer = Trainer(net, X, y, epochs=5, batch_size=2, eta=1e30, seed=0, check_finite=False)
+    with np.errstate(all="ignore"):
+        costs = [trainer.step() for _ in range(10)]  # what fit stops with TrainingDivergedError
+    assert not np.isfinite(costs[-1]) and trainer.done and len(trainer.history.epoch) == 5
+    assert not all(np.isfinite(p).all() for p in net.parameters())  # left as they are, for the caller to see
+
+
+def test_the_fused_sgd_step_keeps_the_gradient_when_asked_and_steps_the_same(rng):
+    X, y = data(rng, n=10)
+    nabla_b, nabla_w = ffnn.Network([4, 3, 2], seed=0).backprop(X, y)
+    kept, unkept = (Trainer(ffnn.Network([4, 3, 2], seed=0), X, y, epochs=1, batch_size=10, eta=0.5, shuffle=False,
+                            keep_gradients=keep) for keep in (True, False))  # fmt: skip
+    kept.step()
+    unkept.step()
+    assert isinstance(kept.update, SGDStep) and isinstance(unkept.update, SGDStep)
+    for ours, theirs in zip(kept.ws.nabla_w + kept.ws.nabla_b, nabla_w + nabla_b, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+    for p, q in zip(kept.network.parameters(), unkept.network.parameters(), strict=True):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_fit_takes_a_comm_or_a_strategy_not_both(rng):
+    X, y = data(rng)
+    with pytest.raises(ffnn.errors.ParameterError, match="Give fit a 'comm' or a 'strategy', not both"):
+        ffnn.fit(ffnn.Network([4, 3, 2]), X, y, epochs=1, batch_size=10, eta=0.1, comm=object(),
+                 strategy=SingleProcess())  # fmt: skip

@@ -15,9 +15,13 @@ rounding of sums taken in another order. Dropout masks and augmentation are draw
 batch from the shared generator (:class:`SliceDraws`), each rank keeping its rows, so they are
 the single process's draws too.
 
-ffnn trains this way when an MPI launcher started it with K ≥ 2 processes (:func:`world` reads
-the launcher's environment: ``mpiexec -n 2 ffnn train …``), or when ``fit`` is given a ``comm``;
-otherwise mpi4py is never imported.
+The training loop (``ffnn.training.Trainer``) takes this as a strategy: :class:`SingleProcess`,
+the default, computes every row of each batch and reduces nothing; :class:`DataParallel` slices
+each batch (:meth:`~DataParallel.part`), sums the gradient (:meth:`~DataParallel.reduce`, through
+:class:`ReducedStep`) and draws dropout's masks for the whole batch (:meth:`~DataParallel.random`).
+:func:`strategy_for` picks one: ffnn trains data-parallel when an MPI launcher started it with K ≥ 2
+processes (:func:`world` reads the launcher's environment: ``mpiexec -n 2 ffnn train …``), or
+when ``fit`` is given a ``comm``; otherwise mpi4py is never imported.
 """
 
 from __future__ import annotations
@@ -26,15 +30,16 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 import numpy as np
 
 from ffnn.backprop import Workspace
-from ffnn.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, FFNNError, TrainingDivergedError
+from ffnn.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, FFNNError, ParameterError, TrainingDivergedError
+from ffnn.network import Network
 from ffnn.optimizers import Optimizer, Params
-from ffnn.steps import OptimizerStep
+from ffnn.steps import OptimizerStep, SGDStep, Step
 
 T = TypeVar("T")
 # (rank, size) as launchers set them for each process they start: MPICH's and Intel MPI's hydra,
@@ -179,8 +184,61 @@ class SliceDraws(np.random.Generator):
         return out
 
 
-class DataParallel:
-    """The ranks of ``comm`` training one network together (see the module docstring)."""
+class SingleProcess:
+    """The training loop's default strategy: this process computes every row of each batch, and
+    there is nothing to share, sum or agree on — each method is what one process does anyway."""
+
+    rank: int = 0
+    size: int = 1
+    comm: Any = None  # the mpi4py communicator, over MPI
+
+    @property
+    def root(self) -> bool:
+        """Whether this process is rank 0, which alone prints."""
+        return self.rank == 0
+
+    def same_seed(self, seed: int | None) -> Any:
+        """The seed every process uses."""
+        return seed
+
+    def step(
+        self, network: Network, ws: Workspace, optimizer: Optimizer | None, eta: float, decay: float, keep: bool
+    ) -> Step:
+        """The update rule's step: ``optimizer``'s (``OptimizerStep``, the gradient stored in ``ws``)
+        or, without one, plain SGD w ← decay·w − η ∂C/∂w folded into BP4's GEMM (``SGDStep``; with
+        ``keep``, the gradient is stored in ``ws`` as well)."""
+        if optimizer is not None:
+            return OptimizerStep(network.parameters(), ws, optimizer)
+        return SGDStep(network.weights, network.biases, eta, decay, network.backend, ws if keep else None)
+
+    def random(self, rng: np.random.Generator) -> np.random.Generator:
+        """The generator dropout draws its masks from."""
+        return rng
+
+    def part(self, m: int) -> slice:
+        """This process's rows of a global batch of m: all of them."""
+        return slice(0, m)
+
+    def reduce(self, step: Step, cost: float, rows: Any, part: slice, weights: Any) -> float:
+        """End the batch ``rows`` (of which this process computed ``part``): ``step.finish()``; its cost."""
+        step.finish()
+        return cost
+
+    def broadcast(self, arrays: Sequence[np.ndarray]) -> None:
+        """Rank 0's values of ``arrays`` (the parameters) on every process, in place."""
+
+    def any(self, flag: bool) -> bool:
+        """Whether ``flag`` is true on any process (so that all stop at the same batch)."""
+        return flag
+
+    def guard(self) -> AbstractContextManager[None]:
+        """What ends the other processes if this one fails while training."""
+        return nullcontext()
+
+
+class DataParallel(SingleProcess):
+    """The ranks of ``comm`` training one network together (see the module docstring): the same
+    methods as :class:`SingleProcess`, each doing its part of the job over MPI."""
 
     def __init__(self, comm: Any) -> None:
         from mpi4py import MPI  # loaded already: the caller holds a communicator
@@ -188,23 +246,42 @@ class DataParallel:
         self.comm, self.rank, self.size = comm, int(comm.Get_rank()), int(comm.Get_size())
         self._max, self._in_place = MPI.MAX, MPI.IN_PLACE
         self._flag = np.zeros(1, np.int32)
-
-    @property
-    def root(self) -> bool:
-        return self.rank == 0
+        self._draws: SliceDraws | None = None
 
     def same_seed(self, seed: int | None) -> Any:
         """Rank 0's seed — drawn from the system's entropy there when None — on every rank."""
         return self.comm.bcast(np.random.SeedSequence().entropy if seed is None else seed, root=0)
 
-    def broadcast(self, arrays: Sequence[np.ndarray]) -> None:
-        """Rank 0's values of ``arrays`` (the parameters) on every rank, in place."""
-        for a in arrays:
-            self.comm.Bcast(a, root=0)
+    def step(
+        self, network: Network, ws: Workspace, optimizer: Optimizer | None, eta: float, decay: float, keep: bool
+    ) -> Step:
+        """The rule's step on the gradient summed over the ranks (:class:`ReducedStep`, which keeps
+        it in ``ws`` in any case); plain SGD as :func:`sources_sgd`, since the fused GEMM would
+        update the weights before the sum exists."""
+        if network.backend.name != "numpy":
+            raise ParameterError(
+                f"Data-parallel training over MPI runs on the NumPy backend, not {network.backend.name!r}; "
+                "drop the backend or the MPI launch."
+            )
+        return ReducedStep(network.parameters(), ws, optimizer or sources_sgd(eta, decay), self.comm)
+
+    def random(self, rng: np.random.Generator) -> np.random.Generator:
+        """The shared generator drawing for the whole global batch, this rank keeping its rows (:class:`SliceDraws`)."""
+        self._draws = SliceDraws(rng)
+        return self._draws
 
     def part(self, m: int) -> slice:
-        """This rank's rows of a global batch of m: ⌊rm/K⌋ to ⌊(r+1)m/K⌋."""
-        return slice(self.rank * m // self.size, (self.rank + 1) * m // self.size)
+        """This rank's rows of a global batch of m: ⌊rm/K⌋ to ⌊(r+1)m/K⌋ (also the rows its dropout masks keep)."""
+        part = slice(self.rank * m // self.size, (self.rank + 1) * m // self.size)
+        if self._draws is not None:
+            self._draws.part, self._draws.total = part, m
+        return part
+
+    def reduce(self, step: Step, cost: float, rows: Any, part: slice, weights: Any) -> float:
+        """Sum (gradient, cost) × this rank's share over the ranks and step with the sum (one
+        ``Allreduce``, :meth:`ReducedStep.reduce`); the whole batch's cost."""
+        assert isinstance(step, ReducedStep)  # what step() made
+        return step.reduce(cost, self.share(rows, part, weights))
 
     def share(self, rows: np.ndarray, part: slice, weights: np.ndarray | None) -> float:
         """This rank's share of the global batch ``rows``' mean: m_r / M, or Σ_{B_r} w / Σ_B w (0 if Σ_B w = 0)."""
@@ -212,6 +289,11 @@ class DataParallel:
             return float(part.stop - part.start) / len(rows)
         total = float(weights[rows].sum())
         return float(weights[rows[part]].sum()) / total if total > 0 else 0.0
+
+    def broadcast(self, arrays: Sequence[np.ndarray]) -> None:
+        """Rank 0's values of ``arrays`` (the parameters) on every rank, in place."""
+        for a in arrays:
+            self.comm.Bcast(a, root=0)
 
     def any(self, flag: bool) -> bool:
         """Whether ``flag`` is true on any rank (so that all stop at the same batch)."""
@@ -235,3 +317,9 @@ class DataParallel:
                 flush=True,
             )
             self.comm.Abort(abort_status(e))
+
+
+def strategy_for(comm: Any) -> SingleProcess:
+    """The training loop's strategy: :class:`DataParallel` over ``comm`` (an mpi4py communicator),
+    or :class:`SingleProcess` without one."""
+    return SingleProcess() if comm is None else DataParallel(comm)

@@ -12,11 +12,14 @@ holds what the config makes:
   testing; source 002's four examples (``four``) train and test on the same four;
 - a :class:`ffnn.Network` with 2 inputs, the hidden layers, and 2 outputs (one per class) whose
   activation follows the cost: softmax for ``cross_entropy``, sigmoid otherwise;
-- a :class:`ffnn.backprop.Workspace`, an :class:`ffnn.steps.OptimizerStep` (which keeps each
-  mini-batch's ∂C/∂w^l, for the gradient sizes), and a generator for the shuffles.
+- the training loop, an :class:`ffnn.training.Trainer` over the training points: plain SGD
+  (``sgd``) through the same fused step as ``ffnn.fit``, any other optimizer through its own, each
+  mini-batch's ∂C/∂w^l kept (for the gradient sizes), and non-finite numbers left to be seen
+  rather than raised (:meth:`Experiment.frame` shows them as divergence).
 
-:meth:`Experiment.step` is one mini-batch — ``backpropagate`` then ``finish`` — exactly as
-``ffnn.fit`` does it; the same config gives the same numbers, step for step.
+:meth:`Experiment.step` is one :meth:`~ffnn.training.Trainer.step` of that loop — the mini-batch
+``ffnn.fit`` takes at that point, with the same network, data, batch size and seed, bit for bit;
+the same config gives the same numbers, step for step.
 """
 
 from __future__ import annotations
@@ -24,12 +27,12 @@ from __future__ import annotations
 import base64
 import dataclasses
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ffnn.backprop import Workspace, backpropagate
 from ffnn.callbacks import rms_sizes
 from ffnn.costs import get_cost
 from ffnn.data import toy
@@ -37,7 +40,7 @@ from ffnn.errors import ParameterError
 from ffnn.network import Network
 from ffnn.optimizers import get_optimizer
 from ffnn.settings import BY_NAME, Setting, check_value
-from ffnn.steps import OptimizerStep
+from ffnn.training import Trainer
 
 GRID = 60  # the decision regions: GRID × GRID points over the data's box
 MAX_LAYERS, MAX_NEURONS = 8, 16  # hidden layers, neurons in each
@@ -165,13 +168,17 @@ class Experiment:
             [2, *config.hidden, 2], config.activation, output_activation=output, cost=config.cost,
             init=config.init, dtype="float64", seed=config.seed,
         )  # fmt: skip
-        self.Y = self.network.check_targets(self.y, len(self.X))
-        self.ws = Workspace(self.network.sizes, config.batch_size, self.network.dtype)
-        optimizer = get_optimizer(config.optimizer, config.learning_rate)
-        self.update = OptimizerStep(self.network.parameters(), self.ws, optimizer)
-        self.rng = np.random.default_rng(config.seed)
-        self.order = self.rng.permutation(len(self.X))
-        self.position = self.steps = self.epoch = 0
+        rule: dict[str, Any] = (
+            {"eta": config.learning_rate}
+            if config.optimizer == "sgd"  # the sources' fused step, as fit takes it
+            else {"optimizer": get_optimizer(config.optimizer, config.learning_rate)}
+        )
+        # no last epoch: the page steps until Reset
+        self.trainer = Trainer(
+            self.network, self.X, self.y, epochs=sys.maxsize, batch_size=config.batch_size, seed=config.seed,
+            check_finite=False, keep_gradients=True, **rule,
+        )  # fmt: skip
+        self.steps = 0
         both = np.concatenate([self.X, self.X_test])
         low, high = both.min(axis=0), both.max(axis=0)
         margin = 0.1 * np.maximum(high - low, 1e-3)
@@ -180,28 +187,36 @@ class Experiment:
         ]
 
     def step(self) -> float:
-        """One mini-batch: the next ``batch_size`` examples of the shuffled order (the epoch's last
-        batch may be smaller) through ``backpropagate`` and the optimizer; a new order each epoch.
-        Returns the mini-batch's cost (not finite once training diverged)."""
-        rows = self.order[self.position : self.position + self.config.batch_size]
-        m = self.ws.load(self.X, self.Y, rows, in_range=True)
+        """One mini-batch of the training loop: the next ``batch_size`` examples of the epoch's
+        shuffled order (the epoch's last batch may be smaller) through ``backpropagate`` and the
+        update; a new order each epoch. Returns the mini-batch's cost (not finite once training
+        diverged)."""
         with np.errstate(all="ignore"):  # a diverging step shows as non-finite numbers (see frame())
-            cost = backpropagate(self.network, self.ws, m, apply=self.update)
-            self.update.finish()
+            cost = self.trainer.step()
         self.steps += 1
-        self.position += m
-        if self.position == len(self.X):
-            self.epoch += 1
-            self.position = 0
-            self.order = self.rng.permutation(len(self.X))
         return cost
+
+    @property
+    def epoch(self) -> int:
+        """The epochs completed."""
+        return self.trainer.epoch
+
+    @property
+    def order(self) -> Any:
+        """The epoch's order of the training points (the mini-batches are its slices)."""
+        return self.trainer.order
+
+    @property
+    def advice(self) -> str:
+        """What to do once training diverged, in the page's words."""
+        return f"try a smaller learning rate (it is {self.config.learning_rate})"
 
     def gradient_sizes(self) -> list[float] | None:
         """Each layer's RMS weight gradient of the last mini-batch, ‖∂C/∂w^l‖ / √(n_l n_{l−1})
         (None before the first step)."""
         if self.steps == 0:
             return None
-        return rms_sizes(self.ws.nabla_w)
+        return rms_sizes(self.trainer.ws.nabla_w)
 
     def regions(self) -> bytes:
         """P(class 1) on a GRID × GRID grid of cell centres over :attr:`box` as bytes 0–255, row by

@@ -170,7 +170,7 @@ class Session:
         frame = self.experiment.frame()
         if frame is None:
             self._playing.clear()
-            advice = self.experiment.update.advice
+            advice = self.experiment.advice
             message = f"training diverged at step {self.experiment.steps} (the numbers overflowed): {advice}, and Reset"
             self.feed.set("status", {"state": "diverged", "message": message})
             return False

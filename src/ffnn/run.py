@@ -215,9 +215,9 @@ def _fit(
     options, callbacks = build_training(config, len(X))
     if epochs is not None:
         options["epochs"] = epochs
-    comm = distributed.world()
-    if distributed.rank(comm) != 0:  # another rank of an MPI run: it trains, rank 0 writes and prints
-        return _fit_quietly(network, data, state, options, [*callbacks, *extra], comm, folder)
+    strategy = distributed.strategy_for(distributed.world())  # the loop's: over MPI, DataParallel
+    if not strategy.root:  # another rank of an MPI run: it trains, rank 0 writes and prints
+        return _fit_quietly(network, data, state, options, [*callbacks, *extra], strategy, folder)
     callbacks += [
         GradientNorms(X[:_GRADIENT_PROBE], y[:_GRADIENT_PROBE]),
         TrainingAccuracy(X[:_ACCURACY_SAMPLE], y[:_ACCURACY_SAMPLE]),
@@ -237,7 +237,7 @@ def _fit(
         with interrupt:
             history = fit(
                 network, X, y, test_data=data.test, validation_data=data.validation, callbacks=callbacks,
-                resume=state, comm=comm, **options,
+                resume=state, strategy=strategy, **options,
             )  # fmt: skip
     except TrainingDivergedError as e:
         save(network, folder / "model.npz", {"config": config.table(), "summary": {"diverged": True}})
@@ -247,7 +247,7 @@ def _fit(
         raise error from e
     history.interrupted = history.interrupted or interrupt.requested  # Ctrl-C between two epochs too
     summary = _summary(history, config, recipe, time.perf_counter() - start)
-    summary["processes"] = 1 if comm is None else int(comm.Get_size())  # data-parallel over MPI: K ranks
+    summary["processes"] = strategy.size  # data-parallel over MPI: K ranks
     if config.regression:  # accuracy means nothing here: MSE and R² of the test split instead
         summary.update(final_test_accuracy=None, best_test=None, task="regression")
         try:
@@ -271,7 +271,7 @@ def _fit_quietly(
     state: dict[str, Any] | None,
     options: dict[str, Any],
     callbacks: list[Callback],
-    comm: Any,
+    strategy: distributed.SingleProcess,
     folder: Path,
 ) -> RunResult:
     """A rank other than 0 of an MPI run: the same training (the callbacks that change it, and
@@ -280,7 +280,7 @@ def _fit_quietly(
     with interrupt:
         history = fit(
             network, *data.train, test_data=data.test, validation_data=data.validation,
-            callbacks=[*callbacks, interrupt], resume=state, comm=comm, **options,
+            callbacks=[*callbacks, interrupt], resume=state, strategy=strategy, **options,
         )  # fmt: skip
     history.interrupted = history.interrupted or interrupt.requested
     return RunResult(folder, network, history, {})

@@ -1,4 +1,5 @@
-"""Mini-batch stochastic gradient descent over epochs (the sources' ``SGD``): :func:`fit`.
+"""Mini-batch stochastic gradient descent over epochs (the sources' ``SGD``): :func:`fit`, which
+runs the one training loop, :class:`Trainer`, to its end.
 
 Each epoch shuffles the training set, cuts it into mini-batches of ``batch_size`` and, for each
 batch of m examples, takes one gradient step (the book's rule, L2 term included):
@@ -7,7 +8,12 @@ batch of m examples, takes one gradient step (the book's rule, L2 term included)
 
 where n is the size of the training set — or, with an ``optimizer``, the step that optimiser
 makes of the same gradients (``ffnn.steps``). After each epoch the network is scored on the
-held-out data and the callbacks run (``ffnn.callbacks``); any of them may stop training.
+held-out data and the callbacks run (``ffnn.callbacks``); any of them may stop training. The
+playground takes the same loop one mini-batch at a time (:meth:`Trainer.step`), so that its
+steps are ``fit``'s, bit for bit.
+
+How the processes share each batch is the loop's strategy (``ffnn.distributed``): by default one
+process computes it all; over MPI each rank computes a slice and the gradient is summed.
 
 On a network of another backend (``ffnn.backends``) the training set is copied to it once, each
 epoch's order is drawn on the host and copied, and the loop below runs unchanged on its arrays.
@@ -17,8 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -26,12 +31,11 @@ from ffnn._validation import as_inputs, as_sample_weight, check_number, check_se
 from ffnn.backends import namespace
 from ffnn.backprop import Workspace, backpropagate
 from ffnn.callbacks import Callback, PrintProgress
-from ffnn.distributed import DataParallel, ReducedStep, SliceDraws, sources_sgd
+from ffnn.distributed import SingleProcess, strategy_for
 from ffnn.errors import ParameterError, ParameterTypeError, TrainingDivergedError
 from ffnn.network import Network
 from ffnn.optimizers import Optimizer
 from ffnn.state import History, TrainingState
-from ffnn.steps import OptimizerStep, SGDStep, Step
 
 Augmentation = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
@@ -63,6 +67,7 @@ def fit(
     resume: dict[str, Any] | None = None,
     sample_weight: Any = None,
     comm: Any = None,
+    strategy: SingleProcess | None = None,
 ) -> History:
     """Train ``network`` in place by mini-batch gradient descent; return the per-epoch :class:`History`.
 
@@ -99,93 +104,211 @@ def fit(
     ``batch_size``, and one ``Allreduce`` per batch gives all the whole batch's gradient, so the
     result equals one process's up to rounding. Held-out data is scored on every rank (the
     results are the same); ``verbose`` prints on rank 0 only. A rank that fails while training
-    ends the whole job (``MPI_Abort``).
+    ends the whole job (``MPI_Abort``). It is short for ``strategy=ffnn.distributed.DataParallel(comm)``;
+    ``strategy`` is the loop's (:class:`Trainer`), by default one process.
     """
-    epochs = check_number(epochs, "epochs", low=0, strict=False, integer=True)
-    batch_size = check_number(batch_size, "batch_size", low=1, strict=False, integer=True)
-    lmbda = check_number(lmbda, "lmbda", low=0.0, strict=False)
-    seed = check_seed(seed)
-    if optimizer is None:
-        eta = check_number(eta, "eta", low=0.0)
-    elif eta is not None or lmbda:
-        raise ParameterError(
-            "With an optimizer, give it the learning rate and weight decay; 'eta' and 'lmbda' are for plain SGD."
-        )
-    if max_norm is not None:
-        max_norm = check_number(max_norm, "max_norm", low=0.0)
-    if batches_per_epoch is not None:
-        batches_per_epoch = check_number(batches_per_epoch, "batches_per_epoch", low=1, strict=False, integer=True)
-    X = network._inputs(X)  # standardised here, once, if the network carries a standardisation
-    Y = network.check_targets(y, len(X))
-    W = as_sample_weight(sample_weight, len(X), network.dtype)
-    test = _held_out(network, test_data, "test_data")
-    validation = _held_out(network, validation_data, "validation_data")
-    group = DataParallel(comm) if comm is not None else None
-    if group is not None:
-        seed = group.same_seed(seed)
-    hooks = _in_order([PrintProgress(), *callbacks] if verbose and (group is None or group.root) else list(callbacks))
-    rng = np.random.default_rng(seed)
+    if comm is not None and strategy is not None:
+        raise ParameterError("Give fit a 'comm' or a 'strategy', not both ('comm' builds DataParallel(comm)).")
+    return Trainer(
+        network, X, y, epochs, batch_size, eta=eta, lmbda=lmbda, test_data=test_data, shuffle=shuffle, seed=seed,
+        verbose=verbose, callbacks=callbacks, batches_per_epoch=batches_per_epoch, validation_data=validation_data,
+        optimizer=optimizer, max_norm=max_norm, augment=augment, resume=resume, sample_weight=sample_weight,
+        strategy=strategy if comm is None else strategy_for(comm),
+    ).run()  # fmt: skip
 
-    n = len(X)
-    batch_size = min(batch_size, n)
-    backend = network.backend
-    if group is not None and backend.name != "numpy":
-        raise ParameterError(
-            f"Data-parallel training over MPI runs on the NumPy backend, not {backend.name!r}; "
-            "drop the backend or the MPI launch."
-        )
-    ws = Workspace(network.sizes, batch_size, network.dtype, backend)
-    step: Step  # over MPI the gradient is stored (the fused SGD step would update before the sum exists)
-    if optimizer is not None:
-        step = (
-            OptimizerStep(network.parameters(), ws, optimizer)
-            if group is None
-            else ReducedStep(network.parameters(), ws, optimizer, comm)
-        )
-    else:
-        assert eta is not None  # checked above
-        decay = 1.0 - eta * lmbda / n
-        step = (
-            SGDStep(network.weights, network.biases, eta, decay, backend)
-            if group is None
-            else ReducedStep(network.parameters(), ws, sources_sgd(eta, decay), comm)
-        )
-    on = backend.asarray  # the training set, copied to the backend once (NumPy: as it is)
-    X, Y, W = on(X), on(Y), None if W is None else on(W)
-    batches = _BatchLoop(
-        network, X, Y, W, ws, step, batch_size, batches_per_epoch, rng, augment, max_norm, hooks, group
-    )
-    history = History(n_test=None if test is None else len(test[0]))
-    state = TrainingState(network, step, rng, history, hooks, epochs)
-    first_epoch = state.restore(resume) if resume is not None else 0
-    if group is not None:
-        group.broadcast(network.parameters())
-    for cb in hooks:
-        cb.bind(state)
-    with group.guard() if group is not None else nullcontext():  # a failing rank ends the job
-        for epoch in range(first_epoch, epochs):
-            for cb in hooks:
-                cb.on_epoch_begin(network, epoch)
-            start = time.perf_counter()
-            order = on(rng.permutation(n) if shuffle else np.arange(n))
-            last_good = [backend.copy(p) for p in network.parameters()]
-            with np.errstate(over="ignore", invalid="ignore"):  # a diverging epoch is caught from its values
-                costs = batches.run(order, epoch)
-                seconds = time.perf_counter() - start  # the training alone: checks and evaluation excluded
-                if costs is not None:
-                    _check_finite(network, costs, last_good, epoch, step.advice)
-            if costs is None:  # a batch callback stopped training: back to the last complete epoch
-                for p, good in zip(network.parameters(), last_good):
-                    p[...] = good
-                history.interrupted = True
-                break
-            _record(history, network, epoch, float(costs.mean()), seconds, test, validation)
-            stop = any([cb.on_epoch_end(network, history) for cb in hooks])
-            if stop if group is None else group.any(stop):
-                break
-    for cb in hooks:
-        cb.on_train_end(network, history)
-    return history
+
+class Trainer:
+    """The training loop: :func:`fit` runs it to the end (:meth:`run`); the playground advances it
+    one mini-batch at a time (:meth:`step`). Both go through the same three stages:
+
+    - an epoch begins: ``on_epoch_begin``, the epoch's order drawn from the seeded generator (a
+      permutation, or 0 … n−1 without ``shuffle``), the parameters kept as the last good ones;
+    - each mini-batch: the strategy's part of its rows loaded (``Workspace.load``), augmented,
+      backpropagated with dropout (feedforward, BP1–BP4), the update rule's step (``ffnn.steps``;
+      over MPI on the gradient summed over the ranks), max-norm, ``on_batch_end`` (True: back to
+      the last good parameters, and training ends, ``history.interrupted``);
+    - an epoch ends: every cost and parameter checked finite (else the last good parameters back
+      and :class:`ffnn.TrainingDivergedError`), the epoch recorded in :attr:`history` with its
+      held-out scores, ``on_epoch_end`` (True on any process: training ends).
+
+    The parameters are :func:`fit`'s, checked the same way, and
+
+    - ``strategy``: how the processes share each batch (:mod:`ffnn.distributed`):
+      ``SingleProcess()`` (the default: every row here, nothing reduced) or ``DataParallel(comm)``;
+    - ``check_finite=False``: no check at an epoch's end — non-finite costs and parameters stay
+      for the caller to see (the playground shows them as divergence);
+    - ``keep_gradients=True``: each mini-batch's ∂C/∂w^l, ∂C/∂b^l stay in ``ws.nabla_w`` /
+      ``ws.nabla_b`` under plain SGD too (an optimiser's step stores them in any case).
+
+    :attr:`epoch` is the epoch under way (or next), :attr:`batch` the next mini-batch in it,
+    :attr:`order` its order of the examples, :attr:`done` whether training has ended.
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        X: Any,
+        y: Any,
+        epochs: int,
+        batch_size: int,
+        eta: float | None = None,
+        lmbda: float = 0.0,
+        test_data: tuple[Any, Any] | None = None,
+        shuffle: bool = True,
+        seed: int | None = None,
+        verbose: bool = False,
+        callbacks: Sequence[Callback] = (),
+        batches_per_epoch: int | None = None,
+        validation_data: tuple[Any, Any] | None = None,
+        optimizer: Optimizer | None = None,
+        max_norm: float | None = None,
+        augment: Augmentation | None = None,
+        resume: dict[str, Any] | None = None,
+        sample_weight: Any = None,
+        strategy: SingleProcess | None = None,
+        check_finite: bool = True,
+        keep_gradients: bool = False,
+    ) -> None:
+        self.epochs = check_number(epochs, "epochs", low=0, strict=False, integer=True)
+        batch_size = check_number(batch_size, "batch_size", low=1, strict=False, integer=True)
+        lmbda = check_number(lmbda, "lmbda", low=0.0, strict=False)
+        seed = check_seed(seed)
+        if optimizer is not None and (eta is not None or lmbda):
+            raise ParameterError(
+                "With an optimizer, give it the learning rate and weight decay; 'eta' and 'lmbda' are for plain SGD."
+            )
+        eta = check_number(eta, "eta", low=0.0) if optimizer is None else 0.0  # (an optimizer has its own)
+        if max_norm is not None:
+            max_norm = check_number(max_norm, "max_norm", low=0.0)
+        if batches_per_epoch is not None:
+            batches_per_epoch = check_number(batches_per_epoch, "batches_per_epoch", low=1, strict=False, integer=True)
+        X = network._inputs(X)  # standardised here, once, if the network carries a standardisation
+        Y = network.check_targets(y, len(X))
+        W = as_sample_weight(sample_weight, len(X), network.dtype)
+        self.test = _held_out(network, test_data, "test_data")
+        self.validation = _held_out(network, validation_data, "validation_data")
+        self.strategy = strategy = strategy if strategy is not None else SingleProcess()
+        seed = strategy.same_seed(seed)
+        self.hooks = _in_order([PrintProgress(), *callbacks] if verbose and strategy.root else list(callbacks))
+        self.rng = np.random.default_rng(seed)
+
+        n = len(X)
+        batch_size = min(batch_size, n)
+        self.network, backend = network, network.backend
+        self.ws = Workspace(network.sizes, batch_size, network.dtype, backend)
+        self.update = strategy.step(network, self.ws, optimizer, eta, 1.0 - eta * lmbda / n, keep_gradients)
+        on = backend.asarray  # the training set, copied to the backend once (NumPy: as it is)
+        self.X, self.Y, self.W = on(X), on(Y), None if W is None else on(W)
+        starts = range(0, n, batch_size)[: count_batches(n, batch_size, batches_per_epoch)]
+        self.bounds = [(i, min(i + batch_size, n)) for i in starts]  # each batch's rows of the order
+        self.costs = np.empty(len(self.bounds))  # each batch's cost in the epoch, before its step
+        self.shuffle, self.augment, self.max_norm, self.check_finite = shuffle, augment, max_norm, check_finite
+        self.draws = strategy.random(self.rng) if any(network.dropout) else None  # dropout's masks
+        # only the callbacks that watch batches are called after each one (the hot path); over MPI,
+        # the ranks agree after each batch whether to stop — if any rank watches batches
+        self.batch_hooks = [cb for cb in self.hooks if type(cb).on_batch_end is not Callback.on_batch_end]
+        self.watch_batches = strategy.any(bool(self.batch_hooks))
+        self.history = History(n_test=None if self.test is None else len(self.test[0]))
+        self.state = TrainingState(network, self.update, self.rng, self.history, self.hooks, self.epochs)
+        self.epoch = self.state.restore(resume) if resume is not None else 0
+        self.batch, self.order, self.done = 0, on(np.arange(0)), self.epoch >= self.epochs
+        self._last_good: list[Any] = []
+        self._started = 0.0
+        strategy.broadcast(network.parameters())
+        for cb in self.hooks:
+            cb.bind(self.state)
+
+    def run(self) -> History:
+        """Train to the end — every epoch, unless a callback stops it — as :func:`fit` does; the history.
+        A process that fails meanwhile ends the others (the strategy's guard)."""
+        with self.strategy.guard():
+            while not self.done:
+                self._advance(len(self.bounds))  # the rest of the epoch
+        self._end()
+        return self.history
+
+    def step(self) -> float:
+        """One mini-batch, the epoch's first beginning it and its last ending it (as :meth:`run`
+        does); the batch's cost, measured before its update (not finite once training diverged,
+        with ``check_finite=False``)."""
+        if self.done:
+            raise ParameterError("Training has ended: there is no next mini-batch.")
+        k = self.batch
+        self._advance(k + 1)
+        if self.done:
+            self._end()
+        return float(self.costs[k])
+
+    def _advance(self, end: int) -> None:
+        """The epoch's mini-batches up to ``end`` (excluded), beginning the epoch before its first
+        and ending it after its last."""
+        if self.batch == 0:
+            self._begin_epoch()
+        network, epoch, bounds, costs, order = self.network, self.epoch, self.bounds, self.costs, self.order
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging epoch is caught from its values
+            for k in range(self.batch, end):
+                start, stop = bounds[k]
+                costs[k] = self._batch(order[start:stop])  # rows of a permutation
+                if self.max_norm is not None:
+                    _constrain_norms(network, self.max_norm)
+                if self.watch_batches and self.strategy.any(
+                    any([cb.on_batch_end(network, epoch, k) for cb in self.batch_hooks])
+                ):
+                    self._interrupt()
+                    return
+            self.batch = end
+            if end < len(bounds):
+                return
+            seconds = time.perf_counter() - self._started  # the training alone: checks and evaluation excluded
+            if self.check_finite:
+                _check_finite(network, costs, self._last_good, epoch, self.update.advice)
+        self._end_epoch(seconds)
+
+    def _batch(self, rows: Any) -> float:
+        """The mini-batch ``rows``: the strategy's part of it loaded, augmented, backpropagated (with
+        dropout) and stepped; the whole batch's cost. Augmentation and dropout draw for the whole
+        batch, as one process would, and keep the part's rows (``ffnn.distributed``)."""
+        ws, backend, strategy = self.ws, self.network.backend, self.strategy
+        part = strategy.part(rows.shape[0])
+        inputs = None
+        if self.augment is not None:  # on the host, as NumPy
+            inputs = self.augment(backend.to_numpy(backend.xp.take(self.X, rows, axis=0)), self.rng)[part]
+        cost = 0.0
+        if part.stop > part.start:
+            m = ws.load(self.X, self.Y, rows[part], self.W, in_range=True)
+            if inputs is not None:
+                ws.inputs(m)[...] = backend.asarray(inputs)
+            cost = backpropagate(self.network, ws, m, self.update, self.draws)
+        elif self.draws is not None:  # no rows here: draw the masks all the same, to stay in step
+            ws.draw_masks(self.network.dropout, 0, self.draws)
+        return strategy.reduce(self.update, cost, rows, part, self.W)
+
+    def _begin_epoch(self) -> None:
+        for cb in self.hooks:
+            cb.on_epoch_begin(self.network, self.epoch)
+        self._started = time.perf_counter()
+        n, backend = self.X.shape[0], self.network.backend
+        self.order = backend.asarray(self.rng.permutation(n) if self.shuffle else np.arange(n))
+        self._last_good = [backend.copy(p) for p in self.network.parameters()]
+
+    def _end_epoch(self, seconds: float) -> None:
+        """Record the epoch, ask the callbacks whether to stop, and move to the next epoch."""
+        network, history = self.network, self.history
+        _record(history, network, self.epoch, float(self.costs.mean()), seconds, self.test, self.validation)
+        stop = any([cb.on_epoch_end(network, history) for cb in self.hooks])
+        self.epoch, self.batch = self.epoch + 1, 0
+        self.done = self.strategy.any(stop) or self.epoch >= self.epochs  # (every process asked, every epoch)
+
+    def _interrupt(self) -> None:
+        """A batch callback stopped training: back to the last complete epoch."""
+        for p, good in zip(self.network.parameters(), self._last_good):
+            p[...] = good
+        self.history.interrupted = True
+        self.done = True
+
+    def _end(self) -> None:
+        for cb in self.hooks:
+            cb.on_train_end(self.network, self.history)
 
 
 def _in_order(callbacks: list[Any]) -> list[Callback]:
@@ -197,84 +320,6 @@ def _in_order(callbacks: list[Any]) -> list[Callback]:
                 f"Got {type(cb).__name__}."
             )
     return [cb for cb in callbacks if not cb.runs_last] + [cb for cb in callbacks if cb.runs_last]
-
-
-class _BatchLoop:
-    """One epoch's mini-batches: load, augment, backpropagate (with dropout), step, constrain."""
-
-    def __init__(
-        self,
-        network: Network,
-        X: Any,
-        Y: Any,
-        W: Any,
-        ws: Workspace,
-        step: Step,
-        batch_size: int,
-        limit: int | None,
-        rng: np.random.Generator,
-        augment: Augmentation | None,
-        max_norm: float | None,
-        callbacks: Sequence[Callback],
-        group: DataParallel | None = None,
-    ) -> None:
-        self.network, self.X, self.Y, self.W, self.ws, self.step = network, X, Y, W, ws, step
-        n = X.shape[0]
-        starts = range(0, n, batch_size)[: count_batches(n, batch_size, limit)]
-        self.bounds = [(i, min(i + batch_size, n)) for i in starts]  # each batch's rows of the order
-        self.rng, self.augment, self.max_norm = rng, augment, max_norm
-        self.dropout_rng = rng if any(network.dropout) else None
-        # only the callbacks that watch batches are called after each one (the hot path)
-        self.callbacks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
-        self.group = group
-        # over MPI, the ranks agree after each batch whether to stop — if any rank watches batches
-        self.stop_together = group if group is not None and group.any(bool(self.callbacks)) else None
-        self.draws = SliceDraws(rng) if group is not None and any(network.dropout) else None
-        self.batch = self._whole if group is None else self._slice
-
-    def run(self, order: Any, epoch: int) -> np.ndarray | None:
-        """Each batch's cost (before its step), or None when a batch callback asks to stop.
-
-        ``order`` is the epoch's permutation of the examples, an array of the backend."""
-        costs = np.empty(len(self.bounds))
-        for k, (start, stop) in enumerate(self.bounds):
-            costs[k] = self.batch(order[start:stop])  # rows of a permutation
-            if self.max_norm is not None:
-                _constrain_norms(self.network, self.max_norm)
-            stop = any([cb.on_batch_end(self.network, epoch, k) for cb in self.callbacks])
-            if self.stop_together.any(stop) if self.stop_together is not None else stop:
-                return None
-        return costs
-
-    def _whole(self, rows: Any) -> float:
-        """Load the batch ``rows``, augment it, backpropagate it (with dropout), step; its cost."""
-        ws, backend = self.ws, self.network.backend
-        m = ws.load(self.X, self.Y, rows, self.W, in_range=True)
-        if self.augment is not None:
-            batch = ws.inputs(m)  # augmented on the host, as NumPy
-            batch[...] = backend.asarray(self.augment(backend.to_numpy(batch), self.rng))
-        cost = backpropagate(self.network, ws, m, self.step, self.dropout_rng)
-        self.step.finish()
-        return cost
-
-    def _slice(self, rows: np.ndarray) -> float:
-        """This rank's slice of the global batch ``rows``, backpropagated; the step with the gradient
-        summed over the ranks; the whole batch's cost. Augmentation and dropout draw for the whole
-        batch, as one process would, and keep the slice's rows (``ffnn.distributed``)."""
-        group, ws, step = cast(DataParallel, self.group), self.ws, cast(ReducedStep, self.step)
-        part = group.part(len(rows))
-        inputs = self.augment(self.X[rows], self.rng)[part] if self.augment is not None else None
-        if self.draws is not None:
-            self.draws.part, self.draws.total = part, len(rows)
-        cost = 0.0
-        if part.stop > part.start:
-            m = ws.load(self.X, self.Y, rows[part], self.W, in_range=True)
-            if inputs is not None:
-                ws.inputs(m)[...] = inputs
-            cost = backpropagate(self.network, ws, m, step, self.draws)
-        elif self.draws is not None:  # no rows here: draw the masks all the same, to stay in step
-            ws.draw_masks(self.network.dropout, 0, self.draws)
-        return step.reduce(cost, group.share(rows, part, self.W))
 
 
 def _constrain_norms(network: Network, max_norm: float) -> None:
