@@ -11,7 +11,9 @@ holds what the config makes:
 - the points (:func:`make_data`): ``points`` drawn from ``seed``, half for training and half for
   testing; source 002's four examples (``four``) train and test on the same four;
 - a :class:`ffnn.Network` with 2 inputs, the hidden layers, and 2 outputs (one per class) whose
-  activation follows the cost: softmax for ``cross_entropy``, sigmoid otherwise;
+  activation follows the cost: softmax for ``cross_entropy``, sigmoid otherwise — built, with its
+  training, from the run configuration the config is a subset of (:meth:`Config.run_config`), as
+  ``ffnn train`` builds them;
 - the training loop, an :class:`ffnn.training.Trainer` over the training points: plain SGD
   (``sgd``) through the same fused step as ``ffnn.fit``, any other optimizer through its own, each
   mini-batch's ∂C/∂w^l kept (for the gradient sizes), and non-finite numbers left to be seen
@@ -33,12 +35,12 @@ from typing import Any
 
 import numpy as np
 
-from ffnn.callbacks import rms_sizes
+from ffnn.build import build_network, build_training
+from ffnn.config import RunConfig, of_values
 from ffnn.costs import get_cost
 from ffnn.data import toy
 from ffnn.errors import ParameterError
-from ffnn.network import Network
-from ffnn.optimizers import get_optimizer
+from ffnn.metrics import rms_sizes
 from ffnn.settings import BY_NAME, Setting, check_value
 from ffnn.training import Trainer
 
@@ -86,6 +88,20 @@ class Config:
     learning_rate: float = FIELDS["learning_rate"].default
     batch_size: int = FIELDS["batch_size"].default
     seed: int = FIELDS["seed"].default
+
+    def run_config(self) -> RunConfig:
+        """The run configuration this experiment is a subset of: 2 inputs, the hidden layers, 2
+        outputs whose activation follows the cost (softmax for cross_entropy, else sigmoid), float64,
+        plain SGD (the sources' fused step) or the optimizer at a constant rate. The network and the
+        training are built from it as ``ffnn train`` builds them (``ffnn.build``)."""
+        return of_values(
+            {
+                "sizes": [2, *self.hidden, 2], "activation": self.activation, "cost": self.cost,
+                "output_activation": get_cost(self.cost).matching_activation or "sigmoid", "init": self.init,
+                "dtype": "float64", "optimizer": self.optimizer, "eta": self.learning_rate,
+                "batch_size": self.batch_size, "seed": self.seed,
+            }
+        )  # fmt: skip
 
     def as_json(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "hidden": list(self.hidden)}
@@ -163,21 +179,11 @@ class Experiment:
     def __init__(self, config: Config) -> None:
         self.config = config
         (self.X, self.y), (self.X_test, self.y_test) = make_data(config)
-        output = get_cost(config.cost).matching_activation or "sigmoid"
-        self.network = Network(
-            [2, *config.hidden, 2], config.activation, output_activation=output, cost=config.cost,
-            init=config.init, dtype="float64", seed=config.seed,
-        )  # fmt: skip
-        rule: dict[str, Any] = (
-            {"eta": config.learning_rate}
-            if config.optimizer == "sgd"  # the sources' fused step, as fit takes it
-            else {"optimizer": get_optimizer(config.optimizer, config.learning_rate)}
-        )
-        # no last epoch: the page steps until Reset
-        self.trainer = Trainer(
-            self.network, self.X, self.y, epochs=sys.maxsize, batch_size=config.batch_size, seed=config.seed,
-            check_finite=False, keep_gradients=True, **rule,
-        )  # fmt: skip
+        run = config.run_config()
+        self.network = build_network(run)
+        options, _ = build_training(run, len(self.X))  # a constant rate: no callbacks
+        options["epochs"] = sys.maxsize  # no last epoch: the page steps until Reset
+        self.trainer = Trainer(self.network, self.X, self.y, check_finite=False, keep_gradients=True, **options)
         self.steps = 0
         both = np.concatenate([self.X, self.X_test])
         low, high = both.min(axis=0), both.max(axis=0)
