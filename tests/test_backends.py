@@ -7,7 +7,6 @@ math fails there. No test needs a GPU.
 """
 
 import importlib.util
-import subprocess
 import sys
 
 import numpy as np
@@ -18,8 +17,6 @@ from ffnn import backends, checkpoint, schedules
 from ffnn.callbacks import Callback, EarlyStopping
 from ffnn.errors import ExtraNotInstalledError, ParameterError
 from ffnn.optimizers import get_optimizer
-
-pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
 
 
 def installed(*modules):
@@ -204,29 +201,6 @@ def test_numpy_keeps_its_own_path():
     assert backends.NUMPY.gemm_at_b is ffnn._blas.gemm_at_b
     net = ffnn.Network([3, 2])
     assert net.backend is backends.get_backend("numpy") and type(net.weights[0]) is np.ndarray
-
-
-def ffnn_cmd(*args):
-    return subprocess.run([sys.executable, "-m", "ffnn", *map(str, args)], capture_output=True, text=True)
-
-
-def test_cli_trains_with_torch_and_refuses_an_unknown_backend(tmp_path):
-    pytest.importorskip("torch")
-    pytest.importorskip("array_api_compat")
-    args = ["train", "--dataset", "xor", "--sizes", "2,4,1", "--epochs", 3, "--batch-size", 4, "--eta", 2.0]
-    done = ffnn_cmd(*args, "--backend", "torch", "--device", "cpu", "--quiet", "--no-plots", "--out", tmp_path / "t")
-    assert done.returncode == 0, done.stderr
-    assert 'backend = "torch"' in (tmp_path / "t" / "config.toml").read_text()
-    model = ffnn.load(tmp_path / "t" / "model.npz")  # a NumPy network now
-    numpy_run = ffnn_cmd(*args, "--quiet", "--no-plots", "--out", tmp_path / "n")
-    assert numpy_run.returncode == 0, numpy_run.stderr
-    for p, q in zip(model.parameters(), ffnn.load(tmp_path / "n" / "model.npz").parameters()):
-        np.testing.assert_allclose(p, q, rtol=0, atol=1e-5)  # float32, the same run
-    done = ffnn_cmd(*args, "--backend", "nope", "--out", tmp_path / "x")
-    assert done.returncode == 2 and done.stderr.count("\n") == 1
-    assert "--backend" in done.stderr and "'array_api_strict'" in done.stderr
-    done = ffnn_cmd(*args, "--device", "cuda", "--out", tmp_path / "y")  # numpy has no device
-    assert done.returncode == 2 and "--device" in done.stderr and done.stderr.count("\n") == 1
 
 
 def test_host_copies_keep_named_states_named():

@@ -1,15 +1,9 @@
 """c ← β c + α aᵀ b: the BLAS path (NumPy's bundled OpenBLAS) and the NumPy fallback agree."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from ffnn import _blas
-
-pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -160,39 +154,3 @@ def test_empty_dimensions(backend, k, m, n, rng):
 def test_non_arrays_are_refused(rng):
     with pytest.raises(TypeError, match="gemm_at_b needs NumPy arrays for a, b and c; got list for 'a'"):
         _blas.gemm_at_b(1.0, [[1.0]], np.ones((1, 1)), 0.0, np.ones((1, 1)))
-
-
-def test_importing_ffnn_does_no_blas_work():
-    """The library is looked up and self-tested on the first gemm_at_b, not at import."""
-    code = (
-        "import ffnn, ffnn._blas as b; print(b._GEMM is None); "
-        "import numpy as np; b.gemm_at_b(1.0, np.ones((2, 2)), np.ones((2, 2)), 0.0, np.ones((2, 2))); "
-        "print(b._GEMM is None)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", "False"]
-
-
-def test_backend_is_openblas_on_numpy_wheels_and_can_be_turned_off():
-    if not _blas._candidate_libraries():
-        pytest.skip("this NumPy build bundles no OpenBLAS; the NumPy fallback is in use")
-    assert _blas.backend() == "openblas"
-    code = "import ffnn._blas as b; print(b.backend())"
-    env = {**os.environ, "FFNN_BLAS": "numpy"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "numpy"
-
-
-def test_training_agrees_across_backends():
-    """The same fit through BLAS and through the NumPy fallback: equal to float64 rounding."""
-    code = (
-        "import numpy as np, ffnn; rng = np.random.default_rng(0); X = rng.standard_normal((40, 5)); "
-        "y = rng.integers(0, 3, 40); net = ffnn.Network([5, 6, 3], dtype='float64', seed=0); "
-        "ffnn.fit(net, X, y, epochs=3, batch_size=7, eta=0.5, lmbda=0.1, seed=0); print(float(net.weights[0].sum()))"
-    )
-    results = []
-    for backend in ("", "numpy"):
-        env = {**os.environ, "FFNN_BLAS": backend}
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-        results.append(float(out.stdout))
-    assert results[0] == pytest.approx(results[1], abs=1e-12)

@@ -1,15 +1,9 @@
 """The module map of docs/design.md: imports point one way, and `import ffnn` stays light."""
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
 import ffnn
-
-pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
 
 SRC = Path(ffnn.__file__).parent
 
@@ -106,31 +100,3 @@ def test_the_checker_sees_imports_inside_functions(tmp_path):
         "def f():\n    from ffnn.training import fit\n    import ffnn.run\n"
     )
     assert ffnn_imports(source) == {"training", "run"}
-
-
-def test_importing_ffnn_loads_no_optional_part():
-    """`import ffnn` stays light: no extra, and none of the layers above the API (BLAS: test_blas)."""
-    optional = (
-        "matplotlib",
-        "flask",
-        "mpi4py",
-        "PIL",
-        "torch",
-        "cupy",
-        "array_api_compat",
-        "array_api_strict",
-        "onnx",
-        "sklearn",
-        "ffnn.sklearn",
-        "ffnn.cli",
-        "ffnn.run",
-        "ffnn.reference",
-        "ffnn.serve",
-        "ffnn.server",
-        "ffnn.live",
-        "ffnn.experiment",
-        "ffnn.playground",
-    )
-    code = f"import sys, ffnn; print([m for m in {optional!r} if m in sys.modules])"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

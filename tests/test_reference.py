@@ -1,7 +1,5 @@
 """The batched network against the sources' per-example algorithm (ffnn.reference)."""
 
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -10,8 +8,6 @@ import pytest
 import ffnn
 from ffnn import reference
 from ffnn.gradcheck import numerical_gradient, relative_error
-
-pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
 
 PAIRS = [
     ("sigmoid", "sigmoid", "quadratic"),
@@ -32,13 +28,6 @@ def mirror(net: ffnn.Network, cost: str) -> reference.ReferenceNetwork:
         weights=[w.copy() for w in net.weights],
         biases=[b.copy() for b in net.biases],
     )
-
-
-def test_the_oracle_stays_out_of_the_public_namespace():
-    """``import ffnn`` neither imports nor exports it: ``ffnn.reference`` is imported by name."""
-    assert "reference" not in ffnn.__all__
-    code = "import sys, ffnn; print('ffnn.reference' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout == "False\n"
 
 
 def columns(X, Y):
