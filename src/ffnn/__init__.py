@@ -22,6 +22,7 @@ from ffnn.errors import (
     DataUnavailableError,
     FFNNError,
     ModelFileError,
+    NonFiniteOutputError,
     ParameterError,
     ParameterTypeError,
     SettingError,
@@ -31,7 +32,7 @@ from ffnn.network import Network
 from ffnn.perceptron import Perceptron
 from ffnn.serialization import load, save
 from ffnn.state import History
-from ffnn.training import fit
+from ffnn.training import Trainer, fit
 
 __all__ = [
     "Callback",
@@ -41,11 +42,13 @@ __all__ = [
     "History",
     "ModelFileError",
     "Network",
+    "NonFiniteOutputError",
     "ParameterError",
     "ParameterTypeError",
     "Perceptron",
     "PrintProgress",
     "SettingError",
+    "Trainer",
     "TrainingDivergedError",
     "__version__",
     "activations",
