@@ -2,8 +2,9 @@
 
     python tests/slow_checkpoints.py PAUSE ffnn-arguments...
 
-Each checkpoint's temporary file gets the first half of its bytes, a flush, PAUSE seconds of
-sleep, then the rest: for PAUSE seconds a half-written ``.checkpoint-*.tmp`` sits on disk.
+The first checkpoint is written as usual. The next one's temporary file gets the first half of
+its bytes, a flush, PAUSE seconds of sleep, then the rest: a half-written ``.checkpoint-*.tmp``
+sits on disk until the process is killed (test_kill.py does; PAUSE only ends a run it did not).
 Model files and everything else are written as usual.
 """
 
@@ -31,11 +32,13 @@ class HalfThenPause:
 
 def slow_atomic_open(pause):
     atomic_open = ffnn.checkpoint.atomic_open
+    opened = []
 
     @contextlib.contextmanager
     def opener(path):
         with atomic_open(path) as f:
-            yield HalfThenPause(f, pause)
+            opened.append(path)
+            yield f if len(opened) == 1 else HalfThenPause(f, pause)
 
     return opener
 

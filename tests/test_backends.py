@@ -215,3 +215,16 @@ def test_host_copies_keep_named_states_named():
     np.testing.assert_array_equal(back.m[0], np.ones(2))
     trace = numpy.to_host(TraceState([np.full(3, 0.5)]))
     assert isinstance(trace, TraceState) and trace.v[0].tolist() == [0.5, 0.5, 0.5]
+
+
+def test_a_device_whose_arrays_hold_no_values_is_refused():
+    """Issue 21: ``--backend torch --device meta`` built the network and failed in training (exit 70)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("array_api_compat")
+    with pytest.raises(
+        ParameterError,
+        match=r"^The 'torch' backend cannot make an array on device 'meta' and read it back here "
+        r"\(NotImplementedError: .*\); use cpu, or cuda on a GPU\.$",
+    ):
+        ffnn.Network([2, 3, 1], backend="torch", device="meta")
+    assert backends.get_backend("torch", "cpu").on_host and backends.NUMPY.on_host  # memory checked on the host

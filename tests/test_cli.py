@@ -164,11 +164,12 @@ def test_ctrl_c_saves_the_last_complete_epoch(tmp_path, rng):
     proc = subprocess.Popen(
         [sys.executable, "-m", "ffnn", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    deadline = time.time() + 60
-    while not (out / "metrics.csv").exists() and time.time() < deadline:  # the first epoch is complete
+    deadline = time.monotonic() + 300  # a safety net only
+    while not (out / "metrics.csv").exists():  # the first epoch is complete
+        assert proc.poll() is None and time.monotonic() < deadline, "no epoch was completed"
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     net = ffnn.load(out / "model.npz")
@@ -237,3 +238,108 @@ def test_a_bug_in_ffnn_is_reported_as_one_not_as_a_usage_error(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**env, "FFNN_DEBUG": "1"})
     assert done.returncode == 70
     assert "Traceback (most recent call last)" in done.stderr and "KeyError: 'no such key'" in done.stderr
+
+
+def in_process(capsys, *args):
+    """(exit status, stdout, stderr) of ``ffnn ARGS`` run in this process."""
+    from ffnn.cli import main
+
+    try:
+        status = main([str(a) for a in args])
+    except SystemExit as e:  # argparse's errors
+        status = e.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--epoch", "3"], "unrecognized arguments: --epoch 3; did you mean --epochs? (see: ffnn train --help)"),
+        (["--lr", "0.1"], "unrecognized arguments: --lr 0.1; did you mean --eta? (see: ffnn train --help)"),
+        (["--learning-rate=0.1"], "unrecognized arguments: --learning-rate=0.1; did you mean --eta? (see: ffnn train"),
+        (["--batch_size", "5"], "unrecognized arguments: --batch_size 5; did you mean --batch-size? (see: ffnn train"),
+        (
+            ["--lr", "0.1", "--lambda", "1"],
+            "unrecognized arguments: --lr 0.1 --lambda 1; did you mean --eta for --lr, --lmbda for --lambda? (see:",
+        ),
+        (["--frobnicate"], "unrecognized arguments: --frobnicate (see: ffnn train --help)"),
+    ],
+)
+def test_a_mistyped_flag_is_answered_with_the_flag_meant(args, line, capsys):
+    """Issue 21: argparse's bare "unrecognized arguments"."""
+    status, out, err = in_process(capsys, "train", "--dataset", "xor", *args)
+    assert (status, out) == (2, "")
+    assert err.startswith(f"ffnn: error: {line}") and err.count("\n") == 1, err
+
+
+def test_the_learning_rates_names_are_suggested_only_where_there_is_one(capsys):
+    status, _, err = in_process(capsys, "evaluate", "model.npz", "--lr", "3")
+    assert status == 2 and err == "ffnn: error: unrecognized arguments: --lr 3 (see: ffnn evaluate --help)\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["--hidden", "99999999999999999999"],
+            "--hidden must list the hidden layers' sizes, positive integers (at most 2147483647 each) like 64,32; "
+            "got '99999999999999999999'.",
+        ),
+        (
+            ["--sizes", "2,99999999999999999999,2"],
+            "--sizes must be a list of at least 2 positive integers (at most 2147483647 each), like [784,30,10]; "
+            "got [2, 99999999999999999999, 2].",
+        ),
+        (
+            ["--sizes", "784,2147483647,10"],  # 1.7 · 10¹² parameters: 6.3 TiB in float32
+            "A network of sizes [784, 2147483647, 10] (1,707,249,499,375 parameters) needs about 31,480.0 GiB of "
+            "memory, and this machine has ",
+        ),
+    ],
+)
+def test_a_network_beyond_any_machine_is_a_usage_error(args, line, tmp_path, capsys):
+    """Issue 21: exit 70 ("ffnn's bug": ValueError, MemoryError) for the user's own values."""
+    status, out, err = in_process(capsys, "train", "--dataset", "xor", *args, "--out", tmp_path / "r", "--quiet")
+    assert (status, out) == (2, "")
+    assert err.startswith(f"ffnn: error: {line}") and err.count("\n") == 1, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_torch_device_without_values_is_a_usage_error(tmp_path, capsys):
+    """Issue 21: ``--backend torch --device meta`` was exit 70 (Tensor.item() cannot be called on meta tensors)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("array_api_compat")
+    args = ["--dataset", "xor", "--hidden", "3", "--backend", "torch", "--device", "meta", "--out", tmp_path / "r"]
+    status, out, err = in_process(capsys, "train", *args)
+    assert (status, out) == (2, "")
+    assert err.startswith("ffnn: error: The 'torch' backend cannot make an array on device 'meta' and read it back")
+    assert err.endswith("; use cpu, or cuda on a GPU.\n") and err.count("\n") == 1
+
+
+def test_class_names_reach_the_terminal_with_control_characters_escaped(tmp_path, capsys):
+    """Issue 21: a crafted model's class names printed a fake result line (a newline) and coloured
+    the terminal (ESC sequences); now each control character is shown as Python writes it."""
+    fake, dog = "cat\nfake.csv: dog    cat:0.000  dog:1.000", "\x1b[31mdog\x1b[0m"
+    net = ffnn.Network([2, 3, 2], "relu", cost="cross_entropy", seed=0)
+    net.classes = [fake, dog]
+    ffnn.save(net, tmp_path / "evil.npz")
+    (tmp_path / "in.csv").write_text("a,b\n0.1,0.2\n")
+    p = net.predict_proba(np.array([[0.1, 0.2]]))[0]
+    label = fake if p[0] >= p[1] else dog
+    shown = {fake: "cat\\nfake.csv: dog    cat:0.000  dog:1.000", dog: "\\x1b[31mdog\\x1b[0m"}
+
+    status, out, _ = in_process(capsys, "predict", tmp_path / "evil.npz", tmp_path / "in.csv")
+    assert status == 0
+    assert out == f"{tmp_path / 'in.csv'}: {shown[label]}    {shown[fake]}:{p[0]:.3f}  {shown[dog]}:{p[1]:.3f}\n"
+
+    status, out, _ = in_process(capsys, "predict", tmp_path / "evil.npz", tmp_path / "in.csv", "--json")
+    assert json.loads(out)[0]["label"] == label  # JSON carries the names as they are, escaped by JSON
+
+    data = tmp_path / "data.csv"
+    data.write_text(f"a,b,label\n0.1,0.2,{dog}\n0.3,0.1,{dog}\n")
+    status, out, err = in_process(capsys, "evaluate", tmp_path / "evil.npz", "--dataset", data)
+    assert status == 0, err
+    assert (
+        "\x1b" not in out and "\\x1b[31mdog\\x1b[0m" in out and out.count("\n") == 11
+    )  # the 11 lines of a report of 2 classes

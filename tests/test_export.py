@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import types
@@ -298,3 +299,40 @@ def test_both_fitted_estimators_export_what_they_predict(activation, tmp_path, r
     outputs, _ = run_onnx(tmp_path / "reg.onnx", X)
     assert onnx.load(str(tmp_path / "reg.onnx")).graph.output[0].name == "outputs"
     np.testing.assert_allclose(outputs, reg.predict(X), atol=TOLERANCE)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_file_written_is_the_model_build_onnx_gives(dtype, tmp_path, rng):
+    """Issue 21: to_onnx writes each parameter's data straight from its array (build_onnx's model
+    copies them in); read back, the file is that model, field for field and byte for byte."""
+    net = ffnn.Network([6, 300, 2], activation=["tanh", "sigmoid"], cost="binary_cross_entropy", dtype=dtype, seed=3)
+    net.standardization = (rng.standard_normal(6), rng.random(6) + 0.5)
+    to_onnx(net, tmp_path / "m.onnx")
+    model = build_onnx(net)
+    assert onnx.load(str(tmp_path / "m.onnx")) == model
+    assert (tmp_path / "m.onnx").read_bytes() == model.SerializeToString()  # the fields in protobuf's own order
+    weights = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+    np.testing.assert_array_equal(weights["w1"], net.weights[0].astype(np.float32))
+    np.testing.assert_array_equal(weights["b2"], net.biases[1].astype(np.float32))
+
+
+def test_cli_export_refuses_a_fifo_and_writes_through_a_link(tmp_path):
+    """``ffnn export m.npz /dev/full`` (as root) turned the device into a file; a FIFO was replaced too."""
+    ffnn.save(ffnn.Network([3, 4, 2], cost="cross_entropy", seed=0), tmp_path / "m.npz")
+    os.mkfifo(tmp_path / "pipe")
+
+    def export(out):
+        command = [sys.executable, "-m", "ffnn", "export", str(tmp_path / "m.npz"), str(out)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    done = export(tmp_path / "pipe")
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"ffnn: error: cannot write {tmp_path / 'pipe'}: it is a FIFO (named pipe), not a regular file, and would "
+        "be replaced by one; name a file's path\n"
+    )
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe").st_mode)
+    (tmp_path / "latest.onnx").symlink_to("v1.onnx")
+    assert export(tmp_path / "latest.onnx").returncode == 0
+    assert (tmp_path / "latest.onnx").is_symlink() and (tmp_path / "v1.onnx").is_file()
+    assert onnx.load(str(tmp_path / "latest.onnx")) == build_onnx(ffnn.load(tmp_path / "m.npz"))

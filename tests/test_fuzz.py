@@ -7,6 +7,7 @@ load at all; plain IDX and CSV have no checksum, so a changed data byte can only
 different but well-formed data.
 """
 
+import ast
 import gzip
 import tempfile
 from pathlib import Path
@@ -140,6 +141,7 @@ CSV = b"a,b,label\n0.5,1.5,0\n2.0,-1.0,1\n3.25,0.0,2\n-4.0,8.5,1\n"
 
 @CASES
 @given(edits=mutations(len(CSV)))
+@pytest.mark.filterwarnings("ignore::UserWarning")  # a mutated file may load with a warning (a header of numbers)
 def test_fuzz_csv(edits):
     loaded = check(load_arrays, FOLDER / "mutated.csv", CSV, edits)
     if loaded is not None:  # no checksum: well-formed, whatever it holds
@@ -159,3 +161,18 @@ def test_regression_unsupported_zip_version_is_a_format_error():
         path.write_bytes(bytes(data))
         with pytest.raises(error, match=r"zip file version 10\.9"):
             read(path)
+
+
+@given(st.text())
+@settings(max_examples=1000)
+def test_printable_text_cannot_drive_a_terminal(text):
+    """Issue 21: a model's class names reached the terminal raw (a newline printed a fake result line,
+    ESC sequences coloured it). Escaped, no character of a name is a control, format or separator one,
+    and the escapes are Python's own: evaluating them as a string literal gives the name back."""
+    from ffnn._validation import printable
+
+    shown = printable(text)
+    assert all(c.isprintable() for c in shown)
+    if "\\" not in text and "'" not in text:  # a name's own backslashes and quotes are shown as they are
+        assert ast.literal_eval(f"'{shown}'") == text
+    assert printable("cat\n\x1b[31mdog\u202e\x7f é ²") == "cat\\n\\x1b[31mdog\\u202e\\x7f é ²"

@@ -1,6 +1,7 @@
 """kill -9 a training run, 20 times: the newest checkpoint always loads and resuming reproduces
 the uninterrupted run's final parameters bit for bit. Half the kills land while a checkpoint is
-half written: those runs go through slow_checkpoints.py, which pauses in the middle of each write."""
+half written: those runs go through slow_checkpoints.py, which holds the second checkpoint half
+written until the process is killed."""
 
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from ffnn import checkpoint
 pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
 
 FFNN = [sys.executable, "-m", "ffnn"]
-PAUSE = 0.5  # seconds a checkpoint stays half written under slow_checkpoints.py
+PAUSE = 600  # seconds the second checkpoint stays half written under slow_checkpoints.py: until killed
 SLOW_CHECKPOINTS = [sys.executable, str(Path(__file__).with_name("slow_checkpoints.py")), str(PAUSE)]
 
 
@@ -38,7 +39,7 @@ def half_written(checkpoints):
     return 0
 
 
-def wait_for(condition, timeout=60.0):
+def wait_for(condition, timeout=300.0):  # a safety net only
     deadline = time.time() + timeout
     while not condition():
         if time.time() > deadline:

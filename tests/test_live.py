@@ -13,6 +13,7 @@ from ffnn.feed import Feed
 from ffnn.live import LiveView
 from ffnn.serve import LivePage
 from ffnn.server import RequestError, Streams, base_app
+from waiting import wait_until
 
 pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
 
@@ -56,10 +57,10 @@ def test_a_late_reader_gets_the_whole_state_and_the_writer_never_waits():
     feed = Feed()
     stalled = feed.events(min_interval=0)  # a reader that never reads again
     next(stalled)
-    start = time.perf_counter()
-    for k in range(20_000):
-        feed.append("rows", k)
-    assert time.perf_counter() - start < 2.0  # no reader holds the writer back
+    writer = threading.Thread(target=lambda: [feed.append("rows", k) for k in range(20_000)], daemon=True)
+    writer.start()
+    writer.join(timeout=120)  # a safety net only: a writer held back by the reader would never finish
+    assert not writer.is_alive()  # no reader holds the writer back
     late = feed.events(min_interval=0)
     ((name, data),) = parse(next(late))
     assert name == "rows" and data == {"from": 0, "items": list(range(20_000))}
@@ -72,12 +73,14 @@ def test_nan_is_refused_before_it_reaches_a_page():
 
 def test_readers_wake_as_soon_as_something_is_published():
     feed = Feed()
-    reader = feed.events(min_interval=0, heartbeat=30)
+    reader = feed.events(min_interval=0, heartbeat=3600)
     next(reader)
-    threading.Timer(0.2, feed.set, ("status", "finished")).start()
-    start = time.perf_counter()
-    assert parse(next(reader)) == [("status", "finished")]
-    assert time.perf_counter() - start < 5
+    got = []
+    waiting = threading.Thread(target=lambda: got.append(next(reader)), daemon=True)
+    waiting.start()
+    threading.Timer(0.2, feed.set, ("status", "finished")).start()  # published while the reader waits
+    waiting.join(timeout=120)  # a safety net only: without the wake-up it would wait for the heartbeat, an hour
+    assert [parse(message) for message in got] == [[("status", "finished")]]
 
 
 # -- the live view -------------------------------------------------------------------------------
@@ -245,19 +248,17 @@ def test_a_reader_that_stops_reading_loses_its_stream_and_a_slow_one_keeps_it(mo
 
     threading.Thread(target=read, daemon=True).start()
     try:
-        deadline, counts = time.monotonic() + 20, []
-        while time.monotonic() < deadline:
+        wait_until(lambda: page.streams.count == 5)  # each of the five connections has its stream
+        for _ in range(1200):  # 100 KB a turn until the stalled ones are closed; 120 s: a safety net only
             page.feed.set("blob", "x" * 100_000)
-            counts.append(page.streams.count)
-            if page.streams.count == 1 and len(counts) > 5:
+            if page.streams.count <= 1:
                 break
             time.sleep(0.1)
-        assert max(counts) == 5 and page.streams.count == 1  # the four stalled ones closed, the reader kept
+        assert page.streams.count == 1  # the four stalled ones closed, the reader kept
         before = received[0]
-        time.sleep(1.0)
         page.feed.set("blob", "y" * 100_000)
-        time.sleep(0.5)
-        assert received[0] > before  # the reader still gets everything
+        wait_until(lambda: received[0] > before)  # the reader still gets everything
+        assert page.streams.count == 1
     finally:
         stop.set()
         for s in [*stalled, reader]:

@@ -109,9 +109,9 @@ def test_every_cell_of_both_tables_is_in_view_at_1024_and_1920_px(tmp_path):
             assert [len(row) for row in confusion] == [11] * 11  # the header row and ten classes
             assert [len(row) for row in epochs] == [10] * 4  # every column of metrics.csv, three epochs
             assert (width, cut_columns(confusion), cut_columns(epochs)) == (width, [], [])
-            page.wait_for_function(FRAME_FITS, timeout=10_000)  # the frame follows its page's height
+            page.wait_for_function(FRAME_FITS, timeout=120_000)  # the frame follows its page's height
         page.set_viewport_size({"width": WIDTHS[0], "height": 900})
-        page.wait_for_function(FRAME_FITS, timeout=10_000)  # narrower again: taller again
+        page.wait_for_function(FRAME_FITS, timeout=120_000)  # narrower again: taller again
 
 
 def test_the_words_and_axes_of_a_three_epoch_run(tmp_path):

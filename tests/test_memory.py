@@ -10,6 +10,7 @@ flush, decompresses the same wherever it stands, so a gigabyte of zeros is that 
 import gzip
 import io
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -271,3 +272,94 @@ def test_the_builders_make_what_they_claim(tmp_path):
     with np.load(tmp_path / "a.npz") as archive:
         np.testing.assert_array_equal(archive["a"], np.arange(5))
         np.testing.assert_array_equal(archive["b"], np.zeros(4, np.int8))
+
+
+# -- model files: limited as data files, read into the network without copies (issue 21) ----------
+
+MODEL_PEAK_MB = 100  # what a refused model may cost, imports included (a bare `import ffnn`: ~40 MB)
+
+
+@pytest.fixture(scope="module")
+def model_bomb(tmp_path_factory):
+    """A ~1 MB model file that is what its header says — sizes [16384, 16384], float32 — but whose
+    weights, all zeros, inflate to 1 GiB: only a limit on size can refuse it before reading."""
+    path = tmp_path_factory.mktemp("bomb") / "bomb.npz"
+    n = 16384
+    write_zip(
+        path,
+        {
+            "header.npy": small(model_header([n, n])),
+            "w1.npy": deflated(npy_header((n, n), np.float32), n * n * 4),
+            "b1.npy": small(np.zeros(n, np.float32)),
+        },
+    )
+    assert path.stat().st_size < 1.5e6
+    return path
+
+
+def cli(args) -> str:
+    """Code that runs ``ffnn ARGS`` in-process and prints its exit status and error output."""
+    return (
+        "import contextlib, io\nfrom ffnn.cli import main\nerr = io.StringIO()\n"
+        f"with contextlib.redirect_stderr(err):\n    status = main({[str(a) for a in args]!r})\n"
+        "print(status, err.getvalue().strip())\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["load", "evaluate", "predict", "export"])
+def test_a_model_beyond_the_limit_is_refused_from_its_header(model_bomb, command, tmp_path):
+    """Each command read the bomb whole, peaking at 4.1 GB (export: 7.2 GB, and wrote it out)."""
+    inputs = tmp_path / "x.csv"
+    inputs.write_text("0.5\n")
+    code = {
+        "load": refused(f"ffnn.load({str(model_bomb)!r})", "ffnn.ModelFileError"),
+        "evaluate": cli(["evaluate", model_bomb]),
+        "predict": cli(["predict", model_bomb, inputs]),
+        "export": cli(["export", model_bomb, tmp_path / "m.onnx"]),
+    }[command]
+    message, mb = peak(code)
+    reason = (
+        f"{model_bomb}: its arrays (sizes [16384, 16384], float32) would take 1,073,807,360 bytes once read, "
+        "more than the limit of 536,870,912 bytes; if the file is what you expect, raise the limit: set "
+        "FFNN_MAX_DATA_BYTES (e.g. FFNN_MAX_DATA_BYTES=2G) or pass max_bytes=."
+    )
+    assert message == (reason if command == "load" else f"2 ffnn: error: {reason}")
+    assert mb < MODEL_PEAK_MB, f"peak {mb:.0f} MB"
+    assert not (tmp_path / "m.onnx").exists()
+
+
+# Peak over the memory of a process that has imported everything (so imports do not count):
+# its VmHWM is restarted from its current size by writing 5 to /proc/self/clear_refs.
+_GROWTH = """
+import ffnn, ffnn.export, onnx, onnx.checker, onnx.reference
+def kib(field):
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(field + ":"))
+before = kib("VmRSS")
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+{run}
+print(before / 1024)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="reads Linux's /proc")
+def test_a_valid_model_costs_about_its_size_once_in_load_and_export(tmp_path):
+    """A 64 MiB model: ``load`` drew a float64 random network before filling it with the file's
+    arrays (measured: 4.0× the model's size), ``export`` copied the weights into ONNX tensors, a
+    graph, a model, the checker's and the evaluator's copies (7.3×). Measured now: 1.26× and 1.31×
+    (the file's arrays, and a quarter of them for the finiteness check)."""
+    import ffnn
+
+    pytest.importorskip("onnx")
+    model = tmp_path / "model.npz"
+    ffnn.save(ffnn.Network([4096, 4096], seed=0), model)
+    size = model.stat().st_size / (1 << 20)
+    assert 64 < size < 65
+    for run in (
+        f"net = ffnn.load({str(model)!r})",
+        f"ffnn.export.to_onnx(ffnn.load({str(model)!r}), {str(tmp_path / 'm.onnx')!r})",
+    ):
+        before, mb = peak(_GROWTH.format(run=run))
+        growth = mb - float(before)
+        assert growth < 1.5 * size, f"{run}: {growth:.0f} MB for a {size:.0f} MB model"
+    assert 64 < (tmp_path / "m.onnx").stat().st_size / (1 << 20) < 65

@@ -292,3 +292,63 @@ def test_complex_and_time_inputs_are_refused(X, kind):
         net.predict(X)
     with pytest.raises(TypeError, match=rf"'y' must be a numeric array of real numbers .* dtype {kind}"):
         net.score(np.zeros((1, 2)), X[0, :1])
+
+
+def test_the_memory_a_network_needs_is_counted_before_allocating():
+    """Issue 21: ``--hidden 1000000000`` died of a MemoryError (14.9 GiB, exit 70) or was killed."""
+    from ffnn.network import memory_needed
+
+    # [2, 10⁹, 1]: 4·10⁹ + 1 parameters; built: those in float32 and the first layer (3·10⁹ numbers) twice in float64
+    assert memory_needed([2, 10**9, 1], np.dtype(np.float32)) == (4 * 10**9 + 1) * 4 + 2 * 3 * 10**9 * 8
+    # trained on batches of 10: the parameters twice more, and a^l, δ^l of a batch: 10 · (2·(2 + 10⁹ + 1) − 2)
+    assert memory_needed([2, 10**9, 1], np.dtype(np.float64), 10) == 2 * (4 * 10**9 + 1) * 8 + 10 * (2 * 10**9 + 4) * 8
+    with pytest.raises(ffnn.ParameterError) as info:
+        ffnn.Network([2, 10**12, 1])  # 29 TiB: no machine has it
+    message = str(info.value)
+    assert message.startswith(
+        "A network of sizes [2, 1000000000000, 1] (4,000,000,000,001 parameters) needs about 59,604.6 GiB of memory, "
+        "and this machine has "
+    )
+    assert message.endswith(" GiB available: give it smaller layers.")
+
+
+def test_training_that_memory_cannot_hold_is_refused_before_its_buffers_are_made():
+    """A 300,001-parameter network builds; its activations for mini-batches of 10⁶ rows (745 GiB) do not fit."""
+    net = ffnn.Network([1, 100_000, 1], seed=0)
+    before = [p.copy() for p in net.parameters()]
+    X, y = np.zeros((10**6, 1), np.float32), np.zeros(10**6, np.float32)
+    says = (
+        r"^Training a network of sizes \[1, 100000, 1\] \(300,001 parameters\) on mini-batches of 1000000 needs "
+        r"about 745\.1 GiB of memory, and this machine has .* GiB available: give it smaller layers, or train it on "
+        r"smaller mini-batches\.$"
+    )
+    with pytest.raises(ffnn.ParameterError, match=says):
+        ffnn.fit(net, X, y, epochs=1, batch_size=10**6, eta=0.1)
+    for p, q in zip(before, net.parameters()):
+        np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "y", "match"),
+    [
+        (
+            "float32",
+            [1e300, 0.0],
+            r"^'y' row 0 holds 1e\+300, beyond float32's range \(±3\.4e\+38\): rescale the targets",
+        ),
+        (
+            "float32",
+            [1.0, 1e30],
+            r"^'y' row 1 holds a target of 1e\+30: the quadratic cost of such targets, ½ Σ y² = 5e\+59, is "
+            r"beyond float32's range \(±3\.4e\+38\)\. Rescale the targets \(divide them by their std, say\), or use "
+            r"float64\.$",
+        ),
+        ("float64", [1e200, 1.0], r"^'y' row 0 holds a target of 1e\+200: .* ½ Σ y² = inf, is beyond float64's range"),
+    ],
+)
+def test_targets_beyond_the_dtype_are_named_not_reported_as_nan_or_divergence(dtype, y, match, recwarn):
+    """Issue 21: 1e300 was "contains NaN or inf" with NumPy's RuntimeWarning; 1e30 "diverged, try a smaller eta"."""
+    net = ffnn.Network([1, 3, 1], output_activation="identity", dtype=dtype, seed=0)
+    with pytest.raises(ffnn.ParameterError, match=match):
+        ffnn.fit(net, np.array([[0.1], [0.2]]), np.array(y), epochs=1, batch_size=2, eta=0.1)
+    assert [str(w.message) for w in recwarn] == []  # no RuntimeWarning beside the message

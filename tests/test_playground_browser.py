@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from waiting import wait_until
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.slow,  # make check skips this file (see README, Development)
@@ -33,7 +35,7 @@ def running_playground():
         assert found, f"no address in {line!r}"
         yield found[0]
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=15) == 0, process.stderr.read()
+        assert process.wait(timeout=120) == 0, process.stderr.read()
     finally:
         if process.poll() is None:
             process.kill()
@@ -64,13 +66,6 @@ def browser_page(url, problems):
 
 def number(page, testid):
     return float(page.get_by_test_id(testid).inner_text())
-
-
-def wait_until(condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_play_pause_reset_and_the_vanishing_gradient_in_a_real_browser():

@@ -227,3 +227,33 @@ def test_save_into_a_missing_folder_names_the_folder(tmp_path):
         "(create it first, or choose another path)"
     )
     assert ".tmp" not in str(info.value)
+
+
+def test_the_model_limit_is_set_by_parameter_or_environment(tmp_path, monkeypatch):
+    """Issue 21: model files are limited as data files are (FFNN_MAX_DATA_BYTES, 512 MiB by
+    default, or max_bytes=), from the header's sizes, before an array is read."""
+    ffnn.save(ffnn.Network([2, 3, 2], seed=0), tmp_path / "m.npz")  # (6 + 3 + 6 + 2) float32: 68 bytes
+    limit = r"would take 68 bytes once read, more than the limit of 67 bytes; if the file is what you expect"
+    with pytest.raises(ffnn.ModelFileError, match=rf"m.npz: its arrays \(sizes \[2, 3, 2\], float32\) {limit}"):
+        ffnn.load(tmp_path / "m.npz", max_bytes=67)
+    assert ffnn.load(tmp_path / "m.npz", max_bytes=68).sizes == [2, 3, 2]
+    monkeypatch.setenv("FFNN_MAX_DATA_BYTES", "67")
+    with pytest.raises(ffnn.ModelFileError, match=limit):
+        ffnn.load(tmp_path / "m.npz")
+    assert ffnn.load(tmp_path / "m.npz", max_bytes=1 << 20).sizes == [2, 3, 2]
+    monkeypatch.setenv("FFNN_MAX_DATA_BYTES", "1k")
+    assert ffnn.load(tmp_path / "m.npz").sizes == [2, 3, 2]
+
+
+def test_a_loaded_network_holds_the_files_arrays_not_copies(tmp_path):
+    """load builds the network on the arrays it read (Network's parameters=), rather than drawing
+    random float64 weights first and replacing them: what cost 4× a model's size in memory."""
+    w, b = np.arange(6, dtype=np.float32).reshape(3, 2), np.ones(3, np.float32)
+    net = ffnn.Network([2, 3], parameters=[(w, b)])
+    assert net.weights[0] is w and net.biases[0] is b  # taken as they are: nothing was copied
+    as64 = ffnn.Network([2, 3], dtype="float64", parameters=[(w, b)])
+    assert as64.weights[0].dtype == np.float64 and np.array_equal(as64.weights[0], w)
+    with pytest.raises(ffnn.ParameterError, match=r"layer 1 must have shapes \(3, 2\) and \(3,\).*Got \(2, 3\)"):
+        ffnn.Network([2, 3], parameters=[(w.T, b)])
+    with pytest.raises(ffnn.ParameterError, match=r"one \(w, b\) pair per layer \(2 for these sizes\)"):
+        ffnn.Network([2, 3, 1], parameters=[(w, b)])

@@ -255,7 +255,7 @@ def test_the_page_in_a_real_browser(model, tmp_path):
         page.goto(f"http://{server.host}:{server.port}/")
         assert page.inner_text("#label") == "–"
         draw_a_one(page, page.locator("#pad"))
-        page.wait_for_function("document.getElementById('label').dataset.label !== ''", timeout=10_000)
+        page.wait_for_function("document.getElementById('label').dataset.label !== ''", timeout=120_000)
         assert page.inner_text("#label") == "1"
         heights = page.eval_on_selector_all(".fill", "els => els.map(e => parseFloat(e.style.height) || 0)")
         assert len(heights) == 10 and heights[1] > 50 and sum(heights) == pytest.approx(100, abs=1)

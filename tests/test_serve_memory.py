@@ -5,7 +5,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 
 import ffnn
 from ffnn import serve
+from waiting import wait_until
 
 pytestmark = pytest.mark.slow  # make check skips this file (see README, Development)
 
@@ -84,8 +84,10 @@ def test_a_png_costs_memory_in_proportion_to_the_budget_not_to_its_claim(tmp_pat
 
 @pytest.fixture
 def slow_decodes(monkeypatch):
-    """Every PNG decode takes 0.2 s; the most decodes seen at once is recorded."""
-    state = {"now": 0, "most": 0}
+    """Every PNG decode holds its slot until HEAVY_AT_ONCE decodes are under way together (they pass
+    ``state["gate"]``, a barrier, together) or, where a test puts an Event there, until it is set;
+    the most decodes seen at once is recorded. Events, not sleeps: the same on a busy machine."""
+    state = {"now": 0, "most": 0, "gate": threading.Barrier(serve.HEAVY_AT_ONCE)}
     lock = threading.Lock()
     mnist_like = serve.mnist_like
 
@@ -93,7 +95,7 @@ def slow_decodes(monkeypatch):
         with lock:
             state["now"] += 1
             state["most"] = max(state["most"], state["now"])
-        time.sleep(0.2)
+        state["gate"].wait(120)  # a safety net only
         with lock:
             state["now"] -= 1
         return mnist_like(image)
@@ -102,7 +104,7 @@ def slow_decodes(monkeypatch):
     return state
 
 
-def post_at_once(app, n):
+def post_at_once(app, n, meanwhile=lambda answers: None):
     from PIL import Image
 
     buffer = io.BytesIO()
@@ -115,12 +117,14 @@ def post_at_once(app, n):
     threads = [threading.Thread(target=post, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
+    meanwhile(answers)
     for t in threads:
         t.join()
     return answers
 
 
-def test_concurrent_png_decodes_are_bounded_and_the_others_wait(slow_decodes):
+def test_concurrent_png_decodes_are_bounded_and_the_others_wait(slow_decodes, monkeypatch):
+    monkeypatch.setattr(serve, "HEAVY_WAIT", 600)  # the others wait as long as it takes, here
     app = serve.create_app(ffnn.Network([784, 8, 10], "relu", cost="cross_entropy", seed=0))
     answers = post_at_once(app, 8)
     assert [a.status_code for a in answers] == [200] * 8
@@ -130,8 +134,49 @@ def test_concurrent_png_decodes_are_bounded_and_the_others_wait(slow_decodes):
 def test_a_png_that_waits_too_long_gets_503_with_a_json_error(slow_decodes, monkeypatch):
     monkeypatch.setattr(serve, "HEAVY_WAIT", 0.05)
     app = serve.create_app(ffnn.Network([784, 8, 10], "relu", cost="cross_entropy", seed=0))
-    answers = post_at_once(app, 6)
+    slow_decodes["gate"] = threading.Event()  # the decodes hold their slots until the others have given up
+
+    def release_once_the_others_are_refused(answers):
+        wait_until(lambda: sum(a is not None for a in answers) == 6 - serve.HEAVY_AT_ONCE)
+        slow_decodes["gate"].set()
+
+    answers = post_at_once(app, 6, release_once_the_others_are_refused)
     busy = [a for a in answers if a.status_code == 503]
-    assert len(busy) >= 3 and {a.status_code for a in answers} == {200, 503}
+    assert len(busy) == 6 - serve.HEAVY_AT_ONCE and {a.status_code for a in answers} == {200, 503}
     assert all("busy" in a.get_json()["error"] and a.headers["Retry-After"] == "1" for a in busy)
     assert slow_decodes["most"] == 2
+
+
+def test_serve_refuses_a_model_of_the_wrong_width_from_its_header(tmp_path):
+    """Issue 21: ``ffnn serve`` read a 1 GiB model whole (25 s, 4.1 GB) before refusing it for its
+    16384 inputs, which its header shows. With the size limit raised, so that only that check can
+    refuse it, it is refused from the header: a fresh process peaks under 100 MB."""
+    from test_memory import MODEL_PEAK_MB, cli, deflated, model_header, npy_header, peak, small, write_zip
+
+    path = tmp_path / "wide.npz"
+    n = 16384
+    write_zip(
+        path,
+        {
+            "header.npy": small(model_header([n, n])),
+            "w1.npy": deflated(npy_header((n, n), np.float32), n * n * 4),
+            "b1.npy": small(np.zeros(n, np.float32)),
+        },
+    )
+    env = {**__import__("os").environ, "FFNN_MAX_DATA_BYTES": "4G"}
+    message, mb = peak(cli(["serve", path, "--port", "0"]), env)
+    assert (
+        message
+        == f"2 ffnn: error: {path}: ffnn serve needs a model with 784 inputs (28×28 images); this one has 16384."
+    )
+    assert mb < MODEL_PEAK_MB, f"peak {mb:.0f} MB"
+
+
+def test_serve_refuses_a_model_without_probabilities_from_its_header(tmp_path):
+    ffnn.save(ffnn.Network([784, 4, 3], "relu", output_activation="identity", seed=0), tmp_path / "r.npz")
+    with pytest.raises(ffnn.ParameterError) as info:
+        serve.check_model_file(tmp_path / "r.npz")
+    assert str(info.value) == (
+        f"{tmp_path / 'r.npz'}: ffnn serve needs a model with a softmax or sigmoid output layer (its outputs are "
+        "shown as probabilities); this one's is 'identity'."
+    )

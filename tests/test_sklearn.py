@@ -238,9 +238,11 @@ def test_continuing_refuses_what_it_cannot_continue(rng):
     with pytest.raises(ffnn.ParameterError, match=r"^optimizer changed since the network was made"):
         est.fit(X, y)
     cosine = FFNNClassifier(hidden_layer_sizes=(8,), max_iter=3, schedule="cosine", random_state=0)
-    cosine.partial_fit(X, y, classes=[0, 1])
-    with pytest.raises(ffnn.ParameterError, match=r"^schedule='cosine' is planned over one call's epochs"):
-        cosine.partial_fit(X, y)
+    for fit in (lambda: cosine.partial_fit(X, y, classes=[0, 1]), lambda: cosine.set_params(warm_start=True).fit(X, y)):
+        with pytest.raises(ffnn.ParameterError, match=r"^schedule='cosine' is planned over one call's epochs"):
+            fit()  # issue 21: refused from the first call (which was accepted, for the second to be refused)
+        assert not hasattr(cosine, "network_")
+    assert cosine.set_params(warm_start=False).fit(X, y).n_iter_ == 3  # one call: its schedule runs to its end
 
 
 def test_hidden_layer_sizes_may_come_as_an_array(rng):
@@ -304,17 +306,20 @@ def test_continuing_keeps_the_first_fits_dtype():
         (
             "hidden_layer_sizes",
             (8, 0),
-            "The 'hidden_layer_sizes' parameter must be a tuple of positive integers; got (8, 0).",
+            "The 'hidden_layer_sizes' parameter must be a tuple of positive integers (at most 2147483647 each); "
+            "got (8, 0).",
         ),
         (
             "hidden_layer_sizes",
             "64",
-            "The 'hidden_layer_sizes' parameter must be a tuple of positive integers; got '64'.",
+            "The 'hidden_layer_sizes' parameter must be a tuple of positive integers (at most 2147483647 each); "
+            "got '64'.",
         ),
         (
             "hidden_layer_sizes",
             (True,),
-            "The 'hidden_layer_sizes' parameter must be a tuple of positive integers; got (True,).",
+            "The 'hidden_layer_sizes' parameter must be a tuple of positive integers (at most 2147483647 each); "
+            "got (True,).",
         ),
         ("dtype", "float16", "The 'dtype' parameter must be one of 'float32', 'float64'; got 'float16'."),
         ("max_iter", 0, "The 'max_iter' parameter must be an integer >= 1; got 0."),
@@ -386,3 +391,31 @@ def test_outputs_that_overflow_are_refused_not_returned_as_nan():
                 model.score(X, y)
     with np.errstate(over="ignore", invalid="ignore"), pytest.raises(NonFiniteOutputError):
         classifier.predict_proba(X)
+
+
+def test_a_classifier_keeps_its_class_names_in_the_network(tmp_path, rng):
+    """Issue 21: trained on string labels, network_.classes was None, so ffnn.save lost them."""
+    X = rng.standard_normal((60, 3))
+    y = np.array(["cat", "dog", "emu"])[rng.integers(0, 3, 60)]
+    est = FFNNClassifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0).fit(X, y)
+    assert est.network_.classes == ["cat", "dog", "emu"]
+    ffnn.save(est.network_, tmp_path / "m.npz")
+    loaded = ffnn.load(tmp_path / "m.npz")
+    assert loaded.classes == ["cat", "dog", "emu"]
+    assert [loaded.classes[i] for i in loaded.predict(X)] == est.predict(X).tolist()
+    numbers = FFNNClassifier(hidden_layer_sizes=(5,), max_iter=1, random_state=0).partial_fit(
+        X, y == "dog", [False, True]
+    )
+    assert numbers.network_.classes == ["False", "True"]
+
+
+def test_layers_beyond_any_machine_are_refused_not_a_memory_error():
+    """Issue 21: hidden_layer_sizes=(10**9,) raised a raw MemoryError."""
+    X, y = np.zeros((4, 100)), np.array([0, 1, 0, 1])
+    with pytest.raises(ffnn.SettingError, match=r"^The 'hidden_layer_sizes' parameter must be a tuple of positive "
+                       r"integers \(at most 2147483647 each\); got \(1000000000000,\)\.$"):  # fmt: skip
+        FFNNClassifier(hidden_layer_sizes=(10**12,)).fit(X, y)
+    with pytest.raises(ffnn.ParameterError, match=r"^A network of sizes \[100, 2147483647, 2\] \(221,190,815,643 "
+                       r"parameters\) needs about 4,880\.0 GiB of memory, and this machine has .* GiB available: give "
+                       r"it smaller layers\.$"):  # fmt: skip
+        FFNNClassifier(hidden_layer_sizes=(2**31 - 1,)).fit(X, y)

@@ -109,7 +109,7 @@ def test_the_progress_bar_shows_rate_and_time_left_on_a_terminal():
     net = ffnn.Network([2, 8, 2], cost="cross_entropy", seed=0)
     ffnn.fit(net, X, y, epochs=1, batch_size=10, eta=0.1, callbacks=[Slow(), ProgressBar(40, stream)], seed=0)
     shown = stream.getvalue()
-    assert "epoch 0:" in shown and re.search(r"\d+/40 \[00:00<00:00, +\d+\.\d+batch/s\]", shown), shown
+    assert "epoch 0:" in shown and re.search(r"\d+/40 \[\d\d:\d\d<\d\d:\d\d, +\d+\.\d+batch/s\]", shown), shown
     quiet = io.StringIO()  # not a terminal: no bar
     ffnn.fit(net, X, y, epochs=1, batch_size=10, eta=0.1, callbacks=[ProgressBar(40, quiet)], seed=0)
     assert quiet.getvalue() == ""
@@ -191,3 +191,19 @@ def test_fit_takes_a_comm_or_a_strategy_not_both(rng):
     with pytest.raises(ffnn.errors.ParameterError, match="Give fit a 'comm' or a 'strategy', not both"):
         ffnn.fit(ffnn.Network([4, 3, 2]), X, y, epochs=1, batch_size=10, eta=0.1, comm=object(),
                  strategy=SingleProcess())  # fmt: skip
+
+
+def test_a_history_shows_as_one_short_line():
+    """A REPL shows ``ffnn.fit(...)``'s value: one line with the epochs and the last scores, not
+    every per-epoch list (the README's tour used to print a screenful)."""
+    rng = np.random.default_rng(0)
+    X = rng.random((50, 2))
+    y = (X[:, 0] > X[:, 1]).astype(int)
+    history = ffnn.fit(
+        ffnn.Network([2, 4, 2], seed=0), X, y, epochs=30, batch_size=10, eta=1.0, test_data=(X, y), seed=0
+    )
+    text = repr(history)
+    assert "\n" not in text and len(text) < 120
+    assert text.startswith("History(30 epochs, train_cost ")
+    assert f"test_accuracy {history.test_accuracy[-1]:.4f}" in text
+    assert repr(ffnn.state.History()) == "History(no epochs)"

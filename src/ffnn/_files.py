@@ -3,7 +3,10 @@
 :func:`atomic_open` writes to a temporary name in the same folder, then renames it into place: a
 reader never sees a half-written file, and a failed write leaves whatever was there before. The
 file gets the permissions a plain ``open(path, "wb")`` would give it (the umask's, or those of the
-file it replaces).
+file it replaces). It writes regular files only: a path that is a folder, a device (``/dev/null``,
+``/dev/full``), a FIFO or a socket is refused before anything is written — renaming over it would
+replace that thing with a file — and a symbolic link is written through, as ``open()`` writes
+through it: its final target is replaced and the link stays.
 
 :func:`check_npz` and :func:`check_npy` read the zip directory and each array's ``.npy`` header —
 a few hundred bytes — so callers can compare every shape and dtype with what they expect, and the
@@ -37,27 +40,38 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     what ``open(path, "wb")`` would give: 0o666 less the umask for a new file, the old file's mode
     for one it replaces. An ``OSError`` of the file system (a missing or read-only folder, a full
     disk) names ``path``, never the temporary name.
+
+    ``path`` must be a regular file or not exist: a folder (``IsADirectoryError``), a device, a
+    FIFO or a socket (``OSError``) is refused before the temporary file is created, so nothing is
+    written and the thing stays what it was (``ffnn export m.npz /dev/full``, run as root, used to
+    turn the device into a file). A symbolic link is written through, as ``open(path, "wb")``
+    would: the temporary file is made beside the link's final target (``os.path.realpath``), which
+    is renamed over that target, so the link stays and points at the new file; its target is
+    checked as ``path`` is (a link to ``/dev/null`` is refused), and a dangling link creates its
+    target, as ``open()`` does. Errors name ``path`` and, for a link, its target.
     """
     target = Path(path)
+    real = Path(os.path.realpath(target)) if os.path.islink(target) else target
     try:
-        fd, tmp = _create_beside(target)
+        _require_regular(real)
+        fd, tmp = _create_beside(real)
     except OSError as e:
-        raise _naming(e, target) from e
+        raise _naming(e, target, real) from e
     try:
         with os.fdopen(fd, "wb") as f:
             try:
                 yield f
             except OSError as e:  # the caller's own writes: a full disk, a file-size limit
-                raise (_naming(e, target) if e.errno in _FULL else e) from e
+                raise (_naming(e, target, real) if e.errno in _FULL else e) from e
             try:
                 f.flush()
                 os.fsync(f.fileno())
             except OSError as e:
-                raise _naming(e, target) from e
+                raise _naming(e, target, real) from e
         try:
-            os.replace(tmp, target)
+            os.replace(tmp, real)
         except OSError as e:
-            raise _naming(e, target) from e
+            raise _naming(e, target, real) from e
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -66,6 +80,28 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
 
 _FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO}
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+_NOT_REGULAR = (
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _require_regular(real: Path) -> None:
+    """Refuse a ``real`` (links resolved) that exists and is not a regular file."""
+    try:
+        mode = os.stat(real).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "it is a folder; name a file in it")
+    kind = next((name for test, name in _NOT_REGULAR if test(mode)), "a special file")
+    raise OSError(f"it is {kind}, not a regular file, and would be replaced by one; name a file's path")
 
 
 def _create_beside(target: Path) -> tuple[int, Path]:
@@ -91,16 +127,18 @@ def _create_beside(target: Path) -> tuple[int, Path]:
     raise FileExistsError(errno.EEXIST, f"no free temporary name beside {target}")
 
 
-def _naming(error: OSError, target: Path) -> OSError:
-    """The same kind of error, saying which file could not be written (not the temporary name)."""
-    folder = target.parent
+def _naming(error: OSError, target: Path, real: Path) -> OSError:
+    """The same kind of error, saying which file could not be written (not the temporary name):
+    ``target`` as given, and ``real``, where a link led, if it differs."""
+    folder = real.parent
     if isinstance(error, FileNotFoundError) and not folder.is_dir():
         reason = f"the folder {folder} does not exist (create it first, or choose another path)"
     elif isinstance(error, NotADirectoryError):
         reason = f"{folder} is not a folder"
     else:
         reason = error.strerror or str(error)
-    message = f"cannot write {target}: {reason}"
+    name = str(target) if real == target else f"{target} (a link to {real})"
+    message = f"cannot write {name}: {reason}"
     return OSError(error.errno, message) if error.errno is not None else OSError(message)
 
 

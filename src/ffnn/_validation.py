@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from typing import Any
 
 import numpy as np
@@ -96,16 +97,22 @@ def as_inputs(X: Any, n_in: int, dtype: np.dtype[Any], name: str = "X") -> np.nd
         )
     if arr.shape[0] == 0:
         raise ParameterError(f"'{name}' must contain at least one example. Got shape {arr.shape}.")
-    given = arr
+    return _finite_in(arr, dtype, name, "inputs")
+
+
+def _finite_in(given: np.ndarray, dtype: np.dtype[Any], name: str, what: str) -> np.ndarray:
+    """The 2-d real array ``given`` as a C-contiguous array of ``dtype``, every entry finite: NaN
+    or inf is refused as such, and a finite value beyond ``dtype``'s range (1e300 in float32,
+    which the cast makes inf) is named with the range and the fix: rescale the ``what``."""
     with np.errstate(over="ignore"):  # a value beyond the dtype's range becomes inf: named below
-        arr = np.ascontiguousarray(arr, dtype=dtype)
+        arr = np.ascontiguousarray(given, dtype=dtype)
     if not np.isfinite(arr).all():
         row, column = (int(i) for i in np.argwhere(~np.isfinite(arr))[0])
         value = given[row, column]
         if np.isfinite(value):
             raise ParameterError(
                 f"'{name}' row {row} holds {value:.4g}, beyond {np.dtype(dtype)}'s range "
-                f"(±{np.finfo(dtype).max:.3g}): rescale the inputs, or use float64."
+                f"(±{np.finfo(dtype).max:.3g}): rescale the {what}, or use float64."
             )
         raise ParameterError(
             f"'{name}' must be finite, but row {row} contains NaN or inf. Clean or impute the data first."
@@ -145,10 +152,7 @@ def as_targets(y: Any, n_samples: int, n_out: int, dtype: np.dtype[Any], name: s
             f"'{name}' must be class labels of shape ({n_samples},) or targets of shape "
             f"({n_samples}, {n_out}). Got shape {arr.shape} instead."
         )
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all():
-        raise ParameterError(f"'{name}' must be finite, but it contains NaN or inf.")
-    return arr
+    return _finite_in(arr, dtype, name, "targets")
 
 
 def as_labels(y: Any, n_samples: int, n_out: int, name: str = "y") -> np.ndarray:
@@ -182,3 +186,44 @@ def as_sample_weight(sample_weight: Any, n_samples: int, dtype: np.dtype[Any]) -
     if not np.isfinite(out).all() or not out.any():
         raise ParameterError("'sample_weight' spans a range the network's dtype cannot hold; rescale the weights.")
     return out
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable — a control character (newline, ESC,
+    DEL, C1), a format character (a right-to-left override), a line or paragraph separator — written
+    as Python writes it in a string literal (``\\n``, ``\\x1b``, ``\\u202e``), the ASCII space kept.
+
+    For strings a file chose (a model's class names) that reach a terminal: there they cannot
+    start a new line, move the cursor or colour what follows."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+GIB = 2**30
+
+
+def available_memory() -> int | None:
+    """The bytes of memory this process can still take without swapping or being killed, as Linux
+    estimates it (``MemAvailable`` in ``/proc/meminfo``); elsewhere the machine's physical memory
+    (``os.sysconf``); None where neither can be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # given in kB
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(needed: int, what: str, fix: str) -> None:
+    """Refuse, before allocating, ``what`` that needs ``needed`` bytes when this machine has fewer
+    available (:func:`available_memory`): ParameterError naming both sizes in GiB and ``fix``."""
+    available = available_memory()
+    if available is not None and needed > available:
+        raise ParameterError(
+            f"{what} needs about {needed / GIB:,.1f} GiB of memory, and this machine has {available / GIB:,.1f} GiB "
+            f"available: {fix}."
+        )

@@ -65,6 +65,11 @@ class Backend:
     _library: Any  # the library's own array-API namespace (dtypes, asarray)
     _to_host: Callable[[Array], np.ndarray]
 
+    @property
+    def on_host(self) -> bool:
+        """Whether the arrays live in the host's memory (NumPy, array_api_strict, torch on the CPU), not a GPU's."""
+        return self.name in ("numpy", "array_api_strict") or (self.name == "torch" and self.device in ("cpu", "cpu:0"))
+
     def asarray(self, x: np.ndarray) -> Array:
         """The host array ``x`` in this backend: ``x`` itself for NumPy, else a copy on the device."""
         if self._library is np:
@@ -202,8 +207,13 @@ def get_backend(name: str = "numpy", device: str | None = None) -> Backend:
     try:
         probe = library.asarray([0.0]) if device is None else library.asarray([0.0], device=device)  # CuPy: no device=
         xp = array_api_compat.array_namespace(probe)
+        to_host(probe)  # a device whose arrays hold no values (torch's "meta") cannot train
     except Exception as e:
-        raise ParameterError(f"The {name!r} backend cannot make an array here: {type(e).__name__}: {e}") from e
+        on = "" if device is None else f" on device {device!r}"
+        raise ParameterError(
+            f"The {name!r} backend cannot make an array{on} and read it back here ({type(e).__name__}: "
+            f"{' '.join(str(e).split())}){'; use cpu, or cuda on a GPU' if on else ''}."
+        ) from e
     return Backend(name, device, _with_out(xp), gemm_at_b_portable, xp, to_host)
 
 

@@ -11,7 +11,7 @@ state as a tree whose arrays are named ``a0``, ``a1``, … beside it), read with
 :class:`Checkpointer` writes one every ``every`` epochs or every ``seconds``, at the end (marked
 ``finished`` when training ended by itself: its last epoch, or a callback such as early stopping)
 and on Ctrl-C, into a folder, and keeps the newest ``keep``; :func:`latest` finds the newest and
-:func:`load_newest` the newest that loads.
+:func:`load_newest` the newest that loads (and fits the run's network).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from ffnn._version import __version__
 from ffnn.callbacks import Callback
 from ffnn.errors import ModelFileError, ParameterError
 from ffnn.network import Network
-from ffnn.state import History, TrainingState
+from ffnn.state import History, TrainingState, array_difference
 
 FORMAT = "ffnn-checkpoint"
 FORMAT_VERSION = 2  # 2: callback states keyed by state_key (1: a list of [class name, state])
@@ -90,13 +90,16 @@ def save(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
         f.write(data)
 
 
-def load(path: str | os.PathLike[str]) -> dict[str, Any]:
+def load(path: str | os.PathLike[str], network: Network | None = None) -> dict[str, Any]:
     """The state stored in a checkpoint file, checked; :class:`ffnn.errors.ModelFileError` if not.
 
-    Checked here, whatever run it is for: the epoch and the history agree, the parameters are
-    finite float arrays (w, b per layer), the random generator's state is one NumPy accepts.
-    What depends on the run (shapes, optimiser, epochs) is checked by ``TrainingState.restore``,
-    whose messages name the file: the state carries it under ``"path"``.
+    Checked here, whatever run it is for: every part a snapshot has is there; the epoch and the
+    history agree; the parameters are finite float arrays of one dtype, (w, b) per layer, each
+    layer's w taking the layer below's outputs; the optimiser's arrays are finite, one per
+    parameter, of its shape and dtype; the random generator's state is one NumPy accepts. With
+    ``network`` (the run's), the parameters must also be of its sizes and dtype. What else depends
+    on the run (the optimiser's kind, the callbacks, the epochs) is checked by
+    ``TrainingState.restore``, whose messages name the file: the state carries it under ``"path"``.
     """
     path = Path(path)
     if not path.is_file():
@@ -122,20 +125,22 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise
     except Exception as e:  # zip, npy and JSON layers raise many types for a damaged file
         raise ModelFileError(f"{path}: not a readable ffnn checkpoint ({type(e).__name__}: {e}).") from e
-    if not isinstance(state, dict) or not {"epoch", "parameters", "rng", "history"} <= state.keys():
-        raise ModelFileError(f"{path}: the checkpoint's state is incomplete.")
+    if not isinstance(state, dict) or not state.keys() >= _PARTS:
+        missing = sorted(_PARTS - state.keys()) if isinstance(state, dict) else sorted(_PARTS)
+        raise ModelFileError(f"{path}: the checkpoint's state is incomplete: it lacks {', '.join(missing)}.")
     if version == 1 and isinstance(state.get("callbacks"), list):
         pairs = state["callbacks"]
         if not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in pairs):
             raise ModelFileError(f"{path}: the checkpoint is corrupt: 'callbacks' must be [name, state] pairs.")
         state["callbacks"] = {_V1_CALLBACK_KEYS.get(name, name): value for name, value in pairs}
-    problem = _state_problem(state)
+    problem = _state_problem(state) or (network is not None and _network_problem(state["parameters"], network))
     if problem:
         raise ModelFileError(f"{path}: the checkpoint is corrupt: {problem}. Resume from another checkpoint.")
     state["path"] = str(path)
     return state
 
 
+_PARTS = {"epoch", "parameters", "optimizer", "rng", "history", "callbacks"}  # what every snapshot has
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
@@ -153,6 +158,9 @@ def _state_problem(state: dict[str, Any]) -> str:
             return f"parameters[{i}] must be a float {'weight matrix' if i % 2 == 0 else 'bias vector'}, got {kind}"
         if not np.isfinite(p).all():
             return f"parameters[{i}] contains NaN or inf"
+    problem = _layers_problem(parameters) or _optimizer_problem(state["optimizer"], parameters)
+    if problem:
+        return problem
     rng = state["rng"]
     name = rng.get("bit_generator") if isinstance(rng, dict) else None
     if name not in _BIT_GENERATORS:
@@ -164,6 +172,56 @@ def _state_problem(state: dict[str, Any]) -> str:
     if not isinstance(state.get("callbacks", {}), dict) or not all(isinstance(k, str) for k in state["callbacks"]):
         return "'callbacks' must map each callback's key to its state"
     return _history_problem(state["history"], epoch)
+
+
+def _layers_problem(parameters: list[np.ndarray]) -> str:
+    """Where the (w, b) pairs ``parameters`` (float arrays, 2-d and 1-d) are no network's, or ""."""
+    dtype = parameters[0].dtype
+    for i in range(0, len(parameters), 2):
+        w, b = parameters[i], parameters[i + 1]
+        if w.dtype != dtype or b.dtype != dtype:
+            return f"parameters[{i}] and [{i + 1}] must be {dtype} as parameters[0] is, got {w.dtype} and {b.dtype}"
+        if i and w.shape[1] != parameters[i - 2].shape[0]:
+            return (
+                f"parameters[{i}] must have {parameters[i - 2].shape[0]} columns (the outputs of parameters[{i - 2}]), "
+                f"got the shape {w.shape}"
+            )
+        if b.shape != w.shape[:1]:
+            return (
+                f"parameters[{i + 1}] must have the shape ({w.shape[0]},) (a bias per row of parameters[{i}]), "
+                f"got {b.shape}"
+            )
+    return ""
+
+
+def _optimizer_problem(tree: Any, parameters: list[np.ndarray], where: str = "optimizer") -> str:
+    """Where the optimiser's state ``tree`` holds an array that is not one of a list of one per
+    parameter, of its shape and dtype and finite (what every optimiser keeps: ``ffnn.optimizers``), or ""."""
+    if isinstance(tree, np.ndarray):
+        return f"{where} must be a list of one array per parameter, got an array of shape {tree.shape}"
+    if isinstance(tree, tuple):
+        parts = enumerate(tree)
+        return next((p for i, t in parts if (p := _optimizer_problem(t, parameters, f"{where}[{i}]"))), "")
+    if isinstance(tree, list) and any(isinstance(t, np.ndarray) for t in tree):
+        if len(tree) != len(parameters):
+            return f"{where} must list one array per parameter ({len(parameters)}), got {len(tree)}"
+        checks = (array_difference(t, p, f"{where}[{i}]") for i, (t, p) in enumerate(zip(tree, parameters)))
+        return next((p for p in checks if p), "")
+    return ""
+
+
+def _network_problem(parameters: list[np.ndarray], network: Network) -> str:
+    """Why ``parameters`` (those of a checkpoint, checked as a network's) are not ``network``'s, or ""."""
+    ours = network.parameters()
+    if len(parameters) == len(ours) and all(
+        p.shape == tuple(q.shape) and p.dtype == network.dtype for p, q in zip(parameters, ours)
+    ):
+        return ""
+    sizes = [parameters[0].shape[1], *(w.shape[0] for w in parameters[::2])]
+    return (
+        f"its parameters are those of a network of sizes {sizes} in {parameters[0].dtype}, not of this run's "
+        f"({network.sizes} in {network.dtype})"
+    )
 
 
 def _history_problem(history: Any, epoch: int) -> str:
@@ -209,14 +267,17 @@ def _checkpoints(folder: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def load_newest(folder: str | os.PathLike[str]) -> tuple[Path, dict[str, Any], list[str]] | None:
-    """(path, state, problems) of the newest checkpoint in ``folder`` that loads, or None if none
-    does; ``problems`` says, one line each, why each newer one was passed over (a file damaged by
-    a crash, say), for the caller to tell the user."""
+def load_newest(
+    folder: str | os.PathLike[str], network: Network | None = None
+) -> tuple[Path, dict[str, Any], list[str]] | None:
+    """(path, state, problems) of the newest checkpoint in ``folder`` that loads (:func:`load`,
+    with the run's ``network`` if given), or None if none does; ``problems`` says, one line each,
+    why each newer one was passed over (a file damaged by a crash, or by hand), for the caller to
+    tell the user."""
     problems: list[str] = []
     for path in reversed(_checkpoints(Path(folder))):
         try:
-            return path, load(path), problems
+            return path, load(path, network), problems
         except ModelFileError as e:
             problems.append(str(e))
     return None

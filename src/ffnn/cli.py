@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import json
 import os
 import shutil
@@ -28,12 +29,14 @@ import tempfile
 import textwrap
 import time
 import traceback
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from ffnn import distributed, recipes, run
 from ffnn import settings as settings_table
+from ffnn._validation import printable
 from ffnn._version import __version__
 from ffnn.config import RunConfig, configure
 from ffnn.data import mnist
@@ -65,7 +68,44 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"ffnn: error: {message} (see: {self.prog} --help)\n" if _speaks() else None)
+        line, status = f"{message} (see: {self.prog} --help)", EXIT_USAGE
+        failure = distributed.fail(status, line) if self.get_default("run") is cmd_train else None
+        if failure is not None:  # under MPI, the other ranks heard; the first that failed is named
+            line, status = str(failure), failure.status
+        self.exit(status, f"ffnn: error: {line}\n" if _speaks() else None)
+
+    def parse_known_args(  # type: ignore[override]  # one signature for argparse's overloads
+        self, args: Any = None, namespace: Any = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """As argparse, but a command (``ffnn train``) refuses arguments it does not know itself, naming
+        the flag meant where one is near (``--epoch``: ``--epochs``; ``--lr``: ``--eta``)."""
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}{self._meant(extras)}")
+        return parsed, extras
+
+    def _meant(self, extras: list[str]) -> str:
+        """The hint "; did you mean --eta?" for the unknown flags among ``extras`` that name or resemble one of ours."""
+        ours = [s for action in self._actions for s in action.option_strings if s.startswith("--")]
+        meant = {}
+        for extra in extras:
+            written = extra.split("=", 1)[0]
+            given = written.replace("_", "-")  # --batch_size: --batch-size
+            if not given.startswith("--"):
+                continue
+            alias = _FLAG_ALIASES.get(given)
+            near = [alias] if alias in ours else difflib.get_close_matches(given, ours, n=1, cutoff=0.7)
+            if near:
+                meant[written] = near[0]
+        if not meant:
+            return ""
+        if len(meant) == 1:
+            return f"; did you mean {next(iter(meant.values()))}?"
+        return "; did you mean " + ", ".join(f"{flag} for {extra}" for extra, flag in meant.items()) + "?"
+
+
+# Other programs' names for our flags, which spelling alone would not find: the learning rate is --eta.
+_FLAG_ALIASES = {"--lr": settings_table.flag("eta"), "--learning-rate": settings_table.flag("eta")}
 
 
 LOOPBACK = "127.0.0.1"  # pages listen here unless --host says otherwise
@@ -80,7 +120,8 @@ def _speaks() -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        with _warnings_in_one_line():
+            return int(args.run(args) or 0)
     except TrainingDivergedError as e:
         if _speaks():
             print(f"ffnn: error: {e}", file=sys.stderr)
@@ -92,6 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`ffnn recipes | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+    except distributed.StartError as e:  # the ranks of an MPI run could not all start: each ends as one did
+        if _speaks() and e.status != EXIT_BUG:  # a bug is reported by the rank that met it, with its traceback
+            print(f"ffnn: error: {_one_line(e)}", file=sys.stderr)
+        return e.status
     except (FFNNError, OSError) as e:  # the user's command, files or data: say what and how to fix it
         if _speaks():
             print(f"ffnn: error: {_one_line(e)}", file=sys.stderr)
@@ -102,9 +147,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
 
 
+@contextlib.contextmanager
+def _warnings_in_one_line() -> Iterator[None]:
+    """Warnings (a CSV header that holds numbers, labels equal as numbers, ...) reach the user as
+    one line each, ``ffnn: warning: ...``, as errors do (where Python's warning filters show them)."""
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:  # fmt: skip
+        if _speaks():
+            print(f"ffnn: warning: {printable(' '.join(str(message).split()))}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
 def _one_line(error: Exception) -> str:
     text = str(error)
-    return text if isinstance(error, DataUnavailableError) else " ".join(text.split())
+    return text if isinstance(error, DataUnavailableError) else printable(" ".join(text.split()))
 
 
 def _report_bug(error: Exception) -> int:
@@ -242,16 +302,17 @@ def _sizes(text: str) -> list[int]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    flags = {s.name: getattr(args, s.name) for s in settings_table.SETTINGS if getattr(args, s.name) is not None}
-    if args.resume:
-        if args.recipe or args.config or args.out or args.overwrite or flags:
-            raise SettingError("--resume continues a run with its own config.toml; it takes no other settings")
-        settings = None
-    else:
-        settings = configure(args.recipe, args.config, flags)
-    if not args.serve and (args.host is not None or args.port is not None):
-        raise SettingError("--host and --port go with --serve (the live page): add --serve, or leave them out")
-    page = _live_page(args) if args.serve and _speaks() else None  # over MPI, rank 0 serves the page
+    with distributed.starting():  # under MPI, a rank that fails here tells the others (the run agrees on the rest)
+        flags = {s.name: getattr(args, s.name) for s in settings_table.SETTINGS if getattr(args, s.name) is not None}
+        if args.resume:
+            if args.recipe or args.config or args.out or args.overwrite or flags:
+                raise SettingError("--resume continues a run with its own config.toml; it takes no other settings")
+            settings = None
+        else:
+            settings = configure(args.recipe, args.config, flags)
+        if not args.serve and (args.host is not None or args.port is not None):
+            raise SettingError("--host and --port go with --serve (the live page): add --serve, or leave them out")
+        page = _live_page(args) if args.serve and _speaks() else None  # over MPI, rank 0 serves the page
     processes = distributed.launched()[1]
     if processes > 1 and _speaks() and not args.quiet:
         print(f"Data-parallel over {processes} MPI processes, each taking 1/{processes} of every mini-batch.")
@@ -331,10 +392,11 @@ def _plot(run_dir: Path, svg: bool, quiet: bool = False) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ffnn.serve import serve
+    from ffnn.serve import check_model_file, serve
     from ffnn.server import require_extras
 
     require_extras("ffnn serve")  # before reading the model: say at once what to install
+    check_model_file(args.model)  # from its header, before its arrays are read
     serve(load(args.model), args.host, args.port)
     return 0
 
@@ -394,15 +456,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     with _model_named(args.model):
         report = evaluate(args.model, args.dataset, args.split)
     if report.mse is not None:
-        print(f"{args.model} on {report.dataset} ({report.split}, {report.n} examples)")
+        print(f"{args.model} on {printable(report.dataset)} ({report.split}, {report.n} examples)")
         print(f"MSE       {report.mse:.6g}")
         print(f"R²        {report.r2:.4f}")
         print(f"mean cost {report.cost:.6g}  ({report.cost_name})")
         return 0
     correct = int(report.confusion.trace())
-    classes = report.classes or [str(c) for c in range(len(report.confusion))]
+    names = report.classes or [str(c) for c in range(len(report.confusion))]
+    classes = [printable(c) for c in names]  # as a file wrote them, control characters escaped
     width = max(5, *(len(c) for c in classes))
-    print(f"{args.model} on {report.dataset} ({report.split}, {report.n} examples)")
+    print(f"{args.model} on {printable(report.dataset)} ({report.split}, {report.n} examples)")
     print(f"accuracy  {100 * report.accuracy:.2f} %  ({correct} / {report.n})")
     print(f"mean cost {report.cost:.5f}  ({report.cost_name})")
     print("\nper class  " + " ".join(f"{c:>{width + 1}}" for c in classes))
@@ -441,9 +504,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    for r in results:
-        bars = "  ".join(f"{classes[d] if classes else d}:{p:.3f}" for d, p in enumerate(r[key]))
-        print(f"{r['input']}: {r['label']}    {bars}")
+    for r in results:  # class names as a file wrote them, control characters escaped (``printable``)
+        bars = "  ".join(f"{printable(classes[d]) if classes else d}:{p:.3f}" for d, p in enumerate(r[key]))
+        print(f"{printable(r['input'])}: {printable(str(r['label']))}    {bars}")
     if network.activations[-1].name == "sigmoid" and network.sizes[-1] > 1:
         print("(this model's outputs are sigmoids; shown normalised to sum to 1)")
     return 0
@@ -458,7 +521,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     values = "probabilities" if network.gives_probabilities else "outputs"
     print(f"{args.out}: ONNX opset {OPSET}; input 'input' (N, {network.sizes[0]}), outputs '{values}' and 'label'")
     if network.classes:
-        print(f"classes (label 0, 1, …; in the metadata as class_names): {', '.join(network.classes)}")
+        print(f"classes (label 0, 1, …; in the metadata as class_names): {', '.join(map(printable, network.classes))}")
     if network.standardization is not None:
         print("inputs: raw; the graph standardises them with the model's mean and std")
     return 0

@@ -68,6 +68,7 @@ class RunConfig:
     checkpoint_every: int
     checkpoint_seconds: float
     keep_checkpoints: int
+    mpi_timeout: float
 
     @classmethod
     def of_table(cls, table: Mapping[str, Any]) -> RunConfig:
@@ -82,9 +83,11 @@ class RunConfig:
         return {s.name: values[s.name] for s in settings.SETTINGS if s.used is None or s.used(values)}
 
     def replace(self, **changes: Any) -> RunConfig:
-        """This config with ``changes``, checked whole again (as :func:`configure` checks)."""
-        table = {**self.table(), **changes}
-        return RunConfig.of_table(settings.resolve(settings.Layer(table, settings.as_written)))
+        """This config with ``changes``, checked whole again (as :func:`configure` checks): the
+        changes as a caller's own words, this config's table as a file is (its settings at their
+        defaults are not taken as chosen)."""
+        table = settings.Layer(self.table(), settings.as_written, "refuse-changed")
+        return RunConfig.of_table(settings.resolve(table, settings.Layer(changes, settings.as_written)))
 
     # -- what the settings imply ------------------------------------------------------------------
 

@@ -71,6 +71,20 @@ class Quadratic(Cost):
     def gradient(self, a: Array, y: Array) -> Array:
         return a - y
 
+    def check_targets(self, y: Array, name: str = "y") -> None:
+        """Refuse targets so large that the cost of outputs near 0 (as training starts), ½ Σ_x ‖y_x‖²
+        summed over the examples, is beyond the range of their dtype: every cost would be inf."""
+        with np.errstate(over="ignore"):
+            total = 0.5 * float(np.sum(np.square(y, dtype=np.float64)))
+        largest = float(np.finfo(y.dtype).max)
+        if total > largest:
+            row = int(np.argmax(np.abs(y).max(axis=-1)))
+            raise ParameterError(
+                f"'{name}' row {row} holds a target of {float(np.abs(y[row]).max()):.4g}: the quadratic cost of "
+                f"such targets, ½ Σ y² = {total:.3g}, is beyond {y.dtype}'s range (±{largest:.3g}). Rescale the "
+                "targets (divide them by their std, say), or use float64."
+            )
+
 
 def _clip_probabilities(a: Array) -> Array:
     """a clipped into [tiny, 1 − ε] so log a and log(1 − a) stay finite (unmatched pairs only)."""

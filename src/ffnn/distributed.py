@@ -22,14 +22,30 @@ each batch (:meth:`~DataParallel.part`), sums the gradient (:meth:`~DataParallel
 :func:`strategy_for` picks one: ffnn trains data-parallel when an MPI launcher started it with K ≥ 2
 processes (:func:`world` reads the launcher's environment: ``mpiexec -n 2 ffnn train …``), or
 when ``fit`` is given a ``comm``; otherwise mpi4py is never imported.
+
+A rank that fails alone must not leave the others waiting. A run starts in :func:`starting`,
+which first starts MPI (every rank waits there for all K), then lets the rank check its settings,
+load its data and build its network; it ends in :func:`agree`, the job's first collective: one
+``allgather`` of what each rank found — its error (status and message), or what must be equal on
+every rank (the settings that decide the numbers, a digest of the data). If any rank failed,
+every rank ends with that rank's exit status and rank 0 prints its message once; if the ranks
+differ, every rank refuses to train, naming what differs. A rank that fails before it gets there
+(``ffnn train``'s own arguments) joins the same ``allgather`` with its error (:func:`fail`).
+Once training, a rank that fails ends the job through ``MPI_Abort`` (:meth:`DataParallel.guard`),
+and one that hangs or is stopped is caught by the :class:`Watchdog`: a rank that has waited more
+than ``mpi_timeout`` seconds (default :data:`WATCHDOG_SECONDS`) in one collective says so, naming
+itself, and ends the job.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
@@ -42,6 +58,7 @@ from ffnn.optimizers import Optimizer, Params
 from ffnn.steps import OptimizerStep, SGDStep, Step
 
 T = TypeVar("T")
+WATCHDOG_SECONDS = 300.0  # how long a rank waits in one collective for the others, by default (``mpi_timeout``)
 # (rank, size) as launchers set them for each process they start: MPICH's and Intel MPI's hydra,
 # Open MPI, MVAPICH.
 LAUNCHER_VARIABLES = (
@@ -78,11 +95,18 @@ def world() -> Any:
     return MPI.COMM_WORLD
 
 
+def _running_mpi() -> Any:
+    """mpi4py's ``MPI`` module when this process has started MPI and not yet ended it, else None."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    return mpi if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized() else None
+
+
 def abort(status: int) -> None:
     """End every process of the MPI job with ``status`` (``MPI_Abort``), if this one runs MPI: a
-    rank that gives up alone would leave the others waiting for it."""
-    mpi = sys.modules.get("mpi4py.MPI")
-    if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized():
+    rank that gives up alone would leave the others waiting for it. Not when the ranks agreed at
+    start-up not to train (:func:`agree`): each of them is ending already, with its status."""
+    mpi = _running_mpi()
+    if mpi is not None and _agreement.passed is not False:
         mpi.COMM_WORLD.Abort(status)
 
 
@@ -99,9 +123,10 @@ def abort_status(error: BaseException) -> int:
     return EXIT_USAGE if isinstance(error, (FFNNError, OSError)) else EXIT_BUG
 
 
-def on_root(comm: Any, action: Callable[[], T]) -> T | None:
+def on_root(comm: Any, action: Callable[[], T], seconds: float = WATCHDOG_SECONDS) -> T | None:
     """``action()`` on rank 0 only (None elsewhere); if it fails, every rank raises, so that none
-    goes on to wait in a collective for a rank that gave up."""
+    goes on to wait in a collective for a rank that gave up (the others wait for it at most
+    ``seconds``: the :class:`Watchdog`)."""
     if comm is None:
         return action()
     result, failure = None, None
@@ -110,12 +135,262 @@ def on_root(comm: Any, action: Callable[[], T]) -> T | None:
             result = action()
         except BaseException as e:  # Ctrl-C too: the others must not wait for a broadcast that never comes
             failure = e
-    message = comm.bcast(None if failure is None else str(failure), root=0)
+    with Watchdog(comm, seconds).waiting("hear whether rank 0 could make the run folder"):
+        message = comm.bcast(None if failure is None else str(failure), root=0)
     if failure is not None:
         raise failure
     if message is not None:
         raise FFNNError(f"rank 0 failed: {message}")
     return result
+
+
+class StartError(FFNNError):
+    """The ranks of an MPI run cannot train together: one of them could not start (its message,
+    naming it), or they were started with different settings or data. Every rank raises it and
+    ends with ``status``: the exit status of the rank that failed, 2 when the ranks differ."""
+
+    def __init__(self, message: str, status: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _StartUp:
+    """This process's start-up agreement (:func:`agree`): ``passed`` is None until every rank has
+    been heard, then whether they all start, alike."""
+
+    passed: bool | None = None
+
+
+_agreement = _StartUp()
+
+
+@contextmanager
+def starting() -> Iterator[None]:
+    """A run's start-up on one rank. Under an MPI launcher (K ≥ 2) MPI is started first — each
+    rank waits there for all K, so that one that fails later can still tell the others — then
+    the body checks the settings, loads the data, builds the network and ends with :func:`agree`.
+    If the body raises before that, this rank joins the agreement with its error (:func:`fail`)
+    and raises it, or :class:`StartError` when the ranks did not all fail alike (a bug is
+    raised as it is, for the command line to report with its traceback). Without a launcher,
+    only the body runs."""
+    _agreement.passed = None
+    if launched()[1] >= 2:
+        _started(WATCHDOG_SECONDS)
+    try:
+        yield
+    except BaseException as e:
+        status = abort_status(e)
+        failure = fail(status, _said(e)) if _agreement.passed is None else None
+        if failure is None or status == EXIT_BUG:
+            raise
+        raise failure from e
+
+
+def agree(facts: Callable[[], Mapping[str, str]], seconds: float = WATCHDOG_SECONDS) -> None:
+    """End a start-up (:func:`starting`): this rank is ready. Under an MPI launcher (K ≥ 2) it
+    tells the others so, with ``facts()`` — what must be the same on every rank (each setting
+    that decides the run's numbers, the data's :func:`digest`, …, as a message shows them) —
+    and hears from them, in the job's first collective. Raises :class:`StartError` when a rank
+    failed (naming it, with its exit status) or when the ranks' facts differ (naming each fact
+    that differs and the ranks on each side; status 2). Waits for the others at most ``seconds``
+    (the :class:`Watchdog`)."""
+    if launched()[1] >= 2:
+        failure = _settle({"facts": dict(facts())}, seconds)
+        if failure is not None:
+            raise failure
+
+
+def fail(status: int, message: str) -> StartError | None:
+    """This rank cannot start training (``status`` and ``message``, its error in one line). Under
+    an MPI launcher (K ≥ 2) it joins the start-up agreement with it — once — and returns the
+    error every rank ends with: None when all failed alike (each then reports its own, which rank
+    0 prints), else :class:`StartError`, naming the first rank that failed. None as well without
+    a launcher, or once this rank has been heard."""
+    if launched()[1] < 2 or _agreement.passed is not None:
+        return None
+    return _settle({"status": status, "message": message}, WATCHDOG_SECONDS)
+
+
+def _started(seconds: float) -> Any:
+    """:func:`world`, MPI started: each rank waits there for all (at most ``seconds``)."""
+    with Watchdog(None, seconds).waiting("start MPI"):
+        return world()
+
+
+def _said(error: BaseException) -> str:
+    """``error`` in one line, as the command line says it after "ffnn: error: "."""
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    text = " ".join(str(error).split())
+    return text if abort_status(error) == EXIT_USAGE else f"internal error: {type(error).__name__}: {text}"
+
+
+def _settle(entry: dict[str, Any], seconds: float) -> StartError | None:
+    """The start-up agreement: every rank's ``entry`` — its error, or its facts — in one
+    ``allgather``; what every rank ends with (:func:`fail`), None when they all start."""
+    comm = _started(seconds)
+    with Watchdog(comm, seconds).waiting("be ready to train (check its settings, load its data, build its network)"):
+        entries = comm.allgather(entry)
+    k = len(entries)
+    failed = [(r, e) for r, e in enumerate(entries) if "status" in e]
+    _agreement.passed = False
+    if failed:
+        r, first = failed[0]
+        if len(failed) == k and all(e["message"] == first["message"] for _, e in failed):
+            return None  # each rank's own error is everyone's
+        also = [q for q, _ in failed[1:]]
+        return StartError(
+            f"rank {r} of {k}: {first['message']}" + (f" ({_ranks(also)} failed too)" if also else ""), first["status"]
+        )
+    differences = _differences([e["facts"] for e in entries])
+    if differences:
+        return StartError(
+            f"the {k} ranks were started differently — {'; '.join(differences)}. "
+            "Start every rank with the same settings and the same data."
+        )
+    _agreement.passed = True
+    return None
+
+
+def _differences(facts: Sequence[Mapping[str, str]]) -> list[str]:
+    """Each fact that is not the same on every rank: "seed: 1 on rank 0, 2 on rank 1"."""
+    found = []
+    for key in dict.fromkeys(k for f in facts for k in f):
+        sides: dict[str, list[int]] = {}
+        for r, f in enumerate(facts):
+            sides.setdefault(f.get(key, "none"), []).append(r)
+        if len(sides) > 1:
+            found.append(f"{key}: " + ", ".join(f"{value} on {_ranks(ranks)}" for value, ranks in sides.items()))
+    return found
+
+
+def _ranks(ranks: Sequence[int]) -> str:
+    return f"rank {ranks[0]}" if len(ranks) == 1 else "ranks " + ", ".join(map(str, ranks))
+
+
+def digest(arrays: Iterable[np.ndarray]) -> str:
+    """The first 12 hex digits of a SHA-256 of ``arrays``' dtypes, shapes and bytes: a data set's
+    fingerprint, the same on two ranks when they hold the same numbers (about 0.1 s for MNIST)."""
+    sha = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        sha.update(f"{a.dtype.str}{a.shape};".encode())
+        sha.update(a.data)
+    return sha.hexdigest()[:12]
+
+
+class Watchdog:
+    """Ends the MPI job when this process has waited longer than ``seconds`` in one collective of
+    ``comm`` (None: MPI is still starting): another rank stopped, hung, or is that much slower.
+
+    Each collective is :meth:`enter` … :meth:`leave` (or :meth:`waiting`), a timestamp on the
+    training path. One daemon thread per process looks at the collective in progress, at least
+    every second, and past its deadline prints which rank waited how long for what and calls
+    ``MPI_Abort``; hydra then kills every rank, a stopped one too (before MPI has started, this
+    process just exits). A thread rather than non-blocking collectives polled against a clock:
+    the training path keeps its blocking ``Allreduce`` (MPICH's fastest), and the thread runs
+    beside it because mpi4py releases the GIL in MPI calls and starts MPI with
+    ``MPI_THREAD_MULTIPLE``, so ``MPI_Abort`` may come from it.
+
+    Rank r's deadline is ``seconds`` + r/2: when several ranks wait for one that stalled, the
+    lowest of them speaks, and its ``MPI_Abort`` ends the others before they do.
+    """
+
+    _waiting: tuple[float, Watchdog, str] | None = None  # (since, whose, what) of the collective in progress
+    _thread: threading.Thread | None = None
+
+    def __init__(self, comm: Any, seconds: float = WATCHDOG_SECONDS) -> None:
+        self.comm, self.seconds = comm, float(seconds)
+        self.rank, self.size = launched() if comm is None else (int(comm.Get_rank()), int(comm.Get_size()))
+        self.deadline = self.seconds + 0.5 * self.rank
+
+    def enter(self, what: str) -> None:
+        """This process begins to wait in a collective, for the others to do ``what``."""
+        Watchdog._waiting = (time.monotonic(), self, what)
+        if Watchdog._thread is None:
+            Watchdog._thread = threading.Thread(target=_watch, name="ffnn-mpi-watchdog", daemon=True)
+            Watchdog._thread.start()
+
+    @staticmethod
+    def leave() -> None:
+        """The collective is over."""
+        Watchdog._waiting = None
+
+    @contextmanager
+    def waiting(self, what: str) -> Iterator[None]:
+        """The body is a collective in which this process waits for the others to do ``what``."""
+        self.enter(what)
+        try:
+            yield
+        finally:
+            self.leave()
+
+    def fire(self, what: str, waited: float) -> None:
+        """Say that this rank waited ``waited`` seconds for the others to do ``what``; end the job (status 2)."""
+        others = f"rank {1 - self.rank}" if self.size == 2 else "the other ranks"
+        print(
+            f"ffnn: error: rank {self.rank} of {self.size} waited {waited:.0f} s for {others} to {what}; "
+            "ending the whole job. A rank stopped, hung or is far slower than this one; if it is only slower, "
+            f"give --mpi-timeout (now {self.seconds:g} s) more.",
+            file=sys.stderr,
+            flush=True,
+        )
+        mpi = _running_mpi()
+        if mpi is not None:
+            (mpi.COMM_WORLD if self.comm is None else self.comm).Abort(EXIT_USAGE)
+        os._exit(EXIT_USAGE)
+
+
+def _watch() -> None:
+    """The watchdog's thread: ends the job when the collective in progress is past its deadline."""
+    while True:
+        waiting = Watchdog._waiting
+        if waiting is None:
+            time.sleep(1.0)
+            continue
+        since, dog, what = waiting
+        left = since + dog.deadline - time.monotonic()
+        if left > 0:
+            time.sleep(min(left, 1.0))
+        elif Watchdog._waiting is waiting:  # still the same collective
+            dog.fire(what, time.monotonic() - since)
+
+
+def launcher_terminal() -> bool:
+    """Whether this rank's standard error reaches a terminal through the MPI launcher: hydra gives
+    each rank a pipe that its proxy reads and passes on to ``mpiexec``'s own standard error.
+    Followed through Linux's /proc, from a process's stderr pipe to its parent while the parent
+    holds that pipe, to the first stderr that is no pipe (a terminal, a file, /dev/null).
+    False where that cannot be told: another system, a launcher on another machine."""
+    pid = os.getpid()
+    try:
+        for _ in range(8):
+            target = os.readlink(f"/proc/{pid}/fd/2")
+            if not target.startswith("pipe:"):
+                fd = os.open(f"/proc/{pid}/fd/2", os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+                try:
+                    return os.isatty(fd)
+                finally:
+                    os.close(fd)
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            if not _holds(parent, target):
+                return False  # a pipe to a process that is no launcher: `mpiexec … 2>&1 | tee log`
+            pid = parent
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
+def _holds(pid: int, target: str) -> bool:
+    """Whether process ``pid`` holds the file ``target`` (as /proc names it: pipe:[123])."""
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def sources_sgd(eta: float, decay: float) -> Optimizer:
@@ -143,7 +418,9 @@ class ReducedStep(OptimizerStep):
     same update on every rank.
     """
 
-    def __init__(self, params: list[np.ndarray], ws: Workspace, optimizer: Optimizer, comm: Any) -> None:
+    def __init__(
+        self, params: list[np.ndarray], ws: Workspace, optimizer: Optimizer, comm: Any, watchdog: Watchdog
+    ) -> None:
         from mpi4py import MPI  # loaded already: the caller holds a communicator
 
         local = ws.gradients()
@@ -152,7 +429,7 @@ class ReducedStep(OptimizerStep):
         views = [self.flat[a:b].reshape(g.shape) for a, b, g in zip(ends[:-1], ends[1:], local)]
         ws.nabla_w[:], ws.nabla_b[:] = views[0::2], views[1::2]  # gradients() is [w¹, b¹, w², b², …]
         super().__init__(params, ws, optimizer)
-        self.comm, self._in_place = comm, MPI.IN_PLACE
+        self.comm, self.watchdog, self._in_place = comm, watchdog, MPI.IN_PLACE
 
     def reduce(self, cost: float, share: float) -> float:
         """Sum share · (gradient, cost) over the ranks, step with the summed gradient; return the batch's cost."""
@@ -161,7 +438,11 @@ class ReducedStep(OptimizerStep):
         else:  # an empty slice, or one whose weights are all 0: nothing (the buffer may hold NaN)
             self.flat.fill(0.0)
         self.flat[-1] = cost * share
-        self.comm.Allreduce(self._in_place, self.flat)
+        self.watchdog.enter("sum the gradients")
+        try:
+            self.comm.Allreduce(self._in_place, self.flat)
+        finally:
+            self.watchdog.leave()
         self.finish()
         return float(self.flat[-1])
 
@@ -238,19 +519,22 @@ class SingleProcess:
 
 class DataParallel(SingleProcess):
     """The ranks of ``comm`` training one network together (see the module docstring): the same
-    methods as :class:`SingleProcess`, each doing its part of the job over MPI."""
+    methods as :class:`SingleProcess`, each doing its part of the job over MPI. A rank that waits
+    longer than ``seconds`` in one of their collectives ends the job (:class:`Watchdog`)."""
 
-    def __init__(self, comm: Any) -> None:
+    def __init__(self, comm: Any, seconds: float = WATCHDOG_SECONDS) -> None:
         from mpi4py import MPI  # loaded already: the caller holds a communicator
 
         self.comm, self.rank, self.size = comm, int(comm.Get_rank()), int(comm.Get_size())
+        self.watchdog = Watchdog(comm, seconds)
         self._max, self._in_place = MPI.MAX, MPI.IN_PLACE
         self._flag = np.zeros(1, np.int32)
         self._draws: SliceDraws | None = None
 
     def same_seed(self, seed: int | None) -> Any:
         """Rank 0's seed — drawn from the system's entropy there when None — on every rank."""
-        return self.comm.bcast(np.random.SeedSequence().entropy if seed is None else seed, root=0)
+        with self.watchdog.waiting("share rank 0's seed"):
+            return self.comm.bcast(np.random.SeedSequence().entropy if seed is None else seed, root=0)
 
     def step(
         self, network: Network, ws: Workspace, optimizer: Optimizer | None, eta: float, decay: float, keep: bool
@@ -263,7 +547,7 @@ class DataParallel(SingleProcess):
                 f"Data-parallel training over MPI runs on the NumPy backend, not {network.backend.name!r}; "
                 "drop the backend or the MPI launch."
             )
-        return ReducedStep(network.parameters(), ws, optimizer or sources_sgd(eta, decay), self.comm)
+        return ReducedStep(network.parameters(), ws, optimizer or sources_sgd(eta, decay), self.comm, self.watchdog)
 
     def random(self, rng: np.random.Generator) -> np.random.Generator:
         """The shared generator drawing for the whole global batch, this rank keeping its rows (:class:`SliceDraws`)."""
@@ -292,13 +576,18 @@ class DataParallel(SingleProcess):
 
     def broadcast(self, arrays: Sequence[np.ndarray]) -> None:
         """Rank 0's values of ``arrays`` (the parameters) on every rank, in place."""
-        for a in arrays:
-            self.comm.Bcast(a, root=0)
+        with self.watchdog.waiting("share rank 0's parameters"):
+            for a in arrays:
+                self.comm.Bcast(a, root=0)
 
     def any(self, flag: bool) -> bool:
         """Whether ``flag`` is true on any rank (so that all stop at the same batch)."""
         self._flag[0] = flag
-        self.comm.Allreduce(self._in_place, self._flag, op=self._max)
+        self.watchdog.enter("agree whether to stop")
+        try:
+            self.comm.Allreduce(self._in_place, self._flag, op=self._max)
+        finally:
+            self.watchdog.leave()
         return bool(self._flag[0])
 
     @contextmanager
@@ -319,7 +608,8 @@ class DataParallel(SingleProcess):
             self.comm.Abort(abort_status(e))
 
 
-def strategy_for(comm: Any) -> SingleProcess:
-    """The training loop's strategy: :class:`DataParallel` over ``comm`` (an mpi4py communicator),
-    or :class:`SingleProcess` without one."""
-    return SingleProcess() if comm is None else DataParallel(comm)
+def strategy_for(comm: Any, seconds: float = WATCHDOG_SECONDS) -> SingleProcess:
+    """The training loop's strategy: :class:`DataParallel` over ``comm`` (an mpi4py communicator;
+    a rank waits for the others at most ``seconds`` in a collective), or :class:`SingleProcess`
+    without one."""
+    return SingleProcess() if comm is None else DataParallel(comm, seconds)

@@ -13,6 +13,7 @@ import numpy as np
 from ffnn.build import load_data
 from ffnn.config import RunConfig
 from ffnn.data import named
+from ffnn.data.arrays import index_names
 from ffnn.errors import ParameterError
 from ffnn.metrics import confusion_matrix, per_class_accuracy
 from ffnn.network import Network
@@ -45,18 +46,14 @@ def evaluate(model: str | Path, dataset: str | None = None, split: str = "test")
     network = load(Path(model) / "model.npz" if Path(model).is_dir() else model)
     config = RunConfig.of_table(network.metadata.get("config", {}))
     name = dataset or config.dataset
+    classes = network.classes or index_names(max(network.sizes[-1], 2))  # a model without names: its indices
     if dataset is None:  # the run's own data, split as it was
-        data = load_data(config, network.classes, "float32")
+        data = load_data(config, classes, "float32")
     else:
         label = named.label_column(config.label_column) if named.is_csv(name) else None
-        data = named.load(name, 0, config.seed, label=label, classes=network.classes, regression=config.regression)
+        data = named.load(name, 0, config.seed, label=label, classes=classes, regression=config.regression)
         if data.test is None and named.is_file(name):  # a file of its own: all of it is the test
             data = named.Splits(data.train, None, data.train, data.classes)
-    if data.classes is not None and network.classes is None:
-        raise ParameterError(
-            f"{name} labels its examples by class names, but {model} was trained on class indices (it has no "
-            "class names); evaluate it on data labelled by index."
-        )
     parts = {"test": data.test, "validation": data.validation, "train": data.train}
     if split not in parts:
         raise ParameterError(f"The 'split' parameter must be one of {sorted(parts)}. Got {split!r} instead.")

@@ -34,6 +34,17 @@ The model is float32 whatever the network's dtype: a float64 network's parameter
 float32. The model's ``doc_string`` describes it; its ``metadata_props`` hold ``ffnn_version``,
 ``sizes``, ``activations``, ``cost``, ``dtype`` (the network's), ``outputs`` and
 ``class_names`` (JSON), and ``standardized``.
+
+Memory: :func:`to_onnx` never copies the parameters whole. The graph is built with each w^l and
+b^l as an initializer that holds its type and shape only; ``onnx.checker`` (full check) and the
+probe (ONNX's reference evaluator) run on that graph with the parameters as inputs of their types
+and shapes, fed the float32 arrays; and the file is written in protobuf's wire format, each
+parameter's ``raw_data`` straight from its array: byte for byte the ``SerializeToString()`` of
+the model :func:`build_onnx` gives, which holds copies. Beyond the network, exporting so takes
+its parameters in float32 where they are not already (a float64 network: half its size) and a
+quarter of the largest array (the range check), where it took about 6 times the network's size before
+(onnx's tensors, graph and model, the checker's and the evaluator's copies). An ONNX file holds
+at most 2 GiB (protobuf's limit); a larger network is refused.
 """
 
 from __future__ import annotations
@@ -73,22 +84,34 @@ def to_onnx(
     ``standardization``, which a model trained with ``--standardize`` carries). See the module docstring for the graph.
     """
     network, class_names = _network_and_classes(model, class_names)
-    onnx_model = build_onnx(network, class_names, standardize)
+    onnx_model, parameters = _checked_model(network, class_names, standardize)
     with atomic_open(path) as f:
-        f.write(onnx_model.SerializeToString())
+        _write(f, onnx_model, parameters)
 
 
 def build_onnx(
     network: Network, class_names: Sequence[str] | None = None, standardize: tuple[Any, Any] | None = None
 ) -> Any:
-    """The ``onnx.ModelProto`` that :func:`to_onnx` writes, checked by ``onnx.checker`` (full check),
-    and refused when the float32 graph cannot compute what the network does: a parameter beyond
-    float32's range, or outputs that are not finite (``ffnn.outputs``) for the probe inputs
-    x = 0 and x = 1 (:data:`PROBES`)."""
+    """The ``onnx.ModelProto`` that :func:`to_onnx` writes, in memory (its parameters copied into
+    it), checked as :func:`to_onnx` checks it (see the module docstring)."""
+    model, parameters = _checked_model(network, class_names, standardize)
+    for tensor in model.graph.initializer:
+        if tensor.name in parameters:
+            tensor.raw_data = parameters[tensor.name].tobytes()
+    return model
+
+
+def _checked_model(
+    network: Network, class_names: Sequence[str] | None, standardize: tuple[Any, Any] | None
+) -> tuple[Any, dict[str, np.ndarray]]:
+    """(the model, its parameters' initializers holding their type and shape only; the parameters
+    in float32, by name), checked by ``onnx.checker`` (full check) and refused when the float32 graph
+    cannot compute what the network does: a parameter beyond float32's range, or outputs that are
+    not finite (``ffnn.outputs``) for the probe inputs x = 0 and x = 1 (:data:`PROBES`)."""
     onnx, helper, numpy_helper = _import_onnx()
     n_in, n_out = network.sizes[0], network.sizes[-1]
     names = _class_names(network, class_names)
-    g = _Graph(helper, numpy_helper)
+    g = _Graph(onnx, helper, numpy_helper)
     a = INPUT
     if standardize is None:
         standardize = network.standardization  # the model's own, from its file
@@ -106,7 +129,7 @@ def build_onnx(
     last = len(network.weights)
     host = network.backend.to_numpy
     for l, (w, b, activation) in enumerate(zip(network.weights, network.biases, network.activations), start=1):
-        z = g.node("Gemm", [a, g.constant(f"w{l}", host(w)), g.constant(f"b{l}", host(b))], f"z{l}", transB=1)
+        z = g.node("Gemm", [a, g.parameter(f"w{l}", host(w)), g.parameter(f"b{l}", host(b))], f"z{l}", transB=1)
         a = _activation(g, activation, z, f"a{l}", output=l == last)
     values_name = "probabilities" if network.gives_probabilities else "outputs"
     _outputs(g, network, a, values_name, onnx.TensorProto.INT64)
@@ -131,21 +154,29 @@ def build_onnx(
         doc_string=_description(network, values_name, standardize is not None),
     )
     helper.set_model_props(model, _metadata(network, values_name, names, standardize is not None))
-    onnx.checker.check_model(model, full_check=True)
-    _require_finite_outputs(model, n_in)
-    return model
+    checked = onnx.ModelProto()  # the same model, its parameters as inputs of their types and shapes
+    checked.CopyFrom(model)
+    del checked.graph.initializer[:]
+    checked.graph.initializer.extend(t for t in model.graph.initializer if t.name not in g.parameters)
+    checked.graph.input.extend(
+        helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, array.shape) for name, array in g.parameters.items()
+    )
+    onnx.checker.check_model(checked, full_check=True)
+    _require_finite_outputs(checked, n_in, g.parameters)
+    return model, g.parameters
 
 
 PROBES = (0.0, 1.0)  # the inputs x = (v, …, v) whose outputs an exported graph must give as finite numbers
 
 
-def _require_finite_outputs(model: Any, n_in: int) -> None:
-    """Run the graph (ONNX's reference evaluator) on the :data:`PROBES`; refuse outputs that are not finite."""
+def _require_finite_outputs(model: Any, n_in: int, parameters: dict[str, np.ndarray]) -> None:
+    """Run the graph (ONNX's reference evaluator), fed ``parameters``, on the :data:`PROBES`;
+    refuse outputs that are not finite."""
     from onnx.reference import ReferenceEvaluator
 
     probes = np.repeat(np.asarray(PROBES, dtype=np.float32)[:, None], n_in, axis=1)
     with np.errstate(all="ignore"):  # an overflow shows as non-finite values, refused below
-        values: Any = ReferenceEvaluator(model).run(None, {INPUT: probes})
+        values: Any = ReferenceEvaluator(model).run(None, {INPUT: probes, **parameters})
     try:
         require_finite(values[0])
     except NonFiniteOutputError as e:
@@ -153,29 +184,106 @@ def _require_finite_outputs(model: Any, n_in: int) -> None:
 
 
 class _Graph:
-    """The nodes and initializers (float32 unless told) of a graph being built; each node named after its output."""
+    """The nodes and initializers (float32 unless told) of a graph being built; each node named after its output.
 
-    def __init__(self, helper: Any, numpy_helper: Any) -> None:
-        self.helper, self.numpy_helper = helper, numpy_helper
+    A constant's initializer holds its values; a parameter's holds its type and shape only, its
+    values (float32, little-endian, C order: ONNX's ``raw_data``) kept in ``parameters``."""
+
+    def __init__(self, onnx: Any, helper: Any, numpy_helper: Any) -> None:
+        self.onnx, self.helper, self.numpy_helper = onnx, helper, numpy_helper
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
+        self.parameters: dict[str, np.ndarray] = {}
 
     def node(self, op: str, inputs: list[str], output: str, **attributes: Any) -> str:
         self.nodes.append(self.helper.make_node(op, inputs, [output], name=output, **attributes))
         return output
 
     def constant(self, name: str, value: Any, dtype: Any = np.float32) -> str:
-        if any(t.name == name for t in self.initializers):
-            return name
-        with np.errstate(over="ignore"):
-            array = np.asarray(value, dtype=dtype)
-        if array.dtype.kind == "f" and not np.isfinite(array).all():
-            raise ParameterError(
-                f"'{name}' holds values beyond {array.dtype}'s range (±{np.finfo(array.dtype).max:.3g}), the type "
-                "of the ONNX graph: this network cannot be exported."
-            )
-        self.initializers.append(self.numpy_helper.from_array(array, name))
+        if not any(t.name == name for t in self.initializers):
+            self.initializers.append(self.numpy_helper.from_array(_in_range(name, value, dtype), name))
         return name
+
+    def parameter(self, name: str, value: Any) -> str:
+        array = _in_range(name, value, np.dtype("<f4"))  # the network's own array if float32 already
+        self.parameters[name] = array
+        self.initializers.append(
+            self.onnx.TensorProto(name=name, data_type=self.onnx.TensorProto.FLOAT, dims=array.shape)
+        )
+        return name
+
+
+def _in_range(name: str, value: Any, dtype: Any) -> np.ndarray:
+    """``value`` as a C-ordered array of ``dtype`` (not copied if it is one), refused if a float beyond its range."""
+    with np.errstate(over="ignore"):
+        array = np.asarray(value, dtype=dtype, order="C")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ParameterError(
+            f"'{name}' holds values beyond {array.dtype}'s range (±{np.finfo(array.dtype).max:.3g}), the type "
+            "of the ONNX graph: this network cannot be exported."
+        )
+    return array
+
+
+def _write(f: Any, model: Any, parameters: dict[str, np.ndarray]) -> None:
+    """The bytes ``model.SerializeToString()`` would give once each initializer named in
+    ``parameters`` (held without its data) had that array as its ``raw_data``, written with the
+    arrays' data taken from their own memory, so that no parameter is ever copied whole.
+
+    Protobuf writes a message's fields in the order of their numbers, a length-delimited one as its
+    key, its length (a varint) and its bytes: so the model is its fields before ``graph``, the graph,
+    its fields after; the graph likewise around its ``initializer`` entries, and a parameter's
+    tensor around its ``raw_data``."""
+    tensors = [
+        _around(tensor, "raw_data", [[parameters[tensor.name]]])
+        if tensor.name in parameters
+        else [tensor.SerializeToString()]
+        for tensor in model.graph.initializer
+    ]
+    pieces = _around(model, "graph", [_around(model.graph, "initializer", tensors)])
+    if _length(pieces) >= _PROTOBUF_LIMIT:
+        raise ParameterError(
+            f"this network takes {_length(pieces):,} bytes as an ONNX model, beyond 2 GiB, the most one ONNX file "
+            "can hold (protobuf's limit): it cannot be exported."
+        )
+    for piece in pieces:
+        f.write(piece.data.cast("B") if isinstance(piece, np.ndarray) else piece)  # an array's own memory: no copy
+
+
+_PROTOBUF_LIMIT = 1 << 31  # bytes: protobuf cannot read a message this long
+
+
+def _around(message: Any, field: str, entries: list[list[Any]]) -> list[Any]:
+    """``message`` serialized as pieces (bytes, or arrays standing for their bytes) with ``entries``
+    — each the pieces of one value — as its length-delimited ``field``: the fields numbered below
+    it, each entry as key, length and value, then the fields numbered above it."""
+    number = message.DESCRIPTOR.fields_by_name[field].number
+    below, above = type(message)(), type(message)()
+    below.CopyFrom(message)
+    above.CopyFrom(message)
+    for descriptor, _ in message.ListFields():
+        if descriptor.number >= number:
+            below.ClearField(descriptor.name)
+        if descriptor.number <= number:
+            above.ClearField(descriptor.name)
+    pieces: list[Any] = [below.SerializeToString()]
+    for entry in entries:
+        pieces += [_varint(number << 3 | 2) + _varint(_length(entry)), *entry]  # key: field number, wire type 2
+    return [*pieces, above.SerializeToString()]
+
+
+def _length(pieces: list[Any]) -> int:
+    return sum(piece.nbytes if isinstance(piece, np.ndarray) else len(piece) for piece in pieces)
+
+
+def _varint(n: int) -> bytes:
+    """``n`` ≥ 0 as a protobuf varint: 7 bits a byte, least significant first, the high bit set on all but the last."""
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 def _activation(g: _Graph, activation: Activation, z: str, a: str, output: bool) -> str:

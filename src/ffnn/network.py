@@ -33,7 +33,15 @@ from typing import Any
 import numpy as np
 
 from ffnn._arrays import resolve_dtype
-from ffnn._validation import as_inputs, as_labels, as_sample_weight, as_targets, check_seed, check_sizes
+from ffnn._validation import (
+    as_inputs,
+    as_labels,
+    as_sample_weight,
+    as_targets,
+    check_memory,
+    check_seed,
+    check_sizes,
+)
 from ffnn.activations import ACTIVATIONS, Activation, check_hidden, get_activation
 from ffnn.backends import get_backend
 from ffnn.backprop import Workspace, backpropagate, forward_layer
@@ -69,7 +77,12 @@ class Network:
     backend : the array library of the parameters and of training: ``"numpy"`` (default),
         ``"torch"``, ``"cupy"`` or ``"array_api_strict"`` (see ``ffnn.backends``); ``device`` is
         torch's (``"cpu"`` by default, ``"cuda"``). The initial weights are drawn by NumPy and
-        copied, so a seed gives the same network on every backend.
+        copied, so a seed gives the same network on every backend. A network this machine's memory
+        cannot hold (:func:`memory_needed`) is refused before anything is drawn.
+    parameters : the layers' (w^l, b^l), NumPy arrays of shapes (n_l, n_{l−1}) and (n_l,), to use
+        instead of drawing any (``init`` is then only recorded, and ``seed`` unused): how
+        ``ffnn.load`` builds a network from a file's arrays. Arrays already of ``dtype`` and
+        C-contiguous are taken as they are on NumPy (not copied), so a model costs its own size once.
     """
 
     def __init__(
@@ -85,6 +98,8 @@ class Network:
         input_dropout: float = 0.0,
         backend: str = "numpy",
         device: str | None = None,
+        *,
+        parameters: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> None:
         self.sizes = check_sizes(sizes)
         self.backend = get_backend(backend, device)
@@ -103,8 +118,11 @@ class Network:
         self.dropout = _dropout_rates(dropout, input_dropout, len(self.sizes) - 2)
         self.weights: list[Array] = []  # arrays of the backend
         self.biases: list[Array] = []
-        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
-            w, b = initializer(n_in, n_out, rng)
+        if parameters is None:  # drawn here: refused first if this machine cannot hold them
+            self._check_memory()
+        given = None if parameters is None else _check_parameters(parameters, self.sizes)
+        for l, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            w, b = initializer(n_in, n_out, rng) if given is None else given[l]
             self.weights.append(self.backend.asarray(np.ascontiguousarray(w, dtype=self.dtype)))
             self.biases.append(self.backend.asarray(np.ascontiguousarray(b, dtype=self.dtype)))
 
@@ -115,6 +133,23 @@ class Network:
             f"Network(sizes={self.sizes}, activations={names}, cost={self.cost_function.name!r}, "
             f"dtype={self.dtype.name!r}{backend})"
         )
+
+    def _check_memory(self, batch_size: int | None = None) -> None:
+        """Refuse (ParameterError, before allocating) what this machine's memory cannot hold
+        (``ffnn._validation.check_memory``): this network's building (``batch_size`` None) or its
+        training on mini-batches of ``batch_size`` rows, as :func:`memory_needed` counts them.
+        Training on a GPU is left to its library, whose memory that is."""
+        if batch_size is not None and not self.backend.on_host:
+            return
+        what = f"A network of sizes {_shown_sizes(self.sizes)} ({parameter_count(self.sizes):,} parameters)"
+        if batch_size is None:
+            check_memory(memory_needed(self.sizes, self.dtype), what, "give it smaller layers")
+        else:
+            check_memory(
+                memory_needed(self.sizes, self.dtype, batch_size),
+                f"Training {what[0].lower()}{what[1:]} on mini-batches of {batch_size}",
+                "give it smaller layers, or train it on smaller mini-batches",
+            )
 
     @property
     def num_layers(self) -> int:
@@ -287,6 +322,34 @@ def check_classes(value: Any, n_out: int) -> list[str]:
     return names
 
 
+def memory_needed(sizes: Sequence[int], dtype: np.dtype[Any], batch_size: int | None = None) -> int:
+    """About the bytes that a network of ``sizes`` in ``dtype`` takes
+
+    - to be built (``batch_size`` None): its parameters (:func:`parameter_count`) in ``dtype``,
+      and, while its largest layer's initial values are drawn, twice that layer in float64 (the
+      draw, and the scaled copy an initialiser makes);
+    - to be trained on mini-batches of ``batch_size`` rows, beyond the network itself: the
+      parameters twice more (their gradients, and the last good ones the loop keeps each epoch),
+      and each layer's activations a^l and errors δ^l for a batch (an optimiser's moments come on top).
+    """
+    item = np.dtype(dtype).itemsize
+    if batch_size is None:
+        largest = max(parameter_count(pair) for pair in zip(sizes[:-1], sizes[1:]))
+        return parameter_count(sizes) * item + 2 * largest * 8
+    return 2 * parameter_count(sizes) * item + batch_size * (2 * sum(sizes) - sizes[0]) * item
+
+
+def parameter_count(sizes: Sequence[int]) -> int:
+    """The weights and biases of a network of ``sizes``: Σ_l n_l (n_{l−1} + 1)."""
+    return sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+
+
+def _shown_sizes(sizes: Sequence[int]) -> str:
+    """``sizes`` as a message shows them: [2, 1000000000, 1]; a list of many layers cut short."""
+    text = str(list(sizes))
+    return text if len(text) <= 60 else f"{text[:40]}…]"
+
+
 def check_standardization(
     value: Any, n_in: int, name: str, dtype: np.dtype[Any] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -364,3 +427,26 @@ def _layer_activations(
     if output_activation is not None:
         layers[-1] = get_activation(output_activation, "output_activation")
     return layers
+
+
+def _check_parameters(parameters: Any, sizes: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``parameters`` argument as a list of NumPy (w^l, b^l) of the shapes ``sizes`` gives, or an error."""
+    if not isinstance(parameters, Sequence) or len(parameters) != len(sizes) - 1:
+        raise ParameterError(
+            f"The 'parameters' argument must list one (w, b) pair per layer ({len(sizes) - 1} for these sizes). "
+            f"Got {type(parameters).__name__}{f' of {len(parameters)}' if isinstance(parameters, Sequence) else ''}."
+        )
+    pairs = []
+    for l, (pair, n_in, n_out) in enumerate(zip(parameters, sizes[:-1], sizes[1:]), start=1):
+        w, b = pair
+        if not (isinstance(w, np.ndarray) and isinstance(b, np.ndarray)):
+            raise ParameterTypeError(
+                f"The 'parameters' of layer {l} must be NumPy arrays. Got {type(w).__name__} and {type(b).__name__}."
+            )
+        if w.shape != (n_out, n_in) or b.shape != (n_out,):
+            raise ParameterError(
+                f"The 'parameters' of layer {l} must have shapes {(n_out, n_in)} and {(n_out,)} (the sizes'). "
+                f"Got {w.shape} and {b.shape}."
+            )
+        pairs.append((w, b))
+    return pairs

@@ -18,6 +18,7 @@ processes (``ffnn.distributed``); rank 0 alone writes the folder and prints.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sys
@@ -26,6 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ffnn import checkpoint, distributed
 from ffnn import folder as run_folder
@@ -96,14 +99,17 @@ def train(
     writes and prints (the others are quiet, their results those of rank 0).
     """
     folder = Path(folder)
-    if not isinstance(config, RunConfig):
-        config = of_values(config)
-    data = load_data(config)
-    config = resolve_sizes(config, data)
-    network = build_network(config)
-    check_data(network, data)
+    with distributed.starting():  # under MPI: every rank's checks agreed before the first collective
+        if not isinstance(config, RunConfig):
+            config = of_values(config)
+        data = load_data(config)
+        config = resolve_sizes(config, data)
+        network = build_network(config)
+        check_data(network, data)
+        distributed.agree(functools.partial(_shared, config, data), config.mpi_timeout)
     comm = distributed.world()
-    created = bool(distributed.on_root(comm, lambda: run_folder.start(folder, overwrite, config, recipe)))
+    start = functools.partial(run_folder.start, folder, overwrite, config, recipe)
+    created = bool(distributed.on_root(comm, start, config.mpi_timeout))
     epochs = _EpochCount()
     try:
         result = _fit(config, folder, network, data, None, recipe, quiet, [*callbacks, epochs], feed=feed)
@@ -123,9 +129,28 @@ def run_tag(config: RunConfig) -> str:
 
     The backend and device are left out: checkpoints hold NumPy arrays and resume on any backend
     (to rounding, the same numbers), and run folders from before there were backends keep their tags."""
-    ignored = ("checkpoint_", "keep_checkpoints", "backend", "device")
-    decisive = {k: v for k, v in config.table().items() if not k.startswith(ignored)}
-    return hashlib.sha256(settings_table.to_toml(decisive).encode()).hexdigest()[:16]
+    return hashlib.sha256(settings_table.to_toml(_decisive(config)).encode()).hexdigest()[:16]
+
+
+def _decisive(config: RunConfig) -> dict[str, Any]:
+    """The settings that decide a run's numbers: all but how it is saved, where it runs and how
+    long an MPI rank waits for the others."""
+    ignored = ("checkpoint_", "keep_checkpoints", "backend", "device", "mpi_")
+    return {k: v for k, v in config.table().items() if not k.startswith(ignored)}
+
+
+def _shared(config: RunConfig, data: named.Splits, **more: str) -> dict[str, str]:
+    """What every rank of an MPI run must hold alike (``distributed.agree``), as a message shows
+    it: ffnn's version, each setting that decides the numbers but the data files' paths — their
+    contents are compared instead: the data's shapes, classes and digest — and ``more``."""
+    facts = {"ffnn": __version__}
+    facts.update((k, repr(v)) for k, v in _decisive(config).items() if k not in ("dataset", "test"))
+    named_splits = (("training", data.train), ("validation", data.validation), ("test", data.test))
+    splits = [(n, s) for n, s in named_splits if s is not None]
+    shapes = ", ".join(f"{n} {'×'.join(map(str, np.shape(s[0])))}" for n, s in splits)
+    facts["classes"] = repr(data.classes)
+    facts["data"] = f"{shapes}, digest {distributed.digest(a for _, s in splits for a in s)}"
+    return {**facts, **more}
 
 
 def resume(
@@ -139,16 +164,29 @@ def resume(
     and summary are written again from its last checkpoint (a kill may have come between them).
     """
     folder = Path(folder)
+    with distributed.starting():  # under MPI: every rank's checks agreed before the first collective
+        config, network, data, state, epochs, quiet = _resume_start(folder, quiet)
+        facts = functools.partial(_shared, config, data, checkpoint=f"epoch {state['epoch']}")
+        distributed.agree(facts, config.mpi_timeout)
+    return _fit(config, folder, network, data, state, None, quiet, callbacks, epochs, feed)
+
+
+def _resume_start(
+    folder: Path, quiet: bool
+) -> tuple[RunConfig, Network, named.Splits, dict[str, Any], int | None, bool]:
+    """What :func:`resume` continues from — the run's config, its network, data and newest
+    checkpoint that loads, the epochs to train (None: all), whether to stay quiet — checked."""
     file = folder / "config.toml"
     if not file.is_file():
         raise RunFolderError(f"{folder} is not a run folder (no config.toml); name a folder that ffnn train wrote.")
     own = settings_table.Layer(settings_table.read(file), settings_table.in_file(file), unused="drop")
     config = RunConfig.of_table(settings_table.resolve(own))  # the run's own file, as an older ffnn may have written it
-    found = checkpoint.load_newest(folder / "checkpoints")
+    network = build_network(config)  # the run's: a checkpoint whose parameters do not fit it is passed over
+    found = checkpoint.load_newest(folder / "checkpoints", network)
     newest = checkpoint.latest(folder / "checkpoints")
     if found is None and newest is not None:  # there are some, and none loads
         try:
-            checkpoint.load(newest)  # raises what is wrong with the newest, naming it
+            checkpoint.load(newest, network)  # raises what is wrong with the newest, naming it
         except ModelFileError as e:
             raise ModelFileError(f"{e} No earlier checkpoint loads either.") from e
     if found is None:
@@ -179,10 +217,9 @@ def resume(
         orphan.unlink(missing_ok=True)
     if not (quiet or finished):
         print(f"Resuming {folder} after epoch {state['epoch']} ({path.name})")
-    network = build_network(config)
     data = load_data(config)
     epochs = state["epoch"] + 1 if finished else None  # a finished run trains no further
-    return _fit(config, folder, network, data, state, None, quiet, callbacks, epochs, feed)
+    return config, network, data, state, epochs, quiet
 
 
 class _EpochCount(Callback):
@@ -215,7 +252,7 @@ def _fit(
     options, callbacks = build_training(config, len(X))
     if epochs is not None:
         options["epochs"] = epochs
-    strategy = distributed.strategy_for(distributed.world())  # the loop's: over MPI, DataParallel
+    strategy = distributed.strategy_for(distributed.world(), config.mpi_timeout)  # the loop's: over MPI, DataParallel
     if not strategy.root:  # another rank of an MPI run: it trains, rank 0 writes and prints
         return _fit_quietly(network, data, state, options, [*callbacks, *extra], strategy, folder)
     callbacks += [
@@ -225,7 +262,9 @@ def _fit(
     ]
     n_batches = count_batches(len(X), config.batch_size, config.batches_per_epoch or None)
     if not quiet:
-        callbacks += [ProgressBar(n_batches), EpochTable(costs=config.regression)]
+        # over MPI, rank 0's stderr is the launcher's pipe: the bar is drawn where mpiexec's stderr is a terminal
+        terminal = distributed.launcher_terminal() if strategy.size > 1 else None
+        callbacks += [ProgressBar(n_batches, terminal=terminal), EpochTable(costs=config.regression)]
     callbacks += extra
     if feed is not None:
         held_out = data.validation if data.validation is not None else data.test

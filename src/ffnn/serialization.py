@@ -14,12 +14,18 @@ A model file is a NumPy ``.npz`` archive holding
 - ``w1, b1, …, wL, bL``: the weights (n_l, n_{l−1}) and biases (n_l,) of each layer.
 
 It is read with ``allow_pickle=False`` and checked whole before a network is built, and before
-any array is inflated: the header's fields, then every array's presence, shape and dtype as its
-``.npy`` header declares them against what ``sizes`` and ``dtype`` imply, and the archive's total
-size against theirs — so a small file cannot make :func:`load` allocate more than the model it
-claims to be — then each array's finiteness. Any problem raises :class:`ffnn.errors.ModelFileError`
-naming the file. It is written to a temporary name and renamed into place, so a crash mid-write
-leaves the previous file intact.
+any array is inflated: the header's fields; the size of the arrays its ``sizes`` and ``dtype``
+imply, against the limit data files have (:func:`ffnn._files.max_data_bytes`:
+``FFNN_MAX_DATA_BYTES``, 512 MiB by default, or ``load``'s ``max_bytes``); every array's presence,
+shape and dtype as its ``.npy`` header declares them, against what ``sizes`` and ``dtype`` imply;
+and the archive's total size against theirs — so a small file cannot make :func:`load` allocate
+more than the model it claims to be, nor that beyond the limit — then each array's finiteness.
+The network is built on the arrays read (:class:`ffnn.Network`'s ``parameters``), not filled in
+after drawing random ones, so loading a model costs about its size once (plus a quarter of its
+largest array, the finiteness check's). Any problem raises :class:`ffnn.errors.ModelFileError`
+naming the file. It is written to a temporary name and renamed into place
+(:func:`ffnn._files.atomic_open`: a symbolic link is written through, a device or FIFO refused),
+so a crash mid-write leaves the previous file intact.
 
 ``metadata`` is the caller's, with one rule, because ``ffnn evaluate`` and ``ffnn plot`` read the
 run's settings from it: its ``config``, if present, is an object whose ``dataset`` (if present) is
@@ -43,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from ffnn._files import ArrayInfo, atomic_open, check_npz
+from ffnn._files import ArrayInfo, atomic_open, check_npz, max_data_bytes, too_large
 from ffnn._version import __version__
 from ffnn.activations import LeakyReLU
 from ffnn.backends import get_backend
@@ -135,22 +141,31 @@ def _plain(value: Any) -> Any:
 
 def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The JSON header of a model file, checked; the arrays are not read."""
-    with _open(Path(path)) as (archive, members):
+    with _open(Path(path), max_data_bytes()) as (archive, members):
         return _header(Path(path), archive, members)
 
 
-def load(path: str | os.PathLike[str], backend: str = "numpy", device: str | None = None) -> Network:
+def load(
+    path: str | os.PathLike[str], backend: str = "numpy", device: str | None = None, max_bytes: int | None = None
+) -> Network:
     """The network stored in ``path``, its parameters on ``backend`` (and torch's ``device``: see
-    :class:`ffnn.Network`); its training metadata is in ``network.metadata``."""
-    on = get_backend(backend, device)  # an unknown or missing backend is the caller's error, not the file's
+    :class:`ffnn.Network`); its training metadata is in ``network.metadata``.
+
+    A model whose arrays take more than ``max_bytes`` (default: ``$FFNN_MAX_DATA_BYTES``, else
+    512 MiB) is refused from its header, before any is read; the message says how to raise it."""
+    get_backend(backend, device)  # an unknown or missing backend is the caller's error, not the file's
+    limit = max_data_bytes(max_bytes)
     path = Path(path)
-    with _open(path) as (archive, members):
+    with _open(path, limit) as (archive, members):
         header = _header(path, archive, members)
         sizes = header["sizes"]
         dtype = np.dtype(header["dtype"])
         shapes: dict[str, tuple[int, ...]] = {}
         for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
             shapes[f"w{l}"], shapes[f"b{l}"] = (n_out, n_in), (n_out,)
+        size = sum(math.prod(shape) for shape in shapes.values()) * dtype.itemsize
+        if size > limit:
+            raise ModelFileError(too_large(f"{path}: its arrays (sizes {sizes}, {dtype})", size, limit))
         _check_members(path, members, shapes, dtype)
         arrays = {name: _array(path, archive, name) for name in shapes}
     layers = [LeakyReLU(a["slope"]) if a["name"] == "leaky_relu" else a["name"] for a in header["activations"]]
@@ -165,11 +180,10 @@ def load(path: str | os.PathLike[str], backend: str = "numpy", device: str | Non
             input_dropout=header.get("input_dropout", 0.0),
             backend=backend,
             device=device,
+            parameters=[(arrays.pop(f"w{l}"), arrays.pop(f"b{l}")) for l in range(1, len(sizes))],
         )
     except (ValueError, TypeError) as e:
         raise ModelFileError(f"{path}: the header describes no valid network ({e}).") from e
-    net.weights = [on.asarray(arrays[f"w{l}"]) for l in range(1, len(sizes))]
-    net.biases = [on.asarray(arrays[f"b{l}"]) for l in range(1, len(sizes))]
     net.metadata = header["metadata"]
     net.classes = header.get("classes")  # both checked with the header, by the setters' own rules
     if "standardization" in header:
@@ -178,14 +192,14 @@ def load(path: str | os.PathLike[str], backend: str = "numpy", device: str | Non
 
 
 @contextlib.contextmanager
-def _open(path: Path) -> Iterator[tuple[Any, dict[str, ArrayInfo]]]:
+def _open(path: Path, limit: int) -> Iterator[tuple[Any, dict[str, ArrayInfo]]]:
     """The .npz archive at ``path``, read without pickle, and its arrays as their headers declare
-    them (nothing inflated yet); the file is closed however it ends."""
+    them (nothing inflated yet; in all, not much beyond ``limit`` bytes); the file is closed however it ends."""
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file.")
     with open(path, "rb") as f:
         try:
-            members = check_npz(f)
+            members = check_npz(f, max(limit, 1 << 32) + _MAX_HEADER + _SLACK)
             f.seek(0)
             archive = np.load(f, allow_pickle=False)
         except Exception as e:  # zip and npy layers raise many types for a damaged file

@@ -20,6 +20,7 @@ until then). The server, its limits and its safety rules are :mod:`ffnn.server`'
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -31,7 +32,8 @@ from ffnn.errors import NonFiniteOutputError, ParameterError
 from ffnn.feed import Feed
 from ffnn.images import mnist_like
 from ffnn.network import Network
-from ffnn.outputs import labels_of, require_finite
+from ffnn.outputs import PROBABILITY_OUTPUTS, labels_of, require_finite
+from ffnn.serialization import read_header
 from ffnn.server import (
     RequestError,
     Streams,
@@ -143,21 +145,35 @@ def _grey_on_black(png: Any) -> Any:
 
 def check_network(network: Network) -> None:
     """Refuse, before serving, a model the page cannot show (:func:`can_draw`), saying why."""
-    if can_draw(network):
-        return
-    if network.sizes[0] != 784:
-        raise ParameterError(
-            f"ffnn serve needs a model with 784 inputs (28×28 images); this one has {network.sizes[0]}."
-        )
-    raise ParameterError(
-        "ffnn serve needs a model with a softmax or sigmoid output layer (its outputs are shown as "
-        f"probabilities); this one's is {network.activations[-1].name!r}."
-    )
+    problem = _drawing_problem(network.sizes[0], network.activations[-1].name)
+    if problem:
+        raise ParameterError(problem)
+
+
+def check_model_file(path: str | os.PathLike[str]) -> None:
+    """Refuse a model file the page cannot show from its header, before its arrays are read (a
+    gigabyte model of the wrong width was read whole, then refused); :func:`check_network`'s rule."""
+    header = read_header(path)
+    problem = _drawing_problem(header["sizes"][0], header["activations"][-1]["name"])
+    if problem:
+        raise ParameterError(f"{path}: {problem}")
 
 
 def can_draw(network: Network) -> bool:
     """Whether the drawing page can show ``network``: 784 inputs and probability outputs."""
-    return network.sizes[0] == 784 and network.gives_probabilities
+    return not _drawing_problem(network.sizes[0], network.activations[-1].name)
+
+
+def _drawing_problem(n_in: int, output: str) -> str:
+    """Why the drawing page cannot show a model of ``n_in`` inputs and this ``output`` activation, or ""."""
+    if n_in != 784:
+        return f"ffnn serve needs a model with 784 inputs (28×28 images); this one has {n_in}."
+    if output not in PROBABILITY_OUTPUTS:
+        return (
+            "ffnn serve needs a model with a softmax or sigmoid output layer (its outputs are shown as "
+            f"probabilities); this one's is {output!r}."
+        )
+    return ""
 
 
 # -- the drawing page --------------------------------------------------------------------------

@@ -7,11 +7,12 @@ Two parts, each chosen for what it does well:
 - **waitress** serves it: a production WSGI server in pure Python (Linux, macOS and Windows alike,
   no C compiler, no dependencies) whose asynchronous front end reads every request *in full*
   before handing it to a fixed pool of worker threads. A slow or half-sent client therefore holds
-  a socket, never a thread; connections are capped, idle ones closed after a timeout, and bodies
-  and headers limited before they reach Flask. (Werkzeug's development server started a thread per
-  connection and never timed one out; gunicorn forks processes and does not run on Windows; an
-  ASGI server would need an asynchronous rewrite of an application that is a few synchronous
-  routes.)
+  a socket, never a thread. Connections are capped, and at the cap a new one closes the one silent
+  longest that is not being answered (:func:`_make_room`), so half-sent clients cannot keep others
+  out; idle ones are closed after a timeout, and bodies and headers limited before they reach
+  Flask. (Werkzeug's development server started a thread per connection and never timed one out;
+  gunicorn forks processes and does not run on Windows; an ASGI server would need an asynchronous
+  rewrite of an application that is a few synchronous routes.)
 
 **Updates are pushed as server-sent events** (``text/event-stream``; :mod:`ffnn.feed`), not over a
 WebSocket: the updates flow one way, from the training to the page, and the page's few commands
@@ -58,9 +59,12 @@ from ffnn.errors import ExtraNotInstalledError, ParameterError
 from ffnn.feed import Feed
 
 MAX_BODY = 2 * 1024 * 1024  # bytes, any request (waitress refuses more before reading it)
+IN_MEMORY_BODY = 64 * 1024  # bytes of a body kept in memory while it arrives; a larger one goes to a temporary
+# file, so CONNECTION_LIMIT half-sent bodies hold ~16 MB, not 128 (waitress's default: 512 KiB each)
 WORKERS = 4  # waitress's worker threads that answer requests
 STREAMS = 32  # open event streams at most (each holds a thread of its own); more get 503
-CONNECTION_LIMIT = 100  # open connections; more wait in the listen backlog
+CONNECTION_LIMIT = 256  # open connections (fewer where the open-file limit is low); at the limit a new one
+# closes the one silent longest that is not being answered, and waits only when every one is being answered
 CHANNEL_TIMEOUT = 15.0  # seconds a connection may stay silent (half-sent requests included)
 HEARTBEAT = 5.0  # seconds between keep-alive comments on a silent event stream (< CHANNEL_TIMEOUT)
 OUTPUT_BUFFER = 256 * 1024  # bytes a connection buffers: sent ones until then (waitress keeps them), and a
@@ -295,11 +299,12 @@ def make_server(app: Any, host: str = "127.0.0.1", port: int = 8000, streams: in
             host=host,
             port=port,
             threads=WORKERS + streams,
-            connection_limit=CONNECTION_LIMIT,
+            connection_limit=_connection_limit(),
             channel_timeout=CHANNEL_TIMEOUT,
             cleanup_interval=max(0.5, CHANNEL_TIMEOUT / 3),
             max_request_body_size=MAX_BODY,
             max_request_header_size=64 * 1024,
+            inbuf_overflow=IN_MEMORY_BODY,
             outbuf_high_watermark=OUTPUT_BUFFER,
             asyncore_use_poll=True,
             ident="ffnn",
@@ -313,7 +318,49 @@ def make_server(app: Any, host: str = "127.0.0.1", port: int = 8000, streams: in
     for listener in [server, *getattr(server, "map", {}).values()]:  # one, or one per address of a name
         if hasattr(listener, "active_channels"):
             _close_stalled_readers(listener)
+            _make_room(listener)
     return server
+
+
+def _connection_limit() -> int:
+    """``CONNECTION_LIMIT``, or a quarter of this process's open-file limit where that is lower
+    (macOS's usual 256 files give 64): a connection may hold three files (its socket, and a large
+    request body and a large answer spilled to temporary files), and a server out of files could
+    accept no one."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        return CONNECTION_LIMIT
+    files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return CONNECTION_LIMIT if files == resource.RLIM_INFINITY else min(CONNECTION_LIMIT, files // 4)
+
+
+def _make_room(listener: Any) -> None:
+    """Keep ``listener`` accepting at the connection limit. Its loop asks it, before every wait on
+    the sockets, whether to accept; when the open connections have reached the limit, that check
+    shuts down the one silent longest among those not being answered (a half-sent request, an idle
+    keep-alive connection) and waits one turn of the loop, so a new client gets in at once instead
+    of waiting up to ``CHANNEL_TIMEOUT`` for waitress to time the silent ones out. A connection
+    being answered (an event stream included) is never closed for room; when every one is,
+    waitress stops accepting until one ends.
+
+    The socket is shut down, not closed: it stays in the loop's map, wakes the loop (it reads as
+    ended) and is closed by its own turn, as waitress closes every connection. Closed here, its
+    number could be taken in the same turn by a new connection, which the poll's "no such socket"
+    for the old one would then close. Only the loop's thread adds requests to a connection, so one
+    found with none queued cannot get one before it ends."""
+    readable = listener.readable
+
+    def readable_with_room() -> bool:
+        if len(listener._map) >= listener.adj.connection_limit:  # the count waitress checks: sockets in its map
+            waiting = [c for c in listener.active_channels.values() if not c.requests and not c.total_outbufs_len]
+            if waiting:
+                with contextlib.suppress(OSError):  # already shut down (the same one, a turn ago), or reset
+                    min(waiting, key=lambda channel: channel.last_activity).socket.shutdown(socket.SHUT_RDWR)
+                return False
+        return bool(readable())
+
+    listener.readable = readable_with_room
 
 
 def _close_stalled_readers(listener: Any) -> None:

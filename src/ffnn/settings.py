@@ -32,6 +32,7 @@ from ffnn.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from ffnn.backends import BACKENDS
 from ffnn.costs import COSTS
 from ffnn.data import named
+from ffnn.distributed import WATCHDOG_SECONDS
 from ffnn.errors import SettingError
 from ffnn.initializers import FORMER_NAMES, INITIALIZERS
 from ffnn.optimizers import OPTIMIZERS
@@ -88,7 +89,7 @@ class Setting:
             float: "a number",
             str: "a name",
             list: "a list of integers",
-            tuple: "a tuple of positive integers",  # layer sizes: the estimators' hidden_layer_sizes
+            tuple: f"a tuple of positive integers (at most {MAX_NEURONS} each)",  # the estimators' hidden_layer_sizes
             bool: "true or false",
         }
         kind = kinds[type(self.default)]
@@ -105,15 +106,15 @@ SETTINGS = (
     Setting(
         "dataset",
         "mnist",
-        "mnist | fashion-mnist | xor | punnen | spirals | moons | circles | quadrants | PATH (.npz/.csv)",
+        "mnist | fashion-mnist | xor | punnen | spirals | moons | circles | quadrants | PATH (.npz/.csv/.tsv)",
     ),
     Setting("validation", 0, "the last k training examples held out for validation", low=0),
     Setting(
         "test",
         "",
-        "a .csv/.npz file of the same kind as the dataset whose examples are the test split ('' = none)",
+        "a .csv/.tsv/.npz file whose examples are the test split, labelled by the dataset's classes ('' = none)",
         used=_own_file,
-        used_by="a .csv or .npz dataset",
+        used_by="a .csv, .tsv or .npz dataset",
         decided_by=("dataset",),
     ),
     Setting(
@@ -122,25 +123,25 @@ SETTINGS = (
         "what the label column holds: class labels, or real-valued targets (identity output, quadratic cost)",
         choices=("classification", "regression"),
         used=_own_file,
-        used_by="a .csv or .npz dataset",
+        used_by="a .csv, .tsv or .npz dataset",
         decided_by=("dataset",),
     ),
     Setting(
         "label_column",
         "",
-        "the label column of a .csv dataset: a header name or a column index ('' = the last)",
+        "the label column of a .csv or .tsv dataset: a header name or a column index ('' = the last)",
         used=lambda s: named.is_csv(str(s["dataset"])),
-        used_by="a .csv dataset",
+        used_by="a .csv or .tsv dataset",
         decided_by=("dataset",),
     ),
     Setting(
         "test_fraction",
         0.2,
-        "share of each class held out as the test split of a file without one and without --test (0 = none)",
+        "share of each class held out as the test split of a file without one (0 = none); not with --test",
         low=0.0,
         high=1.0,
         used=_own_file,
-        used_by="a .csv or .npz dataset",
+        used_by="a .csv, .tsv or .npz dataset",
         decided_by=("dataset",),
     ),
     Setting("sizes", [784, 30, 10], "neurons per layer, input first (comma-separated on the command line)"),
@@ -260,8 +261,16 @@ SETTINGS = (
         decided_by=("checkpoint_every",),
     ),
     Setting("keep_checkpoints", 2, "how many of the newest checkpoints to keep", low=1),
+    Setting(
+        "mpi_timeout",
+        WATCHDOG_SECONDS,
+        "under mpiexec: seconds a rank waits for the others in one collective before it ends the job, naming itself",
+        low=0.0,
+        above=True,
+    ),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
+MAX_NEURONS = 2**31 - 1  # a layer's size at most (sizes, hidden): a larger one is no network a machine holds
 DEFAULTS: Table = {s.name: s.default for s in SETTINGS}
 
 
@@ -276,6 +285,10 @@ class Layer:
     values: Mapping[str, Any]
     spell: Callable[[str], str]
     unused: str = "refuse"
+
+    def refuses(self, changed: bool) -> bool:
+        """Whether a setting this layer gave is refused when the run would ignore it (``changed``: from its default)."""
+        return self.unused == "refuse" or (self.unused == "refuse-changed" and changed)
 
 
 def flag(key: str) -> str:
@@ -327,15 +340,16 @@ def check_value(setting: Setting, value: Any, where: str) -> Any:
         value = float(value)
     if kind is list:
         ok = isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-        ok = ok and len(value) >= 2 and all(v >= 1 for v in value)
+        ok = ok and len(value) >= 2 and all(1 <= v <= MAX_NEURONS for v in value)
         if not ok:
             raise SettingError(
-                f"{where} must be a list of at least 2 positive integers, like [784,30,10]; got {value!r}."
+                f"{where} must be a list of at least 2 positive integers (at most {MAX_NEURONS} each), like "
+                f"[784,30,10]; got {_shown(value)}."
             )
         return value
     if kind is tuple:
         ok = isinstance(value, tuple) and all(
-            isinstance(v, numbers.Integral) and not isinstance(v, bool) and int(v) >= 1 for v in value
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) and 1 <= int(v) <= MAX_NEURONS for v in value
         )
         if not ok:
             raise SettingError(f"{where} must be {setting.rule()}; got {_shown(value)}.")
@@ -366,11 +380,14 @@ def _hidden(value: Any, where: str) -> str:
     ok = isinstance(value, str)
     if ok and value.strip():
         try:
-            ok = all(int(v) >= 1 for v in value.split(","))
+            ok = all(1 <= int(v) <= MAX_NEURONS for v in value.split(","))
         except ValueError:
             ok = False
     if not ok:
-        raise SettingError(f"{where} must list the hidden layers' sizes, positive integers like 64,32; got {value!r}.")
+        raise SettingError(
+            f"{where} must list the hidden layers' sizes, positive integers (at most {MAX_NEURONS} each) like 64,32; "
+            f"got {_shown(value)}."
+        )
     return ",".join(str(int(v)) for v in value.split(",")) if value.strip() else ""
 
 
@@ -396,7 +413,7 @@ def resolve(*layers: Layer) -> Table:
             continue
         source = given.get(setting.name)
         changed = settings[setting.name] != setting.default
-        if source is not None and (source.unused == "refuse" or (source.unused == "refuse-changed" and changed)):
+        if source is not None and source.refuses(changed):
             raise SettingError(
                 f"{source.spell(setting.name)} = {settings[setting.name]!r} would be ignored: it is used only by "
                 f"{setting.used_by}, and this run has {_choice_of(setting, settings, given)}. "
@@ -459,7 +476,14 @@ def _check_combinations(settings: Table, given: Mapping[str, Layer], spell: Call
             f"{name('cost')} = {settings['cost']!r} is for classes. Drop {name('cost')}."
         )
     if settings.get("test") and not named.is_file(str(settings["test"])):
-        raise SettingError(f"{name('test')} must be a .csv or .npz file; got {settings['test']!r}.")
+        raise SettingError(f"{name('test')} must be a .csv, .tsv or .npz file; got {settings['test']!r}.")
+    fraction = given.get("test_fraction")  # a test file is the test split: a fraction to hold out would be ignored
+    changed = settings.get("test_fraction") != BY_NAME["test_fraction"].default
+    if settings.get("test") and fraction is not None and fraction.refuses(changed):
+        raise SettingError(
+            f"{name('test')} = {settings['test']!r} is the test split, so {name('test_fraction')} = "
+            f"{settings['test_fraction']!r} would be ignored: drop one of them."
+        )
     watchers = {"patience": settings["patience"] > 0, "schedule": settings["schedule"] == "halve-on-plateau"}
     if not settings["validation"]:
         for key, wanted in watchers.items():

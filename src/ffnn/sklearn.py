@@ -236,6 +236,10 @@ class _FFNNBase(BaseEstimator):
     def _score_outputs(self, a: np.ndarray, y: np.ndarray) -> float:
         raise NotImplementedError
 
+    def _class_names(self) -> list[str] | None:
+        """The network's class names (``Network.classes``, kept by ``ffnn.save``); None: no classes."""
+        return None
+
     # -- training ----------------------------------------------------------------------------------
 
     def _own_parameters(self) -> _Own:
@@ -274,10 +278,12 @@ class _FFNNBase(BaseEstimator):
         }
         return RunConfig.of_table(settings_table.resolve(settings_table.Layer(values, _spell)))
 
-    def _check_continuable(self, config: RunConfig) -> None:
+    def _check_continuable(self, config: RunConfig, first: bool) -> None:
         """Continuing (``partial_fit``, ``warm_start``) keeps the network and the optimizer's state:
-        refuse parameters that would need new ones, and schedules planned for one call's epochs."""
-        changed = [k for k in _FIXED_ON_CONTINUE if getattr(config, k) != self._fixed[k]]
+        refuse parameters that would need new ones (``first``: there is no network yet), and
+        schedules planned for one call's epochs — from the first call on, which would otherwise be
+        accepted only for the next to be refused."""
+        changed = [] if first else [k for k in _FIXED_ON_CONTINUE if getattr(config, k) != self._fixed[k]]
         if changed:
             raise ParameterError(
                 f"{', '.join(_parameter(k) for k in changed)} changed since the network was made; continuing "
@@ -310,11 +316,12 @@ class _FFNNBase(BaseEstimator):
             X, Y, sample_weight, X_val, Y_val = self._split(X, Y, sample_weight, own.validation_fraction)
         epochs = 1 if partial else self.max_iter
         config = self._config(own, X, first, epochs, 0 if X_val is None else len(X_val))
+        if partial or own.warm_start:
+            self._check_continuable(config, first)
         if first:
             self.network_ = build_network(config)
+            self.network_.classes = self._class_names()
             self._fixed = {k: getattr(config, k) for k in _FIXED_ON_CONTINUE}
-        else:
-            self._check_continuable(config)
         if self.validation_scores_ is None and X_val is not None:
             self.validation_scores_ = []
         options, callbacks = build_training(config, len(X))
@@ -395,14 +402,16 @@ _COMMON_DOC = """
 
     Attributes
     ----------
-    network_ : the trained :class:`ffnn.Network` (``ffnn.save(est.network_, path)`` writes it).
+    network_ : the trained :class:`ffnn.Network` (``ffnn.save(est.network_, path)`` writes it); a
+        classifier's names its classes (``network_.classes``: ``classes_`` as strings).
     loss_curve_ : the mean training cost of each epoch (without the weight-decay term).
     validation_scores_ : the validation score of each epoch with ``early_stopping``, else None.
     n_iter_ : epochs trained. n_features_in_, feature_names_in_ : as scikit-learn defines them.
 
     ``fit(X, y, sample_weight=None)``: each example's cost is weighted; each mini-batch's cost is
     the weighted mean Σ w_x C_x / Σ w_x (see :func:`ffnn.fit`). ``partial_fit`` trains one epoch on
-    the data it is given, continuing the network and the optimizer's state.
+    the data it is given, continuing the network and the optimizer's state; it and ``warm_start``
+    take ``schedule='constant'`` only (a schedule is planned over one call's epochs).
 """
 
 
@@ -444,6 +453,10 @@ class FFNNClassifier(ClassifierMixin, _FFNNBase):
 
     def _n_outputs(self) -> int:
         return len(self.classes_)
+
+    def _class_names(self) -> list[str]:
+        """``classes_`` as names (str of each: 'cat', '3'), so that a saved ``network_`` says them."""
+        return [str(c) for c in self.classes_]
 
     def _score_outputs(self, a: np.ndarray, y: np.ndarray) -> float:
         return float(np.mean(labels_of(a) == y))

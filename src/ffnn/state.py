@@ -38,6 +38,22 @@ class History:
     interrupted: bool = False  # a batch callback stopped an epoch; its partial work was undone
     extra: dict[str, list[float]] = field(default_factory=dict)  # per-epoch series recorded by callbacks
 
+    def __repr__(self) -> str:
+        """One line a REPL can show: the epochs, the last training cost and the last accuracies;
+        the per-epoch lists stay in the fields (``history.test_accuracy``, …)."""
+        if not self.epoch:
+            return "History(no epochs)"
+        parts = [
+            f"{len(self.epoch)} epoch{'s' if len(self.epoch) != 1 else ''}",
+            f"train_cost {self.train_cost[-1]:.4g}",
+        ]
+        for name in ("validation_accuracy", "test_accuracy"):
+            last = getattr(self, name)[-1]
+            if last is not None:
+                parts.append(f"{name} {last:.4f}")
+        parts.append(f"{sum(self.seconds):.1f} s")
+        return f"History({', '.join(parts)}{', interrupted' if self.interrupted else ''})"
+
 
 class Stateful(Protocol):
     """What a checkpoint needs of a callback (``ffnn.callbacks.Callback`` declares it)."""
@@ -226,10 +242,11 @@ def _field_difference(saved: Any, fresh: Any, where: str) -> str:
     if not isinstance(saved, list) or len(saved) != len(fresh):
         got = f"a list of {len(saved)}" if isinstance(saved, list) else repr(saved)
         return f"{where} must be a list of {len(fresh)}, got {got:.80}"
-    return _first(_array_difference(s, f, f"{where}[{i}]") for i, (s, f) in enumerate(zip(saved, fresh)))
+    return _first(array_difference(s, f, f"{where}[{i}]") for i, (s, f) in enumerate(zip(saved, fresh)))
 
 
-def _array_difference(saved: Any, fresh: np.ndarray, where: str) -> str:
+def array_difference(saved: Any, fresh: np.ndarray, where: str) -> str:
+    """Where the stored ``saved`` is not a finite array of ``fresh``'s shape and dtype, or ""."""
     if not isinstance(saved, np.ndarray) or saved.shape != fresh.shape or saved.dtype != fresh.dtype:
         got = f"{saved.dtype} {saved.shape}" if isinstance(saved, np.ndarray) else type(saved).__name__
         return f"{where} must be a {fresh.dtype} array of shape {fresh.shape}, got {got}"

@@ -195,6 +195,7 @@ class Trainer:
         n = len(X)
         batch_size = min(batch_size, n)
         self.network, backend = network, network.backend
+        network._check_memory(batch_size)  # refused before the buffers below are allocated
         self.ws = Workspace(network.sizes, batch_size, network.dtype, backend)
         self.update = strategy.step(network, self.ws, optimizer, eta, 1.0 - eta * lmbda / n, keep_gradients)
         on = backend.asarray  # the training set, copied to the backend once (NumPy: as it is)

@@ -37,21 +37,24 @@ class PrintProgress(Callback):
 class ProgressBar(Callback):
     """A bar over the batches of each epoch with its rate and the time left, drawn by tqdm
     (``tqdm.auto``: a widget in a notebook, a line on a terminal, nothing when ``stream`` is
-    neither). tqdm comes with the ``progress`` extra; without it there is no bar."""
+    neither). tqdm comes with the ``progress`` extra; without it there is no bar. ``terminal``
+    says whether ``stream`` reaches a terminal when its own ``isatty`` cannot (None: ask it) —
+    under MPI, rank 0's stream is the launcher's pipe (``distributed.launcher_terminal``)."""
 
-    def __init__(self, n_batches: int, stream: IO[str] | None = None) -> None:
+    def __init__(self, n_batches: int, stream: IO[str] | None = None, terminal: bool | None = None) -> None:
         try:
             from tqdm.auto import tqdm  # an extra: imported only when a bar is asked for
         except ImportError:
             tqdm = None
         self.n_batches, self.stream, self._tqdm = n_batches, stream or sys.stderr, tqdm
+        self._disable = None if terminal is None else not terminal
         self._bar: Any = None
 
     def on_epoch_begin(self, network: Network, epoch: int) -> None:
         if self._tqdm is not None:
             self._bar = self._tqdm(
                 total=self.n_batches, desc=f"epoch {epoch}", unit="batch", leave=False, file=self.stream,
-                disable=None, dynamic_ncols=True,
+                disable=self._disable, dynamic_ncols=True,
             )  # fmt: skip
 
     def on_batch_end(self, network: Network, epoch: int, batch: int) -> bool:

@@ -1,24 +1,39 @@
-"""The user's own data: ``.npz`` and ``.csv`` files, validated, never unpickled.
+"""The user's own data: ``.npz``, ``.csv`` and ``.tsv`` files, validated, never unpickled.
 
-- ``.npz``: arrays ``X`` (n, features) and ``y`` (n,) of integer labels or of class names (a
-  NumPy unicode array, ``dtype='<U…'``; object arrays are refused); optionally ``X_test`` and
+- ``.npz``: arrays ``X`` (n, features) and ``y`` (n,) of labels, numbers or names (a NumPy
+  unicode array, ``dtype='<U…'``; object arrays are refused); optionally ``X_test`` and
   ``y_test`` (both or neither). Loaded with ``allow_pickle=False``.
-- ``.csv``: one example per row, comma-separated; an optional header row (the first row is a
-  header when it has a field that is not a number in a column whose second row has one). The
-  labels are the column named by ``label`` (a header name or a column index), by default the last
-  column; every other column is a feature and must be a number.
+- ``.csv``/``.tsv``: one example per row. A ``.tsv`` file's fields are separated by tabs; a
+  ``.csv`` file's by the one of commas, semicolons and tabs that splits its first lines into
+  equally many fields (:func:`separator`). An optional header row: the first row is a header
+  when it has a field that is not a number in a column whose second row has one — said in a
+  warning when that row also holds numbers (it may be an example). The labels are the column
+  named by ``label`` (a header name or a column index), by default the last column; every other
+  column is a feature and must be a number. An empty field is a missing value, refused with its
+  line and column; the file is read row by row into one array, so memory holds its numbers,
+  not its text.
 
-Labels are whole numbers ≥ 0 (class indices), or class names: then the names, sorted, become the
-classes 0..k−1 (:func:`load_data` returns them; ``classes=`` maps a file's names to a model's
-classes instead, refusing a name the model does not know). At least 2 distinct classes; features
-must be finite.
-Every problem raises :class:`ffnn.errors.DataFormatError` naming the file and the fix.
+The classes of a file are the distinct labels present, sorted, as scikit-learn's label encoding
+makes them (:func:`encode`): labels that are all numbers (whole ones) are named by their values
+('3', '5', '8' for 3, 5, 8 — three classes, not nine; 1 and 1.0 alike) and sorted by value;
+when any label is text, every label is a name as written (a warning lists labels equal as
+numbers, 1 and 1.0, that thereby become different classes) and sorted as text. Labels become
+indices 0..k−1 into the classes, and :func:`load_data` returns the classes — None when they are
+the indices themselves ('0' … 'k−1', as MNIST's), so such a model keeps plain indices.
+``classes=`` encodes a file by a model's (or a training file's) classes instead, refusing a
+label it does not have (as scikit-learn's encoder refuses an unseen label); a model without
+class names has the classes :func:`index_names`. At least 2 distinct classes; features must be
+finite. Every problem raises :class:`ffnn.errors.DataFormatError` naming the file and the fix.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import itertools
 import os
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,13 +45,14 @@ from ffnn._validation import REAL_KINDS
 from ffnn.errors import DataFormatError, ParameterError
 
 Split = tuple[np.ndarray, np.ndarray]
-MAX_LABEL = 2**31 - 1  # labels index output neurons; larger ones are a mistake (and would wrap in a cast)
+CSV_SUFFIXES = (".csv", ".tsv")  # text tables: one example per row
+SEPARATORS = {"\t": "tabs", ";": "semicolons", ",": "commas"}  # a .csv file's, preferred in this order on a tie
 
 
 @dataclass
 class Loaded:
-    """A user's data file: the training pair, the test pair (or None), and the class names (None
-    when the labels are class indices)."""
+    """A user's data file: the training pair, the test pair (or None), and the classes (None when
+    they are the indices 0..k−1 themselves, or for regression targets)."""
 
     train: Split
     test: Split | None
@@ -46,12 +62,17 @@ class Loaded:
 def load_arrays(
     path: str | os.PathLike[str], label: str | int | None = None, *, max_bytes: int | None = None
 ) -> tuple[Split, Split | None]:
-    """``((X, y), (X_test, y_test))`` from a ``.npz`` or ``.csv`` file; the test pair may be None.
+    """``((X, y), (X_test, y_test))`` from a ``.npz``, ``.csv`` or ``.tsv`` file; the test pair may be None.
 
-    Class names are encoded as indices into their sorted list (see :func:`load_data` for the list).
+    The labels are encoded as indices into the file's classes (see :func:`load_data` for them).
     """
     loaded = load_data(path, label, max_bytes=max_bytes)
     return loaded.train, loaded.test
+
+
+def index_names(count: int) -> list[str]:
+    """The classes of labels that are class indices 0..count−1, by name: '0' … str(count − 1)."""
+    return [str(i) for i in range(count)]
 
 
 def load_data(
@@ -62,7 +83,8 @@ def load_data(
     max_bytes: int | None = None,
     regression: bool = False,
 ) -> Loaded:
-    """The ``.npz`` or ``.csv`` file at ``path``, its class names encoded (by ``classes`` if given).
+    """The ``.npz``, ``.csv`` or ``.tsv`` file at ``path``, its labels encoded (:func:`encode`; by
+    ``classes`` if given).
 
     With ``regression`` the labels are real-valued targets instead, returned as (n, k) float64
     (a CSV's label column gives k = 1; an ``.npz`` file's ``y`` may be (n,) or (n, k)).
@@ -79,24 +101,26 @@ def load_data(
     if suffix == ".npz":
         if label is not None:
             raise ParameterError(
-                "The 'label' parameter applies to .csv files only; an .npz file names its arrays y, y_test."
+                "The 'label' parameter applies to .csv and .tsv files only; an .npz file names its arrays y, y_test."
             )
         return _load_npz(path, limit, classes, regression)
-    if suffix == ".csv":
+    if suffix in CSV_SUFFIXES:
         if path.stat().st_size > limit:
             raise DataFormatError(too_large(f"{path}: the file", path.stat().st_size, limit))
-        X, raw = _load_csv(path, label)
-        numbers = _as_numbers(raw)
+        X, raw, lines, column = _load_csv(path, label)
         if regression:
-            if numbers is None:
-                bad = next(v for v in raw.tolist() if _as_numbers(np.array([v])) is None)
-                raise DataFormatError(f"{path}: a regression target must be a number; the label column has {bad!r}.")
-            return Loaded(_check_targets(path, X, numbers, "X", "y"), None, None)
-        if numbers is not None:
-            return Loaded(_check_pair(path, X, numbers, "X", "y"), None, None)
-        y, names = _encode(path, raw, "the label column", classes)
+            texts = raw.tolist()
+            try:
+                targets = np.array([float(v) for v in texts])
+            except ValueError:
+                at = next(i for i, v in enumerate(texts) if not is_number(v))
+                raise DataFormatError(
+                    f"{path}: a regression target must be a number; {column} has {texts[at]!r} at line {lines[at]}."
+                ) from None
+            return Loaded(_check_targets(path, X, targets, "X", "y"), None, None)
+        y, names = encode(path, raw, column, classes, lines)
         return Loaded(_check_pair(path, X, y, "X", "y"), None, names)
-    raise DataFormatError(f"{path}: unsupported file type {suffix or '(none)'}; use .npz (arrays X, y) or .csv.")
+    raise DataFormatError(f"{path}: unsupported file type {suffix or '(none)'}; use .npz (arrays X, y), .csv or .tsv.")
 
 
 _NAMES = ("X", "y", "X_test", "y_test")
@@ -122,47 +146,118 @@ def _load_npz(path: Path, limit: int, classes: list[str] | None, regression: boo
         if test[1].shape[1] != train[1].shape[1]:
             raise DataFormatError(f"{path}: y_test has {test[1].shape[1]} targets per row, y has {train[1].shape[1]}.")
         return Loaded(train, test, None)
-    y, names = arrays["y"], None
-    if y.dtype.kind == "U":
-        y, names = _encode(path, y, "y", classes)
+    y, names = encode(path, arrays["y"], "y", classes)
     train = _check_pair(path, arrays["X"], y, "X", "y")
     if "X_test" not in arrays:
         return Loaded(train, None, names)
-    y_test = arrays["y_test"]
-    if (y_test.dtype.kind == "U") != (names is not None):
-        raise DataFormatError(f"{path}: y and y_test must both hold class names or both class indices.")
-    if names is not None:
-        y_test, _ = _encode(path, y_test, "y_test", names)
+    known = classes or names or index_names(int(y.max()) + 1)  # y_test is labelled by y's classes
+    y_test, _ = encode(path, arrays["y_test"], "y_test", known)
     return Loaded(train, _check_pair(path, arrays["X_test"], y_test, "X_test", "y_test"), names)
 
 
-def _as_numbers(raw: np.ndarray) -> np.ndarray | None:
-    """The label fields as numbers, or None when any is not a number (they are class names)."""
-    try:
-        return np.array([float(v) for v in raw])
-    except ValueError:
-        return None
+def encode(
+    path: Path, raw: Any, name: str, classes: list[str] | None = None, lines: np.ndarray | None = None
+) -> tuple[np.ndarray, list[str] | None]:
+    """(the labels ``raw`` (n,) as class indices, the classes — None when they are '0' … 'k−1').
 
+    Without ``classes``, the classes are the distinct labels present: named by their values,
+    sorted by value, when every label is a whole number (1, 1.0 and '01' are the class '1');
+    else every label is a name as written, sorted, and labels equal as numbers are different
+    classes, which a warning lists. With ``classes``, a label is that class whose name it is as
+    written, else whose name its value is; a label that is neither is refused. ``name`` says
+    what holds the labels, ``lines`` where each came from (a CSV's line numbers; else indices).
+    """
+    raw = np.asarray(raw)
 
-def _encode(path: Path, raw: np.ndarray, name: str, classes: list[str] | None) -> tuple[np.ndarray, list[str]]:
-    """Class names as indices into ``classes`` (default: the names found, sorted), and the classes."""
-    labels = np.char.strip(np.asarray(raw, dtype=str))
-    empty = np.flatnonzero(labels == "")
-    if len(empty):
-        raise DataFormatError(f"{path}: {name} is empty at example {int(empty[0])}; every example needs a class.")
-    found = sorted(set(labels.tolist()))
+    def at(i: int) -> str:
+        return f"line {lines[i]}" if lines is not None else f"index {i}"
+
+    if raw.dtype.kind == "U":
+        raw = np.char.strip(raw)
+        empty = np.flatnonzero(raw == "")
+        if len(empty):
+            raise DataFormatError(f"{path}: {name} is empty at {at(int(empty[0]))}; every example needs a class.")
+    distinct, inverse = np.unique(raw, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    values = distinct.tolist()
+    written = [str(v) for v in values] if raw.dtype.kind == "U" else None
+    numbers = [_value_name(v) for v in values]  # '3' for 3, 3.0, '03'; '' when not whole; None: no number
     if classes is None:
-        classes = found
+        if written is None or all(n is not None for n in numbers):
+            not_whole = next((j for j, n in enumerate(numbers) if n == ""), None)
+            if not_whole is not None:
+                first = int(np.flatnonzero(inverse == not_whole)[0])
+                raise DataFormatError(
+                    f"{path}: {name} holds {values[not_whole]!r} at {at(first)}; class labels are whole numbers "
+                    "or names (for real-valued targets, set task to 'regression')."
+                )
+            names = [str(n) for n in numbers]
+            classes = sorted(set(names), key=int)
+        else:
+            names = written
+            classes = names  # np.unique sorted them
+            _warn_equal_numbers(path, name, written)
         if len(classes) < 2:
-            raise DataFormatError(f"{path}: {name} has 1 class ({classes[0]!r}); a classifier needs at least 2.")
-    unknown = [c for c in found if c not in classes]
-    if unknown:
-        raise DataFormatError(
-            f"{path}: {name} has class {unknown[0]!r}, which the model does not know (its classes: "
-            f"{', '.join(classes)}); a model can only score the classes it was trained on."
-        )
+            every = f" (every label is {classes[0]!r})" if classes else ""
+            count = f"{len(classes)} class{'' if classes else 'es'}"
+            raise DataFormatError(f"{path}: {name} has {count}; a classifier needs at least 2{every}.")
+    else:
+        known = set(classes)
+        texts = written if written is not None else [str(v) for v in values]
+        names = [t if t in known else (n if n in known else t) for t, n in zip(texts, numbers)]
+        unknown = next((t for t in names if t not in known), None)
+        if unknown is not None:
+            its = "it has no class names; its classes are the indices" if classes == index_names(len(classes)) else ""
+            raise DataFormatError(
+                f"{path}: {name} has class {unknown!r}, which the model does not know ({its or 'its classes:'} "
+                f"{_listed(classes)}); a model can only score the classes it was trained on."
+            )
     index = {c: i for i, c in enumerate(classes)}
-    return np.array([index[c] for c in labels.tolist()], dtype=np.intp), list(classes)
+    codes = np.array([index[n] for n in names], dtype=np.intp)[inverse]
+    return codes, (None if classes == index_names(len(classes)) else list(classes))
+
+
+def _value_name(value: Any) -> str | None:
+    """A label's class name as a number: its whole value ('3' for 3, 3.0, '3.0', '03', '3e0');
+    '' for a number that is not whole (0.5, nan); None for text that is not a number."""
+    if isinstance(value, str):
+        try:
+            return str(int(value))
+        except ValueError:
+            try:
+                value = float(value)
+            except ValueError:
+                return None
+    if isinstance(value, float) and not value.is_integer():
+        return ""
+    return str(int(value))
+
+
+def _warn_equal_numbers(path: Path, name: str, labels: list[str]) -> None:
+    """Warn, in one line, of labels that are names as written but equal as numbers ('1', '1.0', '01')."""
+    groups: dict[float, list[str]] = {}
+    for text in labels:
+        if is_number(text):
+            groups.setdefault(float(text), []).append(text)
+    equal = [group for group in groups.values() if len(group) > 1]
+    if equal:
+        example = next(text for text in labels if not is_number(text))
+        shown = "; ".join(", ".join(repr(t) for t in group) for group in equal[:5])
+        more = f" (and {len(equal) - 5} more such groups)" if len(equal) > 5 else ""
+        warnings.warn(
+            f"{path}: {name} holds names (such as {example!r}), so every label is a class as written, and these "
+            f"labels, equal as numbers, are different classes: {shown}{more}. Write each class one way if they "
+            "are one.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def _listed(names: list[str], most: int = 12) -> str:
+    """``names`` comma-separated, the first ``most`` of a longer list and how many there are."""
+    if len(names) <= most:
+        return ", ".join(names)
+    return f"{', '.join(names[:most])}, … ({len(names)} in all)"
 
 
 def _check_declared(path: Path, declared: dict[str, ArrayInfo], limit: int, regression: bool = False) -> None:
@@ -199,37 +294,130 @@ def _check_declared(path: Path, declared: dict[str, ArrayInfo], limit: int, regr
         raise DataFormatError(too_large(f"{path}: its arrays", size, limit))
 
 
-def _load_csv(path: Path, label: str | int | None) -> tuple[np.ndarray, np.ndarray]:
-    """(features, the label column's fields as text)."""
+def separator(path: Path) -> str:
+    """The field separator of the text table at ``path``: a tab for a ``.tsv`` file; for a
+    ``.csv`` file the one of tab, semicolon and comma that splits its first lines (up to 5) into
+    equally many fields, and the most fields (tab, then semicolon, then comma on a tie: a
+    semicolon file may write decimal commas); a comma when none does."""
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            sample = list(itertools.islice((line for line in f if line.strip()), 5))
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataFormatError(f"{path}: cannot be read as CSV text ({e}).") from e
+    best, most = ",", 1
+    for candidate in SEPARATORS:
+        try:
+            widths = {len(row) for row in csv.reader(sample, delimiter=candidate)}
+        except csv.Error:
+            continue
+        if len(widths) == 1 and (width := widths.pop()) > most:
+            best, most = candidate, width
+    return best
+
+
+@contextlib.contextmanager
+def rows(path: Path, sep: str) -> Iterator[Iterator[tuple[int, list[str]]]]:
+    """The rows of the text table at ``path`` as (line number, fields), read one at a time; blank
+    lines are skipped. A file that is not text raises DataFormatError."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:  # a byte-order mark is not part of the first field
-            rows = [row for row in csv.reader(f) if row]
+            reader = csv.reader(f, delimiter=sep)
+            yield ((reader.line_num, row) for row in reader if row)
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DataFormatError(f"{path}: cannot be read as CSV text ({e}).") from e
-    if not rows:
-        raise DataFormatError(f"{path}: is empty.")
-    header = [name.strip() for name in rows[0]] if _is_header(rows) else None
-    body = rows[1:] if header else rows
-    width = len(rows[0])
-    column = _label_column(path, header, width, label)
-    if width < 2 or not len(body):
-        raise DataFormatError(f"{path}: needs at least one feature column, a label column and one data row.")
-    values = np.empty((len(body), width - 1))
-    labels = []
-    for i, row in enumerate(body):
-        line = i + (2 if header else 1)
-        if len(row) != width:
-            raise DataFormatError(f"{path}: line {line} has {len(row)} fields, the first row has {width}.")
-        labels.append(row[column])
-        try:
-            values[i] = [float(v) for j, v in enumerate(row) if j != column]
-        except ValueError as e:
-            where = f"column {header[column]!r}" if header else f"column {column}"
+
+
+def field_error(path: Path, line: int, column: str, text: str, hint: str) -> DataFormatError:
+    """The error of a field that should be a number: a missing value when it is empty, else not a
+    number, with ``hint`` (and, for a decimal comma, how to write it)."""
+    if not text.strip():
+        return DataFormatError(f"{path}: line {line}, {column} is empty: a missing value; fill it in or drop the row.")
+    comma = "; write decimals with a point" if "," in text and is_number(text.replace(",", ".", 1)) else ""
+    return DataFormatError(f"{path}: line {line}, {column}: {text!r} is not a number; {hint}{comma}.")
+
+
+def warn_header(path: Path, line: int, fields: list[str], sep: str, why: str) -> None:
+    """Warn, in one line, when the row taken as the header holds numbers (it may be an example)."""
+    if any(is_number(v) for v in fields):
+        shown = sep.join(fields) if len(sep.join(fields)) <= 60 else sep.join(fields)[:57] + "…"
+        warnings.warn(
+            f"{path}: line {line} ({shown!r}) is taken as the header (the column names), since {why}; "
+            "if it is an example, add a header row above it.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def _load_csv(path: Path, label: str | int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """(features, the label column's fields as text, each row's line number, the label column in words).
+
+    The rows are read one at a time into an array sized by the file's line count: memory holds
+    the numbers and the labels, never every field as a Python string at once."""
+    sep = separator(path)
+    with rows(path, sep) as table:
+        first = next(table, None)
+        if first is None:
+            raise DataFormatError(f"{path}: is empty.")
+        second = next(table, None)
+        why = _header_reason(first[1], None if second is None else second[1])
+        header = [name.strip() for name in first[1]] if why else None
+        if header:
+            warn_header(path, first[0], first[1], sep, why)
+        width = len(first[1])
+        column = _label_column(path, header, width, label, sep)
+        if width < 2:
             raise DataFormatError(
-                f"{path}: line {line} has a field that is not a number ({e}); only the label column "
-                f"({where}) may hold names."
-            ) from e
-    return values, np.array(labels, dtype=str)
+                f"{path}: needs at least one feature column, a label column and one data row; its rows have one "
+                f"field (fields are separated by {SEPARATORS[sep]})."
+            )
+        words = _label_words(header, column, width, label is None)
+        head = [first, second] if second else [first]
+        body = itertools.chain(head[1:] if header else head, table)
+        capacity = _count_lines(path)
+        values, lines, labels = np.empty((capacity, width - 1)), np.empty(capacity, dtype=np.int64), []
+        n = 0
+        for line, row in body:
+            if len(row) != width:
+                raise DataFormatError(
+                    f"{path}: line {line} has {len(row)} fields, the first row has {width} "
+                    f"(fields are separated by {SEPARATORS[sep]})."
+                )
+            text = row.pop(column).strip()
+            if not text:
+                raise DataFormatError(
+                    f"{path}: line {line}, {words} is empty: a missing label; fill it in or drop the row."
+                )
+            labels.append(text)
+            try:
+                values[n] = [float(v) for v in row]
+            except ValueError:
+                k = next(k for k, v in enumerate(row) if not is_number(v))
+                hint = f"only {words} may hold names (fields are separated by {SEPARATORS[sep]})"
+                raise field_error(path, line, column_words(header, k + (k >= column)), row[k], hint) from None
+            lines[n] = line
+            n += 1
+    if not n:
+        raise DataFormatError(f"{path}: needs at least one feature column, a label column and one data row.")
+    values, lines = values[:n], lines[:n]
+    finite = np.isfinite(values)
+    if not finite.all():
+        i, k = (int(v) for v in np.argwhere(~finite)[0])  # k: a feature, the columns less the label's
+        raise DataFormatError(
+            f"{path}: line {lines[i]}, {column_words(header, k + (k >= column))} holds {values[i, k]}, "
+            "not a finite number; clean or impute it first."
+        )
+    return values, np.array(labels), lines, words
+
+
+def _count_lines(path: Path) -> int:
+    """An upper bound on the rows of the text file at ``path``: its line breaks, plus one."""
+    count = 1
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            count += max(block.count(b"\n"), block.count(b"\r"))
+    return count
 
 
 def is_number(text: str) -> bool:
@@ -241,18 +429,32 @@ def is_number(text: str) -> bool:
     return True
 
 
-def _is_header(rows: list[list[str]]) -> bool:
-    """Whether the first row names the columns: a field that is not a number where the second row
-    has a number (a label column of names alone does not make a header)."""
-    first = rows[0]
+def _header_reason(first: list[str], second: list[str] | None) -> str:
+    """Why the first row names the columns — a field that is not a number where the second row
+    has a number (a label column of names alone does not make a header) — or '' when it does not."""
     if all(is_number(v) for v in first):
-        return False
-    if len(rows) < 2:
-        return True
-    return any(not is_number(a) and is_number(b) for a, b in zip(first, rows[1]))
+        return ""
+    if second is None:
+        return f"{next(v for v in first if not is_number(v))!r} is not a number"
+    found = next((a for a, b in zip(first, second) if not is_number(a) and is_number(b)), None)
+    return "" if found is None else f"{found!r} is not a number where the next row has one"
 
 
-def _label_column(path: Path, header: list[str] | None, width: int, label: str | int | None) -> int:
+def column_words(header: list[str] | None, j: int) -> str:
+    """Column ``j`` in words: its name, else its index."""
+    return f"column {header[j]!r}" if header else f"column {j}"
+
+
+def _label_words(header: list[str] | None, column: int, width: int, default: bool) -> str:
+    """The label column in words; when none was named (``default``), also that it is the last, and the columns."""
+    title = column_words(header, column)
+    if not default:
+        return f"the label column ({title})"
+    columns = f"the columns are {_listed(header)}" if header else f"the file has {width} columns and no header row"
+    return f"the label column ({title}, the last, as none was named; {columns})"
+
+
+def _label_column(path: Path, header: list[str] | None, width: int, label: str | int | None, sep: str) -> int:
     if label is None:
         return width - 1
     if isinstance(label, str) and not (header and label in header) and label.lstrip("-").isdigit():
@@ -263,7 +465,9 @@ def _label_column(path: Path, header: list[str] | None, width: int, label: str |
         return label % width
     if header is None or label not in header:
         found = f"columns are {header}" if header else "the file has no header row"
-        raise DataFormatError(f"{path}: no column named {label!r} ({found}).")
+        raise DataFormatError(
+            f"{path}: no column named {label!r} ({found}); its fields are separated by {SEPARATORS[sep]}."
+        )
     return header.index(label)
 
 
@@ -280,25 +484,14 @@ def _check_shapes(
         raise DataFormatError(f"{path}: {x_name} has {x_shape[0]} rows but {y_name} has {y_shape[0]} labels.")
 
 
-def _check_pair(path: Path, X: Any, y: Any, x_name: str, y_name: str) -> Split:
-    X, y = np.asarray(X), np.asarray(y)
+def _check_pair(path: Path, X: Any, y: np.ndarray, x_name: str, y_name: str) -> Split:
+    """(X, y) for classification: X finite real numbers as float64, y the class indices :func:`encode` gave."""
+    X = np.asarray(X)
     _check_shapes(path, X.shape, y.shape, X.dtype, y.dtype, x_name, y_name)
     if not np.isfinite(X).all():
         row = int(np.argwhere(~np.isfinite(X))[0, 0])
         raise DataFormatError(f"{path}: {x_name} row {row} contains NaN or inf; clean or impute it first.")
-    bad = (y < 0) | (y > MAX_LABEL)
-    if y.dtype.kind == "f":
-        bad |= ~np.isfinite(y) | (y != np.round(y))
-    if bad.any():
-        at = int(np.flatnonzero(bad)[0])
-        raise DataFormatError(
-            f"{path}: {y_name} must hold whole-number class labels >= 0 (at most {MAX_LABEL:,}); "
-            f"got {y[at].item()!r} at index {at}."
-        )
-    labels = y.astype(np.intp)
-    if y_name == "y" and len(np.unique(labels)) < 2:
-        raise DataFormatError(f"{path}: {y_name} has {len(np.unique(labels))} class; a classifier needs at least 2.")
-    return np.asarray(X, dtype=np.float64), labels
+    return np.asarray(X, dtype=np.float64), y
 
 
 def _check_targets(path: Path, X: Any, y: Any, x_name: str, y_name: str) -> Split:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ffnn.data import mnist, toy
-from ffnn.data.arrays import load_data
+from ffnn.data.arrays import CSV_SUFFIXES, index_names, load_data
 from ffnn.errors import ParameterError
 
 Split = tuple[np.ndarray, np.ndarray]
@@ -22,20 +22,20 @@ class Splits:
     train: Split
     validation: Split | None
     test: Split | None
-    classes: list[str] | None = field(default=None)  # the class names, when the labels were names
+    classes: list[str] | None = field(default=None)  # the classes, unless they are the indices 0..k−1
 
 
 NAMES = (*mnist.DATASETS, *toy.TOY_SETS)
 
 
 def is_file(name: str) -> bool:
-    """Whether the data set ``name`` is the user's own file (.npz or .csv) rather than a named set."""
-    return Path(name).suffix.lower() in (".npz", ".csv")
+    """Whether the data set ``name`` is the user's own file (.npz, .csv or .tsv) rather than a named set."""
+    return Path(name).suffix.lower() in (".npz", *CSV_SUFFIXES)
 
 
 def is_csv(name: str) -> bool:
-    """Whether the data set ``name`` is the user's own .csv file (which has a label column)."""
-    return Path(name).suffix.lower() == ".csv"
+    """Whether the data set ``name`` is the user's own text table, .csv or .tsv (which has a label column)."""
+    return Path(name).suffix.lower() in CSV_SUFFIXES
 
 
 def load(
@@ -50,16 +50,17 @@ def load(
     test_file: str = "",
     regression: bool = False,
 ) -> Splits:
-    """The data set ``name`` (see :data:`NAMES`) or the .npz/.csv file at that path.
+    """The data set ``name`` (see :data:`NAMES`) or the .npz, .csv or .tsv file at that path.
 
     ``validation=k`` holds out the last k training examples. Toy sets draw 1,000 training and
     500 test points (from ``seed`` and ``seed + 1``); XOR and source 002's set are their own test.
 
-    A file's own options: ``label`` (its label column, .csv only), ``test_fraction`` (the share of
-    each class held out as the test split, drawn with ``seed``, when the file has no test split of
-    its own), ``classes`` (a model's class names, to encode the file's names by) and ``test_file``
-    (a second file of the same kind whose examples are the test split, labelled by the first
-    file's classes; then nothing is held out of the first). With ``regression`` the labels are
+    A file's own options: ``label`` (its label column, .csv and .tsv only), ``test_fraction`` (the
+    share of each class held out as the test split, drawn with ``seed``, when the file has no test
+    split of its own), ``classes`` (a model's classes, to encode the file's labels by) and
+    ``test_file`` (a second file whose examples are the test split, encoded by the model's classes
+    or else the first file's — a label the first file lacks is refused; then nothing is held out
+    of the first). With ``regression`` the labels are
     real-valued targets, (n, k), and the test split is drawn from all rows alike.
     """
     if name in mnist.DATASETS:
@@ -77,19 +78,17 @@ def load(
         loaded = load_data(name, label, classes=classes, regression=regression)
         train, test = loaded.train, loaded.test
         if test_file:
-            own = load_data(test_file, label if is_csv(test_file) else None,
-                            classes=loaded.classes, regression=regression)  # fmt: skip
-            if own.classes is not None and loaded.classes is None:
-                raise ParameterError(
-                    f"{test_file} labels its examples by class names, but {name} by class indices; label both alike."
-                )
+            known = None if regression else classes or loaded.classes or index_names(int(train[1].max()) + 1)
+            own = load_data(test_file, label if is_csv(test_file) else None, classes=known, regression=regression)
             test = own.test if own.test is not None else own.train
         elif test is None and test_fraction:
             train, test = split_stratified(name, train, test_fraction, seed)
         held = _hold_out(train, validation, test)
         held.classes = loaded.classes
         return held
-    raise ParameterError(f"unknown dataset {name!r}; use one of {', '.join(NAMES)} or a path to a .npz/.csv file.")
+    raise ParameterError(
+        f"unknown dataset {name!r}; use one of {', '.join(NAMES)} or a path to a .npz, .csv or .tsv file."
+    )
 
 
 def _hold_out(train: Split, k: int, test: Split | None) -> Splits:
