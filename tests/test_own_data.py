@@ -577,3 +577,30 @@ def test_a_csv_is_read_in_memory_near_its_size(tmp_path):
         tracemalloc.stop()
     assert loaded.train[0].shape == (5000, 20) and loaded.classes is None
     assert peak < 4 * data.stat().st_size  # measured: 1.2× (before: 8.7×)
+
+
+def test_a_run_whose_model_numbers_its_classes_by_index_resumes_on_labels_that_skip(tmp_path):
+    """A run begun by ffnn 0.1 on labels 3, 5, 8 has 9 outputs and no class names; today the same
+    file has the classes 3, 5, 8. Resuming it encodes the data as its model was trained: by index."""
+    from ffnn import run
+    from ffnn.config import configure
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 2))
+    path = tmp_path / "d.csv"
+    np.savetxt(path, np.column_stack([X, np.arange(90) % 9]), delimiter=",", fmt=["%.6f", "%.6f", "%d"])
+    settings = configure(flags={"dataset": str(path), "hidden": "4", "epochs": 2, "checkpoint_every": 1})
+    first = run.train(settings, tmp_path / "r", quiet=True)
+    assert first.network.sizes[-1] == 9 and first.network.classes is None
+    np.savetxt(
+        path,
+        np.column_stack([X, 3 + (np.arange(90) % 3) * 2 + (np.arange(90) % 3 == 2)]),
+        delimiter=",",
+        fmt=["%.6f", "%.6f", "%d"],
+    )  # fmt: skip  (labels 3, 5, 8 only: what 0.1 gave 9 outputs)
+    assert load_data(path).classes == ["3", "5", "8"]
+    (tmp_path / "r" / "model.npz").unlink()  # as if killed after its last checkpoint
+    again = run.resume(tmp_path / "r", quiet=True)
+    assert again.network.classes is None and again.network.sizes[-1] == 9
+    for a, b in zip(again.network.parameters(), first.network.parameters()):
+        np.testing.assert_array_equal(a, b)

@@ -17,6 +17,7 @@ from ffnn._validation import as_inputs
 from ffnn.callbacks import Callback, EarlyStopping
 from ffnn.config import RunConfig
 from ffnn.data import named
+from ffnn.data.arrays import index_names
 from ffnn.data.augment import Augment
 from ffnn.errors import ParameterError
 from ffnn.network import Network
@@ -111,6 +112,13 @@ def load_data(config: RunConfig, classes: list[str] | None = None, dtype: str | 
         config.dataset, config.validation, config.seed, dtype or config.dtype, label=config.label,
         test_fraction=config.test_fraction, classes=classes, test_file=config.test, regression=config.regression,
     )  # fmt: skip
+
+
+def classes_of(network: Network) -> list[str]:
+    """The classes a model's outputs stand for, by name, to encode data as it was trained: its own
+    names, or for a model without names (labels 0..k−1, or a run of ffnn 0.1 on labels like
+    3, 5, 8 with 9 outputs) its indices '0' … 'k−1'."""
+    return network.classes or index_names(max(network.sizes[-1], 2))
 
 
 def resolve_sizes(config: RunConfig, data: named.Splits) -> RunConfig:

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ffnn.build import load_data
+from ffnn.build import classes_of, load_data
 from ffnn.config import RunConfig
 from ffnn.data import named
-from ffnn.data.arrays import index_names
 from ffnn.errors import ParameterError
 from ffnn.metrics import confusion_matrix, per_class_accuracy
 from ffnn.network import Network
@@ -46,7 +45,7 @@ def evaluate(model: str | Path, dataset: str | None = None, split: str = "test")
     network = load(Path(model) / "model.npz" if Path(model).is_dir() else model)
     config = RunConfig.of_table(network.metadata.get("config", {}))
     name = dataset or config.dataset
-    classes = network.classes or index_names(max(network.sizes[-1], 2))  # a model without names: its indices
+    classes = classes_of(network)
     if dataset is None:  # the run's own data, split as it was
         data = load_data(config, classes, "float32")
     else:

@@ -24,7 +24,7 @@ import json
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from ffnn.callbacks import (
 )
 from ffnn.config import RunConfig, of_values
 from ffnn.data import named
+from ffnn.data.arrays import index_names
 from ffnn.errors import ModelFileError, NonFiniteOutputError, RunFolderError, TrainingDivergedError
 from ffnn.evaluate import regression_scores
 from ffnn.feed import Feed
@@ -218,6 +219,10 @@ def _resume_start(
     if not (quiet or finished):
         print(f"Resuming {folder} after epoch {state['epoch']} ({path.name})")
     data = load_data(config)
+    outputs = network.sizes[-1]
+    if data.classes is not None and outputs not in (len(data.classes), 1 if len(data.classes) == 2 else 0):
+        # begun by ffnn 0.1, which numbered integer labels by value (3, 5, 8: 9 outputs): encode them so
+        data = replace(load_data(config, index_names(outputs)), classes=None)
     epochs = state["epoch"] + 1 if finished else None  # a finished run trains no further
     return config, network, data, state, epochs, quiet
 
