@@ -76,7 +76,30 @@ def live_page(path: Path) -> None:
             page.screenshot(path=str(path), full_page=True)
 
 
-SCREENSHOTS: dict[str, Callable[[Path], None]] = {"playground": playground, "live-page": live_page}
+def explain(path: Path) -> None:
+    """``ffnn explain --recipe source-002``: its output as a terminal shows it, in two columns (the
+    forward pass; then the cost, the backward pass, the gradient and the update)."""
+    import html
+
+    from playwright.sync_api import sync_playwright
+
+    command = [sys.executable, "-m", "ffnn", "explain", "--recipe", "source-002"]
+    text = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    forward, rest = text.split("\nCOST", 1)
+    columns = "".join(f"<pre>{html.escape(part)}</pre>" for part in (forward, "COST" + rest))
+    style = (
+        "body{margin:0;background:#1e1e1e;color:#e8e8e8;display:flex;gap:28px;padding:16px 20px;width:max-content}"
+        "pre{margin:0;font:13px/1.35 'DejaVu Sans Mono',monospace}"
+    )
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 600, "height": 400})
+        page.set_content(f"<!doctype html><meta charset=utf-8><style>{style}</style><body>{columns}</body>")
+        page.screenshot(path=str(path), full_page=True)
+        browser.close()
+
+
+SCREENSHOTS: dict[str, Callable[[Path], None]] = {"playground": playground, "live-page": live_page, "explain": explain}
 
 
 if __name__ == "__main__":

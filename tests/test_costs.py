@@ -25,7 +25,7 @@ def test_gradient_matches_central_differences(name, rng):
 def test_quadratic_is_the_sources_cost():
     a, y = np.array([[0.5, 0.0], [1.0, 1.0]]), np.array([[1.0, 0.0], [0.0, 1.0]])
     # C = 1/2N Σ‖a − y‖² = (0.25 + 1) / (2·2)
-    assert costs.mean_cost(costs.Quadratic(), get_activation("sigmoid"), a, a, y) == pytest.approx(0.3125)
+    assert costs.batch_cost(costs.Quadratic(), get_activation("sigmoid"), a, a, y) == pytest.approx(0.3125)
 
 
 @pytest.mark.parametrize(("name", "output"), [("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid")])

@@ -11,9 +11,9 @@ from ffnn.initializers import get_initializer
 @pytest.mark.parametrize("name", sorted(initializers.INITIALIZERS))
 def test_shapes_and_determinism(name):
     init = get_initializer(name)
-    w, b = init(30, 20, np.random.default_rng(1))
+    w, b = init(30, 20, initializers.generator(name, 1))
     assert w.shape == (20, 30) and b.shape == (20,)
-    w2, b2 = init(30, 20, np.random.default_rng(1))
+    w2, b2 = init(30, 20, initializers.generator(name, 1))
     np.testing.assert_array_equal(w, w2)
     np.testing.assert_array_equal(b, b2)
 
@@ -33,6 +33,8 @@ def test_distributions():
     assert not b.any()
     w, b = initializers.he(n_in, n_out, rng)
     assert w.std() == pytest.approx(np.sqrt(2 / n_in), rel=0.01) and not b.any()
+    w, b = initializers.legacy_uniform(n_in, n_out, initializers.generator("legacy_uniform", 0))
+    assert w.min() >= 0 and w.max() < 1 and w.mean() == pytest.approx(0.5, rel=0.01) and not b.any()
 
 
 def test_unknown_name():
@@ -47,5 +49,6 @@ def test_the_former_name_seed000_still_loads_but_is_offered_nowhere(tmp_path):
     old, new = ffnn.load(tmp_path / "old.npz"), ffnn.Network([3, 2], init="small_uniform", seed=0)
     np.testing.assert_array_equal(old.weights[0], new.weights[0])
     assert "seed000" not in initializers.INITIALIZERS
-    with pytest.raises(ValueError, match=r"\['glorot', 'he', 'normal', 'scaled_normal', 'small_uniform'\]\. Got 'x'"):
+    names = r"\['glorot', 'he', 'legacy_uniform', 'normal', 'scaled_normal', 'small_uniform'\]"
+    with pytest.raises(ValueError, match=names + r"\. Got 'x'"):
         get_initializer("x")

@@ -135,7 +135,8 @@ def test_feedforward_stays_finite_for_huge_inputs(dtype):
         ),
         (
             {"sizes": [2, 2], "init": "xavier"},
-            r"'init' parameter must be one of \['glorot', 'he', 'normal', 'scaled_normal', 'small_uniform'\]",
+            r"'init' parameter must be one of \['glorot', 'he', 'legacy_uniform', 'normal', 'scaled_normal', "
+            r"'small_uniform'\]",
         ),
         ({"sizes": [2, 2], "dtype": "float16"}, r"'dtype' parameter must be one of \['float32', 'float64'\]"),
         ({"sizes": [2, 2], "seed": -3}, r"'seed' parameter must be None or a non-negative integer"),

@@ -131,7 +131,7 @@ def test_malformed_requests_and_unknown_sessions(api):
     sid = post(client, "/api/sessions")[1]["id"]
     assert post(client, f"/api/sessions/{sid}/jump") == (
         404,
-        {"error": "no command 'jump': the commands are play, pause, step and reset"},
+        {"error": "no command 'jump': the commands are play, pause, step, reset, speed and explain"},
     )
     assert client.get(f"/api/sessions/{sid}/play").status_code == 405
     assert client.delete(f"/api/sessions/{sid}").get_json() == {"id": sid, "deleted": True}
@@ -433,3 +433,137 @@ def test_no_preflight_is_answered(api):
     client, _ = api
     answer = client.options("/api/sessions")
     assert answer.status_code == 405 and "OPTIONS" in answer.get_json()["error"]
+
+
+# -- the speed -------------------------------------------------------------------------------
+
+
+def test_the_speed_is_checked_and_holds_across_resets(api):
+    client, _ = api
+    assert client.get("/api/options").get_json()["speed"] == {
+        "low": 1, "high": 1000, "integer": False, "open_low": False, "allowed": "a number in [1, 1000]",
+    }  # fmt: skip
+    status, created = post(client, "/api/sessions", {"points": 20})
+    sid = created["id"]
+    assert created["steps_per_second"] is None  # as fast as it goes
+    assert post(client, f"/api/sessions/{sid}/speed", {"steps_per_second": 5})[1]["steps_per_second"] == 5.0
+    assert post(client, f"/api/sessions/{sid}/reset", {"points": 40})[1]["steps_per_second"] == 5.0
+    assert post(client, f"/api/sessions/{sid}/speed", {"steps_per_second": None})[1]["steps_per_second"] is None
+    rule = "'steps_per_second' (null: as fast as it goes) must be a number in [1, 1000]"
+    for body, words in [
+        ({"steps_per_second": 0.5}, f"{rule}; got 0.5."),
+        ({"steps_per_second": 1001}, f"{rule}; got 1001."),
+        ({"steps_per_second": "fast"}, f"{rule}; got 'fast'."),
+        ({"steps_per_second": True}, f"{rule}; got True."),
+        ({}, 'send {"steps_per_second": 5} (or null: as fast as it goes)'),
+        ({"steps_per_second": 5, "then": 1}, 'send {"steps_per_second": 5}'),
+        ([5], 'send {"steps_per_second": 5}'),
+    ]:
+        status, answer = post(client, f"/api/sessions/{sid}/speed", body)
+        assert (status, answer["error"][: len(words)]) == (400, words)
+    assert client.post(f"/api/sessions/{sid}/speed", data=b"").status_code == 400  # no body: not JSON
+
+
+def test_a_paced_session_takes_at_least_a_step_time_between_steps_and_pauses_between_them():
+    """At s steps a second, n steps take at least (n − 1)/s seconds however fast the machine (one-sided:
+    a busy machine is only slower); a Pause stops it between two steps, and the speed holds."""
+    session = Session(Config(dataset="moons", points=40))
+    try:
+        session.set_speed(20.0)
+        start = time.monotonic()
+        session.play()
+        wait_until(lambda: session.experiment.steps >= 11)
+        assert time.monotonic() - start >= 10 / 20  # unpaced, 11 steps took about 5 ms
+        session.pause()
+        stopped = session.experiment.steps
+        assert not session.playing and session._thread is None
+        time.sleep(0.2)
+        assert session.experiment.steps == stopped
+        session.set_speed(1.0)
+        start, before = time.monotonic(), session.experiment.steps
+        session.play()
+        wait_until(lambda: session.experiment.steps >= before + 3)
+        assert time.monotonic() - start >= 2.0
+    finally:
+        session.close()
+
+
+# -- explain mode ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        PRESETS["four-example toy (source 002)"],  # quadratic cost, sigmoid output: BP1 through σ'
+        Config(dataset="moons", points=40, hidden=(3, 2), optimizer="adam", learning_rate=0.05),  # softmax, adam
+    ],
+)
+def test_explain_is_ffnn_explain_of_the_sessions_network_and_point(api, config):
+    """After 3 mini-batches through the API, POST explain {"point": 2}: the explanation is
+    ffnn.explain.explain's for the same network (the same config and steps, rebuilt here), the
+    same point and the same update rule, number for number; σ'(z) is each activation's; the
+    session's network is not changed by it."""
+    from ffnn.activations import get_activation
+    from ffnn.explain import explain
+
+    client, sessions = api
+    sid = post(client, "/api/sessions", config.as_json())[1]["id"]
+    for _ in range(3):
+        post(client, f"/api/sessions/{sid}/step")
+    status, answer = post(client, f"/api/sessions/{sid}/explain", {"point": 2})
+    assert status == 200 and answer["point"] == 2
+
+    same = Experiment(config)
+    for _ in range(3):
+        same.step()
+    optimizer = None if config.optimizer == "sgd" else get_optimizer(config.optimizer, config.learning_rate)
+    expected = explain(same.network, same.X[2], same.y[2], eta=config.learning_rate, optimizer=optimizer)
+    assert answer["explanation"] == json.loads(json.dumps(expected.as_dict()))
+    assert answer["explanation"]["optimizer"]["name"] == config.optimizer
+    for layer, sigma in zip(expected.layers, answer["sigma_prime"], strict=True):
+        if layer.activation == "softmax":
+            assert sigma is None
+        else:
+            assert sigma == get_activation(layer.activation).derivative(layer.a[0]).tolist()
+    assert answer["fused_bp1"] == (config.cost == "cross_entropy")  # a − y, or (a − y) σ'(z) for quadratic
+
+    kept = sessions.get(sid).experiment.network  # explained, not stepped
+    for ours, theirs in zip(kept.parameters(), same.network.parameters(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_explain_refuses_what_is_not_a_training_point_and_a_playing_or_diverged_session(api):
+    client, _ = api
+    sid = post(client, "/api/sessions", {"points": 20})[1]["id"]  # 10 training points
+    rule = "'point' (the index of a training point) must be an integer in [0, 9]"
+    for body, words in [
+        ({"point": 10}, f"{rule}; got 10."),
+        ({"point": -1}, f"{rule}; got -1."),
+        ({"point": 1.5}, f"{rule}; got 1.5."),
+        ({"point": "3"}, f"{rule}; got '3'."),
+        ({}, 'send {"point": 0}, the index of a training point'),
+        ({"point": 1, "stage": 2}, 'send {"point": 0}'),
+    ]:
+        status, answer = post(client, f"/api/sessions/{sid}/explain", body)
+        assert (status, answer["error"][: len(words)]) == (400, words)
+    post(client, f"/api/sessions/{sid}/play")
+    assert post(client, f"/api/sessions/{sid}/explain", {"point": 0}) == (
+        409,
+        {"error": "the session is playing: pause it before explaining a step"},
+    )
+    post(client, f"/api/sessions/{sid}/pause")
+    assert post(client, f"/api/sessions/{sid}/explain", {"point": 0})[0] == 200
+
+
+def test_explain_after_divergence_says_what_to_do(api):
+    client, sessions = api
+    config = {"dataset": "moons", "points": 200, "activation": "identity", "init": "normal",
+              "hidden": [16, 16, 16], "learning_rate": 10.0}  # fmt: skip
+    sid = post(client, "/api/sessions", config)[1]["id"]
+    post(client, f"/api/sessions/{sid}/play")
+    wait_until(lambda: not sessions.get(sid).playing)  # it diverged and stopped
+    status, answer = post(client, f"/api/sessions/{sid}/explain", {"point": 0})
+    assert status == 400
+    assert answer["error"] == (
+        "the network's numbers are not finite (training diverged): try a smaller learning rate (it is 10.0), and Reset"
+    )

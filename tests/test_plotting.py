@@ -116,6 +116,21 @@ def test_decision_regions_for_2d_data(tmp_path):
     assert f"{100 * net.accuracy(X, y):.1f} %" in fig.axes[0].get_title()
 
 
+def test_drawing_a_figure_leaves_the_callers_backend_alone(tmp_path):
+    """A notebook's inline backend (or any the caller chose) survives a call: the figures are drawn
+    on their own canvas, and the caller's pyplot figures still show (issue 23's notebooks)."""
+    import matplotlib
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        fig = plotting.plot_confusion(np.array([[3, 1], [0, 4]]))
+        assert matplotlib.get_backend() == "svg"
+        assert plotting.save(fig, tmp_path / "confusion", ("png",))[0].stat().st_size > 1000
+    finally:
+        matplotlib.use(before)
+
+
 def test_plot_command_needs_a_run_folder(tmp_path):
     done = subprocess.run([sys.executable, "-m", "ffnn", "plot", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 2 and "is not a run folder" in done.stderr

@@ -71,7 +71,7 @@ GOOD = {"w1": np.zeros((3, 2)), "b1": np.zeros(3)}
         ({"header": header_array(), "w1": np.full((3, 2), np.nan), "b1": GOOD["b1"]}, r"'w1' contains NaN or inf"),
         (
             {"header": header_array(format_version=7), **GOOD},
-            r"written in model format 7 by ffnn 0.1.0; this ffnn .* reads format 2 and older. Upgrade ffnn",
+            r"written in model format 7 by ffnn 0.1.0; this ffnn .* reads format 3 and older. Upgrade ffnn",
         ),
         ({"header": header_array(format="other"), **GOOD}, r"its header does not say format='ffnn-model'"),
         ({"header": header_array(sizes=[2]), **GOOD}, r"'sizes' must be a list of at least 2 positive integers"),

@@ -84,6 +84,10 @@ class Backend:
         """An uninitialised array of ``shape`` and the float ``dtype`` (named as NumPy names it)."""
         return self._library.empty(shape, dtype=getattr(self._library, dtype.name), device=self.device)
 
+    def zeros(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
+        """An array of zeros of ``shape`` and the float ``dtype`` (named as NumPy names it)."""
+        return self._library.zeros(shape, dtype=getattr(self._library, dtype.name), device=self.device)
+
     def copy(self, x: Array) -> Array:
         """A copy of the backend array ``x``."""
         return self._library.asarray(x, copy=True)

@@ -15,6 +15,10 @@ column-vector equations of the sources become
 with the 1/m of the batch mean folded into δ^L, so the sums are the mean gradients. With sample
 weights w_x the batch's cost is their weighted mean C = Σ_x w_x C_x / Σ_x w_x, and row x of δ^L
 is scaled by w_x / Σ_batch w instead of 1/m (BP2–BP4 are linear in δ, so nothing else changes).
+A cost whose ``reduction`` is ``"sum"`` (C = Σ_x C_x, or Σ_x w_x C_x) folds in 1 (or w_x) instead.
+
+A layer without biases (a network built with ``bias=False``) has b^l ≡ 0, a constant and not a
+parameter: its BP3 is not computed, and ``nabla_b[i]`` stays 0 (so no update rule moves it).
 Every σ' is written in terms of the activation's output (``ffnn.activations``), so only the a's
 are kept. The buffers live in the network's backend (``ffnn.backends``); with NumPy, each
 layer's product runs into its buffer and BP4 is one fused GEMM (``ffnn._blas``).
@@ -29,7 +33,7 @@ import numpy as np
 
 from ffnn.activations import Activation
 from ffnn.backends import NUMPY, Backend, namespace
-from ffnn.costs import Cost, example_costs, mean_cost, output_error
+from ffnn.costs import Cost, batch_cost, example_costs, output_error
 from ffnn.errors import ParameterError
 
 Array = Any
@@ -59,19 +63,27 @@ class Workspace:
 
     ``load`` gathers a batch into them; ``backpropagate`` reads it from there and leaves the
     gradients in ``nabla_w``/``nabla_b`` (unless its ``apply`` consumes them), in the order of
-    :meth:`gradients`. The buffers are arrays of ``backend`` (NumPy by default).
+    :meth:`gradients`. The buffers are arrays of ``backend`` (NumPy by default). With
+    ``bias=False`` (a network without biases) ``nabla_b`` holds zeros, which BP3 never writes.
     """
 
-    def __init__(self, sizes: Sequence[int], batch_size: int, dtype: np.dtype[Any], backend: Backend = NUMPY) -> None:
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        batch_size: int,
+        dtype: np.dtype[Any],
+        backend: Backend = NUMPY,
+        bias: bool = True,
+    ) -> None:
         pairs = list(zip(sizes[:-1], sizes[1:]))
-        self.backend, self.dtype = backend, np.dtype(dtype)
+        self.backend, self.dtype, self.bias = backend, np.dtype(dtype), bias
         self._sum, self._gemm = backend.xp.sum, backend.gemm_at_b
         self.a = [backend.empty((batch_size, n), dtype) for n in sizes]  # a[i]: input of layer i; a[L]: output
         self.delta = [backend.empty((batch_size, n_out), dtype) for _, n_out in pairs]  # delta[i] = δ^(i+1)
         self.y = backend.empty((batch_size, sizes[-1]), dtype)  # the batch's targets
         self.z_out = backend.empty((batch_size, sizes[-1]), dtype)  # z^L, for the cost
         self.nabla_w = [backend.empty((n_out, n_in), dtype) for n_in, n_out in pairs]
-        self.nabla_b = [backend.empty((n_out,), dtype) for _, n_out in pairs]
+        self.nabla_b = [(backend.empty if bias else backend.zeros)((n_out,), dtype) for _, n_out in pairs]
         self.masks: list[Array | None] = [None] * len(pairs)  # dropout's, for a[i]; made when first needed
         self.undropped: list[Array | None] = [None] * len(pairs)
         self.sample_weight: Array | None = None  # the batch's w_x, when ``load`` was given weights
@@ -137,8 +149,10 @@ class Workspace:
         return [g for pair in zip(self.nabla_w, self.nabla_b) for g in pair]
 
     def store_gradient(self, i: int, delta: Array, a_prev: Array) -> None:
-        """BP3: ∂C/∂b^l = Σ_batch δ^l;  BP4: ∂C/∂w^l = (δ^l)ᵀ a^{l−1} — into ``nabla_b[i]``/``nabla_w[i]``."""
-        self._sum(delta, axis=0, out=self.nabla_b[i])
+        """BP3: ∂C/∂b^l = Σ_batch δ^l (with biases);  BP4: ∂C/∂w^l = (δ^l)ᵀ a^{l−1} — into
+        ``nabla_b[i]``/``nabla_w[i]``."""
+        if self.bias:
+            self._sum(delta, axis=0, out=self.nabla_b[i])
         self._gemm(1.0, delta, a_prev, 0.0, self.nabla_w[i])
 
     def flush_subnormals(self, delta: Array) -> Array:
@@ -182,7 +196,8 @@ class Workspace:
 def backpropagate(
     net: Layers, ws: Workspace, m: int, apply: LayerUpdate | None = None, rng: np.random.Generator | None = None
 ) -> float:
-    """Backpropagate the batch of m examples loaded in ``ws`` (``Workspace.load``); return its mean cost.
+    """Backpropagate the batch of m examples loaded in ``ws`` (``Workspace.load``); return its cost
+    (the mean of its examples' costs, or their sum for a summed cost).
 
     For each layer, from the last, BP3 and BP4 give the gradient as products of two factors,
     ∂C/∂b^l = Σ_batch δ^l and ∂C/∂w^l = (δ^l)ᵀ a^{l−1}. ``apply(i, delta, a_prev)`` receives
@@ -192,8 +207,8 @@ def backpropagate(
     batch was fed forward with.
 
     With sample weights loaded (``Workspace.load(..., weights)``), the batch's cost is the weighted
-    mean Σ_x w_x C_x / Σ_x w_x over the batch and the gradient is its gradient; a batch whose
-    weights are all 0 has cost 0 and gradient 0.
+    mean Σ_x w_x C_x / Σ_x w_x over the batch (the weighted sum Σ_x w_x C_x for a summed cost) and
+    the gradient is its gradient; a batch whose weights are all 0 has cost 0 and gradient 0.
 
     With ``rng``, the network's dropout is applied: the input a[i] of layer i is multiplied by a
     mask of 0 and 1/(1 − p) drawn from ``rng``, and the same mask gates δ on the way back.
@@ -225,14 +240,16 @@ def backpropagate(
     output = net.activations[L - 1]
     a_out = output.value(z, out=a[L])
     # BP1, with the 1/m of the batch mean — or each example's w_x / Σ_batch w — folded into δ^L
-    # (BP2–BP4 are linear in δ).
-    delta = output_error(net.cost_function, output, a_out, y, out=deltas[L - 1])
+    # (BP2–BP4 are linear in δ); a summed cost folds in 1, or w_x.
+    cost = net.cost_function
+    delta = output_error(cost, output, a_out, y, out=deltas[L - 1])
     if ws.sample_weight is None:
-        batch_cost = mean_cost(net.cost_function, output, z, a_out, y)
-        delta *= 1.0 / m
+        total = batch_cost(cost, output, z, a_out, y)
+        if cost.reduction == "mean":
+            delta *= 1.0 / m
     else:
-        share = _weight_shares(ws.sample_weight)
-        batch_cost = float(example_costs(net.cost_function, output, z, a_out, y) @ share)
+        share = _weight_shares(ws.sample_weight) if cost.reduction == "mean" else ws.sample_weight
+        total = float(example_costs(cost, output, z, a_out, y) @ share)
         delta *= share[:, None]
     apply = apply or ws.store_gradient
     for i in range(L - 1, -1, -1):
@@ -248,7 +265,7 @@ def backpropagate(
             ws.flush_subnormals(delta)
         apply(i, delta, a[i])  # BP3 and BP4
         delta = delta_prev
-    return batch_cost
+    return total
 
 
 def _weight_shares(w: Array) -> Array:

@@ -36,7 +36,9 @@ def build_network(config: RunConfig) -> Network:
         activation=config.activation,
         output_activation=config.output_activation or None,
         cost=config.cost,
+        reduction=config.reduction,
         init=config.init,
+        bias=config.biases,
         dtype=config.dtype,
         seed=config.seed,
         dropout=config.dropout,
@@ -62,6 +64,8 @@ def build_training(config: RunConfig, n_train: int) -> tuple[dict[str, Any], lis
         "max_norm": config.max_norm or None,
     }
     callbacks: list[Callback] = []
+    if config.threads:  # else automatic, fit's default
+        kwargs["threads"] = config.threads
     if config.augment:
         kwargs["augment"] = AUGMENTATIONS[config.augment]()
     if config.patience:

@@ -2,7 +2,10 @@
 and prints. No training logic lives here.
 
     ffnn train [--recipe NAME] [--config FILE.toml] [--sizes 784,30,10 ...] [--out DIR] [--quiet]
+    ffnn sweep [--recipe NAME] --grid KEY=V1,V2 ... [--repeat K] [--workers N | --scheduler ADDRESS] [--out DIR]
     ffnn evaluate MODEL [--dataset NAME|PATH] [--split test|validation|train]
+    ffnn explain (--recipe NAME | MODEL [--dataset NAME|PATH]) [--index K | --batch N | --input X --target Y]
+                 [--format table|markdown|json] [--neuron L:J]
     ffnn predict MODEL INPUT... [--json]
     ffnn export MODEL OUT.onnx
     ffnn recipes [show NAME]
@@ -34,7 +37,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from ffnn import distributed, recipes, run
+from ffnn import distributed, recipes, run, sweep
 from ffnn import settings as settings_table
 from ffnn._validation import printable
 from ffnn._version import __version__
@@ -204,21 +207,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--serve", action="store_true", help="show the run live on a web page (needs: pip install 'ffnn[serve]')"
     )
     _server_options(train, "with --serve: ", port=LIVE_PORT, unset=True)
-    flags = train.add_argument_group("settings (override the config file and the recipe; see ffnn.settings)")
-    for setting in settings_table.SETTINGS:
-        kind = _sizes if isinstance(setting.default, list) else type(setting.default)
-        default = ",".join(map(str, setting.default)) if isinstance(setting.default, list) else setting.default
-        if isinstance(setting.default, bool):  # a switch: --standardize
-            flags.add_argument(
-                settings_table.flag(setting.name), dest=setting.name, action="store_const", const=True,
-                help=f"{setting.help} (default off)".replace("%", "%%"),
-            )  # fmt: skip
-            continue
-        flags.add_argument(
-            settings_table.flag(setting.name), dest=setting.name, type=kind, metavar=setting.name.upper(),
-            help=f"{setting.help}{_choices(setting)} (default {default!r})".replace("%", "%%"),
-        )  # fmt: skip
+    _setting_flags(train, "settings (override the config file and the recipe; see ffnn.settings)")
     train.set_defaults(run=cmd_train)
+
+    grid = commands.add_parser(
+        "sweep", help="train a grid of settings, several runs at a time, and tabulate their results"
+    )
+    grid.add_argument("--recipe", help="start every run from a named recipe (see: ffnn recipes)")
+    grid.add_argument("--config", help="TOML file of settings for every run; overrides the recipe")
+    grid.add_argument(
+        "--grid", action="append", metavar="KEY=V1,V2,…",
+        help="a setting (its name as in config.toml) and its values, separated by commas (by ';' where a value "
+        "holds commas: hidden=64,32;128); repeat for more keys: every combination runs",
+    )  # fmt: skip
+    grid.add_argument("--repeat", type=int, default=1, metavar="K", help="run each point with K seeds (default 1)")
+    grid.add_argument("--out", help="sweep folder (default: sweeps/<recipe>-<time>); the same --out resumes")
+    grid.add_argument("--workers", type=int, help="runs at a time on this machine (default: one per core)")
+    grid.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask cluster (needs 'ffnn[sweep]')")
+    grid.add_argument(
+        "--sort", choices=sweep.SORTS, metavar="SCORE",
+        help=f"the score the table is sorted by, best first: {' | '.join(sweep.SORTS)} (default best_test_accuracy; "
+        "test_r2 when every run is a regression)",
+    )  # fmt: skip
+    _setting_flags(grid, "settings of every run (override the config file and the recipe)")
+    grid.set_defaults(run=cmd_sweep)
 
     plot = commands.add_parser("plot", help="draw the figures of a run folder into it")
     plot.add_argument("run_dir")
@@ -240,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--dataset", help="default: the one the model was trained on")
     evaluate.add_argument("--split", choices=("test", "validation", "train"), default="test")
     evaluate.set_defaults(run=cmd_evaluate)
+    _explain_parser(commands)
 
     predict = commands.add_parser("predict", help="classify PNG/JPEG digits or .npy/.csv rows")
     predict.add_argument("model")
@@ -268,6 +281,29 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--path", help="data folder (default: $FFNN_DATA or ~/.cache/ffnn)")
         sub.set_defaults(run=action)
     return parser
+
+
+def _setting_flags(parser: argparse.ArgumentParser, title: str) -> None:
+    """A flag for each run setting (``--eta``, ``--batch-size``, the switch ``--standardize``)."""
+    flags = parser.add_argument_group(title)
+    for setting in settings_table.SETTINGS:
+        kind = _sizes if isinstance(setting.default, list) else type(setting.default)
+        default = ",".join(map(str, setting.default)) if isinstance(setting.default, list) else setting.default
+        if isinstance(setting.default, bool):  # a switch: --standardize turns it on, --no-biases off
+            flags.add_argument(
+                settings_table.flag(setting.name), dest=setting.name, action="store_const", const=not setting.default,
+                help=f"{setting.help} (default {'on' if setting.default else 'off'})".replace("%", "%%"),
+            )  # fmt: skip
+            continue
+        flags.add_argument(
+            settings_table.flag(setting.name), dest=setting.name, type=kind, metavar=setting.name.upper(),
+            help=f"{setting.help}{_choices(setting)} (default {default!r})".replace("%", "%%"),
+        )  # fmt: skip
+
+
+def _flags_given(args: argparse.Namespace) -> dict[str, Any]:
+    """The run settings given as flags, by name."""
+    return {s.name: getattr(args, s.name) for s in settings_table.SETTINGS if getattr(args, s.name) is not None}
 
 
 def _server_options(parser: argparse.ArgumentParser, prefix: str = "", port: int = 8000, unset: bool = False) -> None:
@@ -303,7 +339,7 @@ def _sizes(text: str) -> list[int]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     with distributed.starting():  # under MPI, a rank that fails here tells the others (the run agrees on the rest)
-        flags = {s.name: getattr(args, s.name) for s in settings_table.SETTINGS if getattr(args, s.name) is not None}
+        flags = _flags_given(args)
         if args.resume:
             if args.recipe or args.config or args.out or args.overwrite or flags:
                 raise SettingError("--resume continues a run with its own config.toml; it takes no other settings")
@@ -337,6 +373,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             page.close()
     return status
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    planned = sweep.plan(args.recipe, args.config, _flags_given(args), sweep.parse_grid(args.grid or []), args.repeat)
+    out = Path(args.out or f"sweeps/{args.recipe or 'sweep'}-{time.strftime('%Y%m%d-%H%M%S')}")
+    result = sweep.run(
+        planned, out, workers=args.workers, scheduler=args.scheduler, sort=args.sort, say=lambda s: print(s, flush=True)
+    )
+    print(sweep.formatted(result.header, result.rows))
+    print(f"Sweep folder: {out} ({sweep.TABLE}; one run folder per row). The same command continues it.")
+    if result.failures:
+        (name, outcome), n = next(iter(result.failures.items())), len(result.failures)
+        print(f"ffnn: error: {n} run{'s' * (n > 1)} failed; the first, {name}: {outcome.message}", file=sys.stderr)
+    return result.status
 
 
 def _launcher() -> str:
@@ -474,6 +524,54 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(" " * (width + 1) + " ".join(f"{c:>{width}}" for c in classes))
     for c, row in zip(classes, report.confusion):
         print(f"{c:>{width}} " + " ".join(f"{v:>{width}}" for v in row))
+    return 0
+
+
+def _explain_parser(commands: Any) -> None:
+    about = "one step of backpropagation, every number in the sources' symbols (z, a, δ, ∂C/∂w, the update)"
+    explain = commands.add_parser("explain", help=about, description=f"ffnn explain: {about} (docs/guide.md).")
+    explain.add_argument("model", nargs="?", help="a model file (or give --recipe)")
+    explain.add_argument("--recipe", help="a recipe's network as training starts it, its data and update rule")
+    explain.add_argument("--index", type=int, metavar="K", help="training example K alone")
+    explain.add_argument("--batch", type=int, metavar="N", help="the first N training examples as one mini-batch")
+    explain.add_argument("--input", type=_numbers, metavar="X1,X2,…", help="one example's inputs (with --target)")
+    explain.add_argument("--target", type=_numbers, metavar="Y", help="its class label, or its target row Y1,Y2,…")
+    explain.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    explain.add_argument("--neuron", type=_neuron, metavar="L:J", help="neuron J of layer L alone (from 1, as w^L_J)")
+    _setting_flags(explain, "settings (over the recipe's or the model's run: --eta, --optimizer, …)")
+    explain.set_defaults(run=cmd_explain)
+
+
+def _numbers(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 1,0,1, got {text!r}") from None
+
+
+def _neuron(text: str) -> tuple[int, int]:
+    layer, _, j = text.partition(":")
+    try:
+        return int(layer), int(j)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LAYER:NEURON like 1:3, got {text!r}") from None
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from ffnn import explaining
+    from ffnn.explain import render
+
+    if args.format == "json" and args.neuron:
+        raise SettingError("--neuron chooses what a table shows; the JSON holds every neuron: drop one of them")
+    with _model_named(args.model or "", ParameterError) if args.model else contextlib.nullcontext():
+        subject = explaining.subject(args.recipe, args.model, _flags_given(args))
+    done = explaining.explained(subject, index=args.index, batch=args.batch, inputs=args.input, target=args.target)
+    if args.format == "json":
+        print(json.dumps({"title": done.title, "examples": done.examples, **done.explanation.as_dict()}))
+        return 0
+    print(render(done.explanation, args.format, neuron=args.neuron, title=done.title, examples=done.examples), end="")
+    if done.left_out:
+        print(f"(left out of this step: {', '.join(done.left_out)})")
     return 0
 
 

@@ -40,7 +40,9 @@ class RunConfig:
     activation: str
     output_activation: str
     cost: str
+    reduction: str
     init: str
+    biases: bool
     dtype: str
     backend: str
     device: str
@@ -69,6 +71,7 @@ class RunConfig:
     checkpoint_seconds: float
     keep_checkpoints: int
     mpi_timeout: float
+    threads: int
 
     @classmethod
     def of_table(cls, table: Mapping[str, Any]) -> RunConfig:

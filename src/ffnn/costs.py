@@ -1,8 +1,13 @@
 """Cost functions C, each beside its gradient ∇_a C, and the output error δ^L of BP1.
 
-Targets ``y`` are arrays of the output's shape (one-hot rows for classes). Costs are means over
-the batch, as in the sources' C = 1/2N Σ_x ‖a^L(x) − y(x)‖²; gradients are per example (the
-network averages them).
+Targets ``y`` are arrays of the output's shape (one-hot rows for classes). A cost's ``reduction``
+says how the examples' costs C_x make the cost C of a batch (or of any set of examples):
+
+- ``"mean"`` (the default): C = 1/n Σ_x C_x, as the book's C = 1/2n Σ_x ‖a^L(x) − y(x)‖²;
+- ``"sum"``: C = Σ_x C_x, as source 002's C = ½ Σ_x ‖a^L(x) − y(x)‖², whose gradient is n times
+  the mean's — so the same η takes steps n times longer on batches of n.
+
+Gradients here are per example; the network reduces them as its cost says (``ffnn.backprop``).
 
 BP1 in general is δ^L = ∇_a C ⊙ σ'(z^L), or the Jacobian product J_σᵀ ∇_a C for softmax. Each
 log-likelihood cost has a *matching* output activation for which the σ' cancels and
@@ -33,12 +38,26 @@ Array = Any
 _BOUNDED_OUTPUTS = ("sigmoid", "softmax")  # activations whose outputs lie in (0, 1)
 
 
+REDUCTIONS = ("mean", "sum")
+
+
 class Cost:
-    """C(a, y) per example, ∇_a C, and the activation for which δ^L = a − y."""
+    """C(a, y) per example, ∇_a C, the activation for which δ^L = a − y, and the ``reduction``
+    ("mean" or "sum") that makes a batch's cost of its examples' (see the module docstring)."""
 
     name: ClassVar[str]
     matching_activation: ClassVar[str | None] = None
     needs_probabilities: ClassVar[bool] = False
+
+    def __init__(self, reduction: str = "mean") -> None:
+        if reduction not in REDUCTIONS:
+            raise ParameterError(f"The 'reduction' parameter must be one of {list(REDUCTIONS)}. Got {reduction!r}.")
+        self.reduction = reduction
+
+    def reduce(self, costs: Array) -> float:
+        """C of a batch from its examples' costs C_x (shape (batch,)): their mean or their sum."""
+        xp = namespace(costs)
+        return float(xp.mean(costs) if self.reduction == "mean" else xp.sum(costs))
 
     def value(self, a: Array, y: Array) -> Array:
         """The cost of each example, shape (batch,)."""
@@ -56,7 +75,7 @@ class Cost:
         """Refuse targets this cost is not defined for (checked once, at the boundary)."""
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        return f"{type(self).__name__}({'' if self.reduction == 'mean' else 'reduction=' + repr(self.reduction)})"
 
 
 class Quadratic(Cost):
@@ -171,13 +190,15 @@ class BinaryCrossEntropy(Cost):
 COSTS: dict[str, type[Cost]] = {cls.name: cls for cls in (Quadratic, CrossEntropy, BinaryCrossEntropy)}
 
 
-def get_cost(name: str | Cost) -> Cost:
-    """A cost by name (``"quadratic"``, ``"cross_entropy"``, ``"binary_cross_entropy"``)."""
+def get_cost(name: str | Cost, reduction: str | None = None) -> Cost:
+    """A cost by name (``"quadratic"``, ``"cross_entropy"``, ``"binary_cross_entropy"``) with its
+    ``reduction`` ("mean" by default, or "sum"); a Cost is taken as it is, or as a new one of its
+    class with ``reduction`` if one is given."""
     if isinstance(name, Cost):
-        return name
+        return name if reduction is None or reduction == name.reduction else type(name)(reduction)
     if not isinstance(name, str) or name not in COSTS:
         raise ParameterError(f"The 'cost' parameter must be one of {sorted(COSTS)}. Got {name!r} instead.")
-    return COSTS[name]()
+    return COSTS[name](reduction or "mean")
 
 
 def check_pairing(cost: Cost, output: Activation) -> None:
@@ -215,6 +236,7 @@ def example_costs(cost: Cost, output: Activation, z: Array, a: Array, y: Array) 
     return cost.value_from_z(z, y) if output.name == cost.matching_activation else cost.value(a, y)
 
 
-def mean_cost(cost: Cost, output: Activation, z: Array, a: Array, y: Array) -> float:
-    """C averaged over the batch, computed from z^L by the stable form where the pair matches."""
-    return float(namespace(z).mean(example_costs(cost, output, z, a, y)))
+def batch_cost(cost: Cost, output: Activation, z: Array, a: Array, y: Array) -> float:
+    """C of the batch — the mean or the sum of its examples' costs, as ``cost.reduction`` says —
+    each computed from z^L by the stable form where the pair matches."""
+    return cost.reduce(example_costs(cost, output, z, a, y))

@@ -490,7 +490,8 @@ class SingleProcess:
         ``keep``, the gradient is stored in ``ws`` as well)."""
         if optimizer is not None:
             return OptimizerStep(network.parameters(), ws, optimizer)
-        return SGDStep(network.weights, network.biases, eta, decay, network.backend, ws if keep else None)
+        biases = network.biases if network.bias else None
+        return SGDStep(network.weights, biases, eta, decay, network.backend, ws if keep else None)
 
     def random(self, rng: np.random.Generator) -> np.random.Generator:
         """The generator dropout draws its masks from."""

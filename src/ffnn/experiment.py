@@ -40,7 +40,9 @@ from ffnn.config import RunConfig, of_values
 from ffnn.costs import get_cost
 from ffnn.data import toy
 from ffnn.errors import ParameterError
+from ffnn.explain import explain
 from ffnn.metrics import rms_sizes
+from ffnn.optimizers import Optimizer
 from ffnn.settings import BY_NAME, Setting, check_value
 from ffnn.training import Trainer
 
@@ -181,9 +183,10 @@ class Experiment:
         (self.X, self.y), (self.X_test, self.y_test) = make_data(config)
         run = config.run_config()
         self.network = build_network(run)
-        options, _ = build_training(run, len(self.X))  # a constant rate: no callbacks
-        options["epochs"] = sys.maxsize  # no last epoch: the page steps until Reset
-        self.trainer = Trainer(self.network, self.X, self.y, check_finite=False, keep_gradients=True, **options)
+        training, _ = build_training(run, len(self.X))  # a constant rate: no callbacks
+        training["epochs"] = sys.maxsize  # no last epoch: the page steps until Reset
+        self.trainer = Trainer(self.network, self.X, self.y, check_finite=False, keep_gradients=True, **training)
+        self._optimizer: Optimizer | None = training.get("optimizer")  # None: plain SGD at the rate eta
         self.steps = 0
         both = np.concatenate([self.X, self.X_test])
         low, high = both.min(axis=0), both.max(axis=0)
@@ -241,6 +244,39 @@ class Experiment:
             return [[round(float(a), 4), round(float(b), 4), int(c)] for (a, b), c in zip(X, y)]
 
         return {"train": rows(self.X, self.y), "test": rows(self.X_test, self.y_test), "box": self.box}
+
+    def explain(self, point: Any) -> dict[str, Any]:
+        """One step of backpropagation of the training point ``point`` (its index in
+        :meth:`points`' ``train``) through the network as it is now, every number in it:
+        :func:`ffnn.explain.explain` with the training's update rule (plain SGD at the learning
+        rate, or the optimizer from its initial state), as ``ffnn explain`` computes it. Returns
+        ``{"point", "explanation"}`` (:meth:`ffnn.explain.Explanation.as_dict`) with what the page
+        shows beside it: each layer's σ'(z^l) from its activation (None for softmax, whose
+        Jacobian is not one number per neuron) and whether BP1 is the fused δ^L = a^L − y (the
+        cost's matching output, ``fused_bp1``) or (a^L − y) ⊙ σ'(z^L). ParameterError for a point that is not an
+        index of a training point, or once training diverged."""
+        last = len(self.X) - 1
+        rule = Setting("point", 0, "the training point to explain", low=0, high=last, at_most=True)
+        i = check_value(rule, point, "'point' (the index of a training point)")
+        with np.errstate(all="ignore"):
+            explanation = explain(
+                self.network, self.X[i], self.y[i], eta=self.config.learning_rate, optimizer=self._optimizer
+            )
+        arrays = [explanation.cost] + [
+            v for s in explanation.layers for v in (s.w, s.b, s.z, s.a, s.delta, s.grad_b, s.grad_w, s.w_new, s.b_new)
+        ]
+        if not all(np.isfinite(v).all() for v in arrays if v is not None):
+            raise ParameterError(f"the network's numbers are not finite (training diverged): {self.advice}, and Reset")
+        output = self.network.activations[-1].name
+        return {
+            "point": i,
+            "explanation": explanation.as_dict(),
+            "sigma_prime": [
+                None if s.activation == "softmax" else activation.derivative(s.a[0]).tolist()
+                for s, activation in zip(explanation.layers, self.network.activations)
+            ],
+            "fused_bp1": self.network.cost_function.matching_activation == output,
+        }
 
     def frame(self) -> dict[str, Any] | None:
         """The state to draw: step, epoch, the whole sets' cost and accuracy, the decision regions

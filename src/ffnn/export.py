@@ -6,7 +6,8 @@ an input), stamped with the lowest IR version it needs, 7, so runtimes since 202
 built with the ``onnx`` package's own helpers (the ``onnx`` extra: ``pip install 'ffnn[onnx]'``).
 Each layer l is
 
-    z^l = a^{l−1} (w^l)ᵀ + b^l   — one ``Gemm`` with transB=1, w^l stored as ffnn holds it, (n_l, n_{l−1});
+    z^l = a^{l−1} (w^l)ᵀ + b^l   — one ``Gemm`` with transB=1, w^l stored as ffnn holds it, (n_l, n_{l−1})
+                                   (a network without biases: a ``Gemm`` without its C input, z^l = a^{l−1} (w^l)ᵀ);
     a^l = σ(z^l)                 — ``Sigmoid``, ``Tanh``, ``Relu``, ``LeakyRelu`` (alpha = the slope),
                                    ``Identity`` or ``Softmax`` (axis=1).
 
@@ -129,7 +130,8 @@ def _checked_model(
     last = len(network.weights)
     host = network.backend.to_numpy
     for l, (w, b, activation) in enumerate(zip(network.weights, network.biases, network.activations), start=1):
-        z = g.node("Gemm", [a, g.parameter(f"w{l}", host(w)), g.parameter(f"b{l}", host(b))], f"z{l}", transB=1)
+        terms = [a, g.parameter(f"w{l}", host(w))] + ([g.parameter(f"b{l}", host(b))] if network.bias else [])
+        z = g.node("Gemm", terms, f"z{l}", transB=1)
         a = _activation(g, activation, z, f"a{l}", output=l == last)
     values_name = "probabilities" if network.gives_probabilities else "outputs"
     _outputs(g, network, a, values_name, onnx.TensorProto.INT64)

@@ -37,13 +37,14 @@ def as_float64(network: Network) -> Network:
 def numerical_gradient(
     network: Network, X: Any, y: Any, eps: float = 1e-4, sample_weight: Any = None
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """(nabla_b, nabla_w) of the mean cost (weighted by ``sample_weight``) by fourth-order central
-    differences, in float64."""
+    """(nabla_b, nabla_w) of the network's cost (its mean or sum, weighted by ``sample_weight``) by
+    fourth-order central differences, in float64. A network without biases has no ∂C/∂b: zeros, as
+    its backpropagation reports."""
     net = as_float64(network)
     X = as_inputs(X, net.sizes[0], net.dtype)
     Y = as_targets(y, len(X), net.sizes[-1], net.dtype)
     w = as_sample_weight(sample_weight, len(X), net.dtype)
-    nabla_b = [_differentiate(net, b, X, Y, eps, w) for b in net.biases]
+    nabla_b = [_differentiate(net, b, X, Y, eps, w) if net.bias else np.zeros_like(b) for b in net.biases]
     nabla_w = [_differentiate(net, p, X, Y, eps, w) for p in net.weights]
     return nabla_b, nabla_w
 

@@ -47,7 +47,7 @@ from ffnn.backends import get_backend
 from ffnn.backprop import Workspace, backpropagate, forward_layer
 from ffnn.costs import check_pairing, example_costs, get_cost
 from ffnn.errors import ParameterError, ParameterTypeError
-from ffnn.initializers import FORMER_NAMES, get_initializer
+from ffnn.initializers import FORMER_NAMES, generator, get_initializer
 from ffnn.outputs import PROBABILITY_OUTPUTS, labels_of, probabilities_of, require_finite
 
 Array = Any
@@ -67,7 +67,17 @@ class Network:
         ``binary_cross_entropy``), else the hidden activation, as in the sources.
     cost : ``"quadratic"`` (the sources' C = 1/2N Σ‖a − y‖²), ``"cross_entropy"`` (log-likelihood,
         with softmax) or ``"binary_cross_entropy"`` (the book's cross-entropy, with sigmoid).
-    init : ``"small_uniform"``, ``"normal"``, ``"scaled_normal"``, ``"glorot"`` or ``"he"``.
+    reduction : how a batch's cost (and so its gradient) combines its examples' costs C_x:
+        ``"mean"`` (the default, or a ``Cost`` instance's own: C = 1/n Σ_x C_x) or ``"sum"``
+        (C = Σ_x C_x, source 002's
+        ½ Σ ‖a − y‖²). Every cost the network reports (``cost``, ``score``, training's) is so reduced.
+        Sample weights count as w_x / max w (scaled so the largest is 1): a weighted mean is their
+        ratios' alone, a weighted sum Σ_x w_x C_x is of the weights so scaled.
+    init : ``"small_uniform"``, ``"normal"``, ``"scaled_normal"``, ``"glorot"``, ``"he"`` or
+        ``"legacy_uniform"`` (source 002's draw: ``ffnn.initializers``).
+    bias : whether the layers have biases b^l (default). ``False``: z^l = w^l a^{l−1}, as in source
+        002's network; ``biases`` then holds zeros, constants that training never moves (their
+        gradient is reported as 0), and model files store none.
     dtype : ``"float32"`` (default, fast) or ``"float64"`` (for gradient checks).
     seed : seeds the initialiser; the same seed gives the same weights.
     dropout : inverted dropout rate p of the hidden layers (one number, or one per hidden layer):
@@ -99,18 +109,23 @@ class Network:
         backend: str = "numpy",
         device: str | None = None,
         *,
+        bias: bool = True,
+        reduction: str | None = None,
         parameters: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> None:
         self.sizes = check_sizes(sizes)
         self.backend = get_backend(backend, device)
-        self.cost_function = get_cost(cost)
+        if not isinstance(bias, (bool, np.bool_)):
+            raise ParameterTypeError(f"The 'bias' parameter must be True or False. Got {bias!r} instead.")
+        self.bias = bool(bias)
+        self.cost_function = get_cost(cost, reduction)
         self.activations = _layer_activations(
             activation, output_activation, len(self.sizes) - 1, self.cost_function.matching_activation
         )
         check_pairing(self.cost_function, self.activations[-1])
         self.dtype = resolve_dtype(dtype)
         initializer = get_initializer(init)
-        rng = np.random.default_rng(check_seed(seed))
+        rng = generator(init, check_seed(seed))
         self.init = FORMER_NAMES.get(init, init)  # a model read under a former name is saved under the new one
         self.metadata: dict[str, Any] = {}  # training settings and results, kept in model files
         self._classes: list[str] | None = None
@@ -120,17 +135,22 @@ class Network:
         self.biases: list[Array] = []
         if parameters is None:  # drawn here: refused first if this machine cannot hold them
             self._check_memory()
-        given = None if parameters is None else _check_parameters(parameters, self.sizes)
+        given = None if parameters is None else _check_parameters(parameters, self.sizes, self.bias)
         for l, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
             w, b = initializer(n_in, n_out, rng) if given is None else given[l]
+            # without biases, b^l is 0 (an initialiser's draw of it is still made: the same seed, the same w)
+            b = b if self.bias else np.zeros(n_out)
             self.weights.append(self.backend.asarray(np.ascontiguousarray(w, dtype=self.dtype)))
             self.biases.append(self.backend.asarray(np.ascontiguousarray(b, dtype=self.dtype)))
 
     def __repr__(self) -> str:
         names = [a.name for a in self.activations]
         backend = "" if self.backend.name == "numpy" else f", backend={self.backend.name!r}"
+        extra = ("" if self.bias else ", bias=False") + (
+            "" if self.cost_function.reduction == "mean" else f", reduction={self.cost_function.reduction!r}"
+        )
         return (
-            f"Network(sizes={self.sizes}, activations={names}, cost={self.cost_function.name!r}, "
+            f"Network(sizes={self.sizes}, activations={names}, cost={self.cost_function.name!r}{extra}, "
             f"dtype={self.dtype.name!r}{backend})"
         )
 
@@ -259,10 +279,12 @@ class Network:
         return Y
 
     def score(self, X: Array, y: Array, sample_weight: Array | None = None) -> tuple[float, float]:
-        """(accuracy, mean cost) over the examples, from one feedforward pass.
+        """(accuracy, cost) over the examples, from one feedforward pass.
 
-        Accuracy is the fraction classified correctly; the cost excludes any regularisation term.
-        With ``sample_weight`` w (shape (n,), ≥ 0) both are weighted means: Σ_x w_x C_x / Σ_x w_x.
+        Accuracy is the fraction classified correctly; the cost C is the mean of the examples'
+        costs (their sum for ``reduction="sum"``) and excludes any regularisation term. With
+        ``sample_weight`` w (shape (n,), ≥ 0) both are weighted: the accuracy Σ_x w_x [correct] /
+        Σ_x w_x, the cost Σ_x w_x C_x / Σ_x w_x (summed: Σ_x w_x C_x).
         """
         X = self._inputs(X)
         Y = self.check_targets(y, len(X))
@@ -270,12 +292,14 @@ class Network:
         a, z = self._chunked(X)
         correct = labels_of(a) == as_labels(y, len(X), self.sizes[-1])
         costs = example_costs(self.cost_function, self.activations[-1], z, a, Y)
+        summed = self.cost_function.reduction == "sum"
         if w is None:
-            return np.count_nonzero(correct) / len(X), float(np.mean(costs))
-        return float(w @ correct / w.sum()), float(w @ costs / w.sum())
+            return np.count_nonzero(correct) / len(X), self.cost_function.reduce(costs)
+        return float(w @ correct / w.sum()), float(w @ costs / (1.0 if summed else w.sum()))
 
     def cost(self, X: Array, y: Array, sample_weight: Array | None = None) -> float:
-        """The mean cost C over the examples (weighted by ``sample_weight``; no regularisation term)."""
+        """The cost C over the examples: their costs' mean, or sum for ``reduction="sum"`` (weighted
+        by ``sample_weight``; no regularisation term)."""
         return self.score(X, y, sample_weight)[1]
 
     def accuracy(self, X: Array, y: Array) -> float:
@@ -287,15 +311,17 @@ class Network:
     def backprop(
         self, X: Array, y: Array, sample_weight: Array | None = None
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """(nabla_b, nabla_w): ∂C/∂b^l and ∂C/∂w^l averaged over the batch (BP1–BP4, ``ffnn.backprop``),
-        or, with ``sample_weight`` w, the gradient of the weighted mean C = Σ_x w_x C_x / Σ_x w_x.
+        """(nabla_b, nabla_w): ∂C/∂b^l and ∂C/∂w^l of the batch's cost C (BP1–BP4, ``ffnn.backprop``):
+        averaged over the batch — summed for ``reduction="sum"`` — or, with ``sample_weight`` w, the
+        gradient of the weighted mean C = Σ_x w_x C_x / Σ_x w_x (the weighted sum Σ_x w_x C_x).
 
-        ``nabla_b[l − 1]`` has the shape of ``biases[l − 1]`` and ``nabla_w[l − 1]`` that of ``weights[l − 1]``.
+        ``nabla_b[l − 1]`` has the shape of ``biases[l − 1]`` and ``nabla_w[l − 1]`` that of ``weights[l − 1]``;
+        without biases, ``nabla_b`` holds zeros.
         """
         X = self._inputs(X)
         Y = self.check_targets(y, len(X))
         w = as_sample_weight(sample_weight, len(X), self.dtype)
-        ws = Workspace(self.sizes, len(X), self.dtype, self.backend)
+        ws = Workspace(self.sizes, len(X), self.dtype, self.backend, self.bias)
         on = self.backend.asarray
         m = ws.load(on(X), on(Y), on(np.arange(len(X))), None if w is None else on(w))
         backpropagate(self, ws, m)
@@ -429,8 +455,9 @@ def _layer_activations(
     return layers
 
 
-def _check_parameters(parameters: Any, sizes: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The ``parameters`` argument as a list of NumPy (w^l, b^l) of the shapes ``sizes`` gives, or an error."""
+def _check_parameters(parameters: Any, sizes: list[int], bias: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``parameters`` argument as a list of NumPy (w^l, b^l) of the shapes ``sizes`` gives, or an
+    error; without biases (``bias`` False), each b^l must be all zeros."""
     if not isinstance(parameters, Sequence) or len(parameters) != len(sizes) - 1:
         raise ParameterError(
             f"The 'parameters' argument must list one (w, b) pair per layer ({len(sizes) - 1} for these sizes). "
@@ -447,6 +474,11 @@ def _check_parameters(parameters: Any, sizes: list[int]) -> list[tuple[np.ndarra
             raise ParameterError(
                 f"The 'parameters' of layer {l} must have shapes {(n_out, n_in)} and {(n_out,)} (the sizes'). "
                 f"Got {w.shape} and {b.shape}."
+            )
+        if not bias and np.any(b):
+            raise ParameterError(
+                f"The 'parameters' of layer {l} give nonzero biases to a network without biases (bias=False): "
+                "pass zeros, or build it with bias=True."
             )
         pairs.append((w, b))
     return pairs

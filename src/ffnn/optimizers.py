@@ -19,7 +19,9 @@ A transform that remembers something keeps it in a named state whose fields are 
 (:class:`LearningRateState`, :class:`TraceState`, :class:`RMSState`, :class:`AdamState`; a
 stateless one keeps None, a chain the tuple of its transforms' states).
 
-The named optimisers are chains of them; their results match ``torch.optim`` step for step.
+The named optimisers are chains of them; their results match ``torch.optim`` step for step. Each
+carries its ``formula``: the rule it applies to every parameter θ (each w^l and b^l) in those
+symbols, with its constants' values (what ``ffnn explain`` shows beside the step it takes).
 They call the namespace of the parameters' arrays (``ffnn.backends.namespace``), so they run on
 every backend.
 """
@@ -69,14 +71,16 @@ class AdamState(NamedTuple):
 
 @dataclass(frozen=True)
 class Optimizer:
-    """``init(params) → state``, ``update(grads, state, params) → (updates, state)``."""
+    """``init(params) → state``, ``update(grads, state, params) → (updates, state)``; ``formula``:
+    the rule in the sources' symbols (the named optimisers give theirs)."""
 
     init: Callable[[Params], Any]
     update: Callable[[Params, Any, Params], tuple[Params, Any]]
     name: str = "optimizer"
+    formula: str = ""
 
 
-def chain(*transforms: Optimizer, name: str = "chain") -> Optimizer:
+def chain(*transforms: Optimizer, name: str = "chain", formula: str = "") -> Optimizer:
     """Apply ``transforms`` in order, each to the output of the one before."""
 
     def init(params: Params) -> Any:
@@ -89,7 +93,7 @@ def chain(*transforms: Optimizer, name: str = "chain") -> Optimizer:
             new_state.append(s)
         return grads, tuple(new_state)
 
-    return Optimizer(init, update, name)
+    return Optimizer(init, update, name, formula)
 
 
 def _zeros(params: Params) -> Params:
@@ -184,6 +188,23 @@ def _with_clip(transforms: Sequence[Optimizer], clip_norm: float | None) -> list
     return [clip_by_global_norm(clip_norm), *transforms] if clip_norm is not None else list(transforms)
 
 
+def _formula(
+    rule: str, learning_rate: LearningRate, weight_decay: float, clip_norm: float | None, **constants: float
+) -> str:
+    """A named optimiser's rule for each parameter θ, g = ∂C/∂θ, after the gradient's clipping and
+    coupled L2 (if any), with its constants' values: "g = ∂C/∂θ; v ← μ v + g; θ ← θ − η v (μ = 0.9, η = 0.5)"."""
+    steps = ["g = ∂C/∂θ"]
+    if clip_norm is not None:
+        steps.append("g ← g · min(1, c / ‖g‖), ‖g‖ over all parameters")
+        constants["c"] = clip_norm
+    if weight_decay:
+        steps.append("g ← g + λ w for the weights")
+        constants["λ"] = weight_decay
+    eta = "η_t (a schedule of the step t)" if callable(learning_rate) else f"η = {learning_rate:g}"
+    values = ", ".join([*(f"{k} = {v:g}" for k, v in constants.items()), eta])
+    return f"{'; '.join([*steps, rule])} ({values})"
+
+
 # -- named optimisers ----------------------------------------------------------------------------
 
 
@@ -198,7 +219,11 @@ def sgd(
     parts = [add_decayed_weights(weight_decay)] if weight_decay else []
     if momentum or nesterov:
         parts.append(trace(momentum, nesterov))
-    return chain(*_with_clip(parts, clip_norm), scale_by_learning_rate(learning_rate), name="sgd")
+        rule = "v ← μ v + g; θ ← θ − η (g + μ v)" if nesterov else "v ← μ v + g; θ ← θ − η v"
+        formula = _formula(rule, learning_rate, weight_decay, clip_norm, μ=momentum)
+    else:
+        formula = _formula("θ ← θ − η g", learning_rate, weight_decay, clip_norm)
+    return chain(*_with_clip(parts, clip_norm), scale_by_learning_rate(learning_rate), name="sgd", formula=formula)
 
 
 def rmsprop(
@@ -207,10 +232,12 @@ def rmsprop(
 ) -> Optimizer:  # fmt: skip
     """RMSprop: w ← w − η g / (√s + ε),  s ← ρ s + (1 − ρ) g²."""
     parts = [add_decayed_weights(weight_decay)] if weight_decay else []
+    rule = "s ← ρ s + (1 − ρ) g²; θ ← θ − η g / (√s + ε)"
     return chain(
         *_with_clip([*parts, scale_by_rms(decay, eps)], clip_norm),
         scale_by_learning_rate(learning_rate),
         name="rmsprop",
+        formula=_formula(rule, learning_rate, weight_decay, clip_norm, ρ=decay, ε=eps),
     )
 
 
@@ -221,7 +248,12 @@ def adam(
     """Adam (Kingma & Ba 2015); ``weight_decay`` is coupled L2, added to g before the moments."""
     parts = [add_decayed_weights(weight_decay)] if weight_decay else []
     return chain(
-        *_with_clip([*parts, scale_by_adam(b1, b2, eps)], clip_norm), scale_by_learning_rate(learning_rate), name="adam"
+        *_with_clip([*parts, scale_by_adam(b1, b2, eps)], clip_norm),
+        scale_by_learning_rate(learning_rate),
+        name="adam",
+        formula=_formula(
+            _ADAM + "; θ ← θ − η m̂ / (√ŝ + ε)", learning_rate, weight_decay, clip_norm, β1=b1, β2=b2, ε=eps
+        ),
     )
 
 
@@ -231,7 +263,17 @@ def adamw(
 ) -> Optimizer:  # fmt: skip
     """AdamW (Loshchilov & Hutter 2019): w ← w − η (m̂/(√ŝ + ε) + λ w), the decay decoupled."""
     parts = _with_clip([scale_by_adam(b1, b2, eps)], clip_norm)
-    return chain(*parts, add_decayed_weights(weight_decay), scale_by_learning_rate(learning_rate), name="adamw")
+    rule = _ADAM + "; θ ← θ − η (m̂ / (√ŝ + ε) + λ w) (λ w for the weights only)"
+    return chain(
+        *parts,
+        add_decayed_weights(weight_decay),
+        scale_by_learning_rate(learning_rate),
+        name="adamw",
+        formula=_formula(rule, learning_rate, 0.0, clip_norm, β1=b1, β2=b2, ε=eps, λ=weight_decay),
+    )
+
+
+_ADAM = "t ← t + 1; m ← β1 m + (1 − β1) g; s ← β2 s + (1 − β2) g²; m̂ = m / (1 − β1^t); ŝ = s / (1 − β2^t)"
 
 
 OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {

@@ -22,7 +22,13 @@ The API (JSON bodies and answers; every refusal ``{"error": ...}`` with a 4xx st
   503 when ``MAX_SESSIONS`` are open;
 - ``GET /api/sessions/ID/events``: the feed;
 - ``POST /api/sessions/ID/play | pause | step | reset`` (reset: with changed fields, if any);
-  ``step`` while playing is 409; ``DELETE /api/sessions/ID``. An unknown ID is 404.
+  ``step`` while playing is 409; ``DELETE /api/sessions/ID``. An unknown ID is 404;
+- ``POST /api/sessions/ID/speed`` with ``{"steps_per_second": s}``: while playing, one step every
+  1/s seconds, s in [1, ``MAX_SPEED``], or as fast as it goes with ``null`` (the default); it holds
+  across resets, and a change (or a Pause) takes effect at once, not after the wait in progress;
+- ``POST /api/sessions/ID/explain`` with ``{"point": i}`` (paused; 409 while playing) → one step
+  of backpropagation of training point i through the network as it is now, every number in it
+  (:meth:`ffnn.experiment.Experiment.explain`: ``ffnn explain``'s JSON and what the page adds).
 
 A session nobody watches (no open stream) and nobody asks anything for ``IDLE_SECONDS`` is
 dropped, its thread with it. The server and its safety rules are :mod:`ffnn.server`'s.
@@ -30,6 +36,7 @@ dropped, its thread with it. The server and its safety rules are :mod:`ffnn.serv
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 import time
@@ -52,13 +59,15 @@ from ffnn.server import (
     run_until_interrupted,
     warn_if_public,
 )
-from ffnn.settings import Setting
+from ffnn.settings import Setting, check_value
 
 FRAMES_PER_SECOND = 15
 MAX_CURVE = 1000  # cost-curve points kept; past it, every second one is dropped
 MAX_SESSIONS = 8
 IDLE_SECONDS = 120.0
 MAX_CONFIG_BODY = 16 * 1024  # bytes
+MAX_SPEED = 1000  # steps a second, the fastest paced speed; faster is ``null``, as fast as it goes
+SPEED = Setting("steps_per_second", 1.0, "steps a second while playing", low=1, high=MAX_SPEED, at_most=True)
 
 
 class Session:
@@ -72,6 +81,8 @@ class Session:
         self._control = threading.RLock()  # the commands (play, pause, step, reset, close): one at a time
         self._closed = False
         self._playing = threading.Event()
+        self._pace = threading.Condition()  # wakes a training thread waiting for its next step's time
+        self.speed: float | None = None  # steps a second while playing; None: as fast as it goes
         self._thread: threading.Thread | None = None
         self._curve_step = -1  # the step of the cost curve's last point
         self._framed = 0.0
@@ -86,7 +97,7 @@ class Session:
         return self._playing.is_set()
 
     def play(self) -> None:
-        """Train in a background thread, as fast as it goes, until :meth:`pause`."""
+        """Train in a background thread, at :attr:`speed`, until :meth:`pause`."""
         with self._control:
             if self._closed:  # a play that raced a DELETE: no thread nobody could stop
                 raise RequestError("this session was closed; reload the page", 404)
@@ -115,6 +126,24 @@ class Session:
                 self.experiment.step()
                 self._publish()
 
+    def explain(self, point: Any) -> dict[str, Any]:
+        """One step of backpropagation of training point ``point``, explained (only while paused)."""
+        with self._control:
+            if self.playing:
+                raise RequestError("the session is playing: pause it before explaining a step", 409)
+            with self._lock:
+                try:
+                    return self.experiment.explain(point)
+                except ParameterError as e:
+                    raise RequestError(str(e)) from None
+
+    def set_speed(self, speed: float | None) -> None:
+        """Play at ``speed`` steps a second (None: as fast as it goes), from the next step on: a
+        training thread waiting for its step's time wakes and waits for the new time instead."""
+        with self._pace:
+            self.speed = speed
+            self._pace.notify_all()
+
     def reset(self, config: Config) -> None:
         """Stop, and start again from ``config`` (paused)."""
         with self._control:
@@ -141,7 +170,9 @@ class Session:
             self.last_seen = time.monotonic()
 
     def _stop(self) -> None:
-        self._playing.clear()
+        with self._pace:
+            self._playing.clear()
+            self._pace.notify_all()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
@@ -156,12 +187,26 @@ class Session:
         self.feed.set("status", {"state": "paused"})
 
     def _train(self) -> None:
-        while self._playing.is_set():
+        began = -math.inf  # when the last step began
+        while self._wait_for_turn(began):
+            began = time.monotonic()
             with self._lock:
                 self.experiment.step()
                 if time.monotonic() - self._framed >= 1.0 / FRAMES_PER_SECOND and not self._publish():
                     self._playing.clear()
             time.sleep(0)  # let the server's threads have the GIL between steps
+
+    def _wait_for_turn(self, began: float) -> bool:
+        """Wait until the next step is due, 1/:attr:`speed` seconds after the last ``began`` (at
+        once at full speed), on a condition that a Pause or a change of speed wakes; whether to
+        take it (False: the session was paused)."""
+        with self._pace:
+            while self._playing.is_set():
+                wait = 0.0 if self.speed is None else began + 1.0 / self.speed - time.monotonic()
+                if wait <= 0:
+                    return True
+                self._pace.wait(wait)
+        return False
 
     def _publish(self) -> bool:
         """Publish a frame and a cost-curve point; False (and status ``diverged``) if the numbers
@@ -250,7 +295,13 @@ class Sessions:
 def options() -> dict[str, Any]:
     """The fields the page builds its controls from (:func:`control`), defaults, limits."""
     fields = {name: control(setting) for name, setting in FIELDS.items()}
-    return {"fields": fields, "defaults": Config().as_json(), "max_layers": MAX_LAYERS, "max_sessions": MAX_SESSIONS}
+    return {
+        "fields": fields,
+        "defaults": Config().as_json(),
+        "max_layers": MAX_LAYERS,
+        "max_sessions": MAX_SESSIONS,
+        "speed": control(SPEED),
+    }
 
 
 def control(setting: Setting) -> dict[str, Any]:
@@ -279,12 +330,28 @@ def parse_config(body: bytes, base: Config | None = None) -> Config:
         raise RequestError(str(e)) from None
 
 
+def parse_speed(body: bytes) -> float | None:
+    """The speed a request's JSON body ``{"steps_per_second": s}`` gives (null: as fast as it
+    goes), checked against :data:`SPEED`, or RequestError."""
+    example = '{"steps_per_second": 5} (or null: as fast as it goes)'
+    raw = parse_json(body, MAX_CONFIG_BODY, example)
+    if not isinstance(raw, dict) or set(raw) != {"steps_per_second"}:
+        raise RequestError(f"send {example}")
+    if raw["steps_per_second"] is None:
+        return None
+    try:
+        return float(check_value(SPEED, raw["steps_per_second"], "'steps_per_second' (null: as fast as it goes)"))
+    except ParameterError as e:
+        raise RequestError(str(e)) from None
+
+
 def describe(sid: str, session: Session) -> dict[str, Any]:
     return {
         "id": sid,
         "config": session.config.as_json(),
         "playing": session.playing,
         "step": session.experiment.steps,
+        "steps_per_second": session.speed,
     }
 
 
@@ -312,10 +379,20 @@ def create_app(host: str = "127.0.0.1", sessions: Sessions | None = None) -> tup
         session = sessions.get(sid)
         if action == "reset":
             session.reset(parse_config(request.get_data(), session.config))
+        elif action == "speed":
+            session.set_speed(parse_speed(request.get_data()))
+        elif action == "explain":
+            example = '{"point": 0}, the index of a training point'
+            raw = parse_json(request.get_data(), MAX_CONFIG_BODY, example)
+            if not isinstance(raw, dict) or set(raw) != {"point"}:
+                raise RequestError(f"send {example}")
+            return json_answer(session.explain(raw["point"]))
         elif action in ("play", "pause", "step"):
             getattr(session, action)()
         else:
-            raise RequestError(f"no command {action!r}: the commands are play, pause, step and reset", 404)
+            raise RequestError(
+                f"no command {action!r}: the commands are play, pause, step, reset, speed and explain", 404
+            )
         return json_answer(describe(sid, session))
 
     def delete(sid: str) -> Any:

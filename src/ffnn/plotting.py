@@ -30,9 +30,8 @@ if TYPE_CHECKING:
 
 
 def _figure(width: float = 8.0, height: float = 5.0, **kwargs: Any) -> tuple[Figure, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display needed
+    # A Figure of its own, outside pyplot: it needs no display and leaves the caller's backend
+    # alone (a notebook's inline figures keep showing); savefig draws it with Agg.
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")

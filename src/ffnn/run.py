@@ -18,6 +18,7 @@ processes (``ffnn.distributed``); rank 0 alone writes the folder and prints.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ffnn import checkpoint, distributed
+from ffnn import checkpoint, distributed, runs
 from ffnn import folder as run_folder
 from ffnn import settings as settings_table
 from ffnn._files import atomic_open
@@ -113,7 +114,8 @@ def train(
     created = bool(distributed.on_root(comm, start, config.mpi_timeout))
     epochs = _EpochCount()
     try:
-        result = _fit(config, folder, network, data, None, recipe, quiet, [*callbacks, epochs], feed=feed)
+        with _training(folder, comm):
+            result = _fit(config, folder, network, data, None, recipe, quiet, [*callbacks, epochs], feed=feed)
     except TrainingDivergedError:
         raise  # the folder keeps the last good model, saying it diverged
     except BaseException:
@@ -134,10 +136,15 @@ def run_tag(config: RunConfig) -> str:
 
 
 def _decisive(config: RunConfig) -> dict[str, Any]:
-    """The settings that decide a run's numbers: all but how it is saved, where it runs and how
-    long an MPI rank waits for the others."""
-    ignored = ("checkpoint_", "keep_checkpoints", "backend", "device", "mpi_")
-    return {k: v for k, v in config.table().items() if not k.startswith(ignored)}
+    """The settings that decide a run's numbers: all but how it is saved, where it runs (on how
+    many threads, too) and how long an MPI rank waits for the others."""
+    ignored = ("checkpoint_", "keep_checkpoints", "backend", "device", "mpi_", "threads")
+    table = {k: v for k, v in config.table().items() if not k.startswith(ignored)}
+    # settings added since checkpoints were tagged: at their defaults (what every earlier run did), left out
+    return {k: v for k, v in table.items() if not (k in _SINCE_TAGGED and v == settings_table.DEFAULTS[k])}
+
+
+_SINCE_TAGGED = ("reduction", "biases")  # issue 23
 
 
 def _shared(config: RunConfig, data: named.Splits, **more: str) -> dict[str, str]:
@@ -169,7 +176,13 @@ def resume(
         config, network, data, state, epochs, quiet = _resume_start(folder, quiet)
         facts = functools.partial(_shared, config, data, checkpoint=f"epoch {state['epoch']}")
         distributed.agree(facts, config.mpi_timeout)
-    return _fit(config, folder, network, data, state, None, quiet, callbacks, epochs, feed)
+    with _training(folder, distributed.world()):
+        return _fit(config, folder, network, data, state, None, quiet, callbacks, epochs, feed)
+
+
+def _training(folder: Path, comm: Any) -> contextlib.AbstractContextManager[None]:
+    """The folder marked as being trained by this process (``runs.training``: by rank 0 of an MPI run)."""
+    return runs.training(folder) if distributed.rank(comm) == 0 else contextlib.nullcontext()
 
 
 def _resume_start(

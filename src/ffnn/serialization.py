@@ -8,10 +8,14 @@ A model file is a NumPy ``.npz`` archive holding
   (files without them have none), optionally ``classes`` (the class names, one per class: one
   per output neuron, or 2 for a single one) and ``standardization`` (``{"mean": [...], "std":
   [...]}``, one finite value per input, std > 0: the inputs are fed as (x − mean) / std) — files
-  without them have class indices and raw inputs — and ``metadata``: free-form training settings
-  and results. A model with a standardisation is written as format 2, so that an ffnn that reads
-  format 1 only (and would feed it raw inputs) refuses it; any other model is still format 1;
-- ``w1, b1, …, wL, bL``: the weights (n_l, n_{l−1}) and biases (n_l,) of each layer.
+  without them have class indices and raw inputs — ``reduction`` ("mean" or "sum": the cost's,
+  files without it have "mean") and ``bias`` (false: the layers have no biases; files without it
+  have them), and ``metadata``: free-form training settings and results. A model with a
+  standardisation is written as format 2, so that an ffnn that reads format 1 only (and would
+  feed it raw inputs) refuses it; a model without biases as format 3 (an older ffnn would look for
+  its biases); any other model is still format 1;
+- ``w1, b1, …, wL, bL``: the weights (n_l, n_{l−1}) and biases (n_l,) of each layer — no ``b``
+  arrays for a model without biases.
 
 It is read with ``allow_pickle=False`` and checked whole before a network is built, and before
 any array is inflated: the header's fields; the size of the arrays its ``sizes`` and ``dtype``
@@ -53,11 +57,12 @@ from ffnn._files import ArrayInfo, atomic_open, check_npz, max_data_bytes, too_l
 from ffnn._version import __version__
 from ffnn.activations import LeakyReLU
 from ffnn.backends import get_backend
+from ffnn.costs import REDUCTIONS
 from ffnn.errors import ModelFileError, ParameterError, ParameterTypeError
 from ffnn.network import Network, check_classes, check_standardization
 
 FORMAT = "ffnn-model"
-FORMAT_VERSION = 2  # 2: a model with a ``standardization``, which a reader of format 1 would ignore
+FORMAT_VERSION = 3  # 2: a model with a ``standardization``, which a reader of format 1 would ignore; 3: without biases
 _MAX_HEADER = 1 << 20
 _SLACK = 1 << 16  # bytes an archive may hold beyond its arrays' data (the .npy headers)
 
@@ -79,7 +84,9 @@ def save(network: Network, path: str | os.PathLike[str], metadata: dict[str, Any
         raise ParameterTypeError(f"The 'metadata' parameter must be JSON-serialisable: {e}.") from e
     arrays: dict[str, Any] = {"header": np.frombuffer(text.encode(), dtype=np.uint8)}
     for l, (w, b) in enumerate(zip(network.weights, network.biases), start=1):
-        arrays[f"w{l}"], arrays[f"b{l}"] = network.backend.to_numpy(w), network.backend.to_numpy(b)
+        arrays[f"w{l}"] = network.backend.to_numpy(w)
+        if network.bias:
+            arrays[f"b{l}"] = network.backend.to_numpy(b)
     problem = model_problem(header, arrays)
     if problem:
         raise ParameterError(
@@ -113,12 +120,14 @@ def _header_of(network: Network, metadata: Any) -> dict[str, Any]:
     activations = [{"name": a.name, **({"slope": a.slope} if hasattr(a, "slope") else {})} for a in network.activations]
     header: dict[str, Any] = {
         "format": FORMAT,
-        "format_version": 2 if network.standardization is not None else 1,
+        "format_version": 3 if not network.bias else 2 if network.standardization is not None else 1,
         "ffnn_version": __version__,
         "sizes": network.sizes,
         "activations": activations,
         "cost": network.cost_function.name,
+        "reduction": network.cost_function.reduction,
         "init": network.init,
+        "bias": network.bias,
         "dtype": network.dtype.name,
         "dropout": network.dropout[1:],
         "input_dropout": network.dropout[0],
@@ -161,8 +170,11 @@ def load(
         sizes = header["sizes"]
         dtype = np.dtype(header["dtype"])
         shapes: dict[str, tuple[int, ...]] = {}
+        bias = header.get("bias", True)
         for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-            shapes[f"w{l}"], shapes[f"b{l}"] = (n_out, n_in), (n_out,)
+            shapes[f"w{l}"] = (n_out, n_in)
+            if bias:
+                shapes[f"b{l}"] = (n_out,)
         size = sum(math.prod(shape) for shape in shapes.values()) * dtype.itemsize
         if size > limit:
             raise ModelFileError(too_large(f"{path}: its arrays (sizes {sizes}, {dtype})", size, limit))
@@ -174,13 +186,18 @@ def load(
             sizes,
             activation=layers,
             cost=header["cost"],
+            reduction=header.get("reduction", "mean"),
             init=header["init"],
+            bias=bias,
             dtype=header["dtype"],
             dropout=header.get("dropout", [0.0] * (len(sizes) - 2)),
             input_dropout=header.get("input_dropout", 0.0),
             backend=backend,
             device=device,
-            parameters=[(arrays.pop(f"w{l}"), arrays.pop(f"b{l}")) for l in range(1, len(sizes))],
+            parameters=[
+                (arrays.pop(f"w{l}"), arrays.pop(f"b{l}") if bias else np.zeros(n, dtype))
+                for l, n in enumerate(sizes[1:], start=1)
+            ],
         )
     except (ValueError, TypeError) as e:
         raise ModelFileError(f"{path}: the header describes no valid network ({e}).") from e
@@ -265,6 +282,10 @@ def _header_problems(header: dict[str, Any]) -> str:
     for key in ("cost", "init"):
         if not isinstance(header.get(key), str):
             return f"{key!r} must be a name, got {header.get(key)!r}"
+    if header.get("reduction", "mean") not in REDUCTIONS:
+        return f"'reduction' must be one of {list(REDUCTIONS)}, got {header.get('reduction')!r}"
+    if not isinstance(header.get("bias", True), bool):
+        return f"'bias' must be true or false, got {header.get('bias')!r}"
     if header.get("dtype") not in ("float32", "float64"):
         return f"'dtype' must be 'float32' or 'float64', got {header.get('dtype')!r}"
     dropout = header.get("dropout", [])

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ffnn import threads
 from ffnn._validation import is_finite_number
 from ffnn.errors import NonFiniteOutputError, ParameterError
 from ffnn.feed import Feed
@@ -223,11 +224,14 @@ def create_app(network: Network, host: str = "127.0.0.1") -> Any:
 
 
 def serve(network: Network, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the drawing page until interrupted (Ctrl-C)."""
+    """Serve the drawing page until interrupted (Ctrl-C), each answer's products on one BLAS
+    thread (``FFNN_THREADS`` may give more): the server's workers answer side by side."""
+    blas_threads = threads.for_serve()
     server = make_server(create_app(network, host), host, port)
     warn_if_public(host, "ffnn serve")
     print(f"Draw a digit at {address(server)}  (Ctrl-C to stop)", flush=True)
-    run_until_interrupted(server)
+    with threads.limited(blas_threads):
+        run_until_interrupted(server)
 
 
 # -- the live page -----------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from ffnn._files import atomic_open
 from ffnn._validation import is_finite_number
 from ffnn.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from ffnn.backends import BACKENDS
-from ffnn.costs import COSTS
+from ffnn.costs import COSTS, REDUCTIONS
 from ffnn.data import named
 from ffnn.distributed import WATCHDOG_SECONDS
 from ffnn.errors import SettingError
@@ -159,7 +159,14 @@ SETTINGS = (
         choices=("", *ACTIVATIONS),
     ),
     Setting("cost", "quadratic", "the cost function", choices=tuple(COSTS)),
+    Setting(
+        "reduction",
+        "mean",
+        "a batch's cost: the mean of its examples' costs (the book's), or their sum (source 002's ½ Σ ‖a − y‖²)",
+        choices=REDUCTIONS,
+    ),
     Setting("init", "normal", "the weight initialiser", choices=tuple(INITIALIZERS), former=FORMER_NAMES),
+    Setting("biases", True, "whether the layers have biases b^l (false: z^l = w^l a^{l−1}, as source 002's network)"),
     Setting("dtype", "float32", "floating-point type of parameters and data", choices=("float32", "float64")),
     Setting("backend", "numpy", "the array library that trains the network (see docs/backends.md)", choices=BACKENDS),
     Setting(
@@ -268,6 +275,12 @@ SETTINGS = (
         low=0.0,
         above=True,
     ),
+    Setting(
+        "threads",
+        0,
+        "BLAS threads of the matrix products (0 = automatic: the cores, shared among MPI processes; FFNN_THREADS)",
+        low=0,
+    ),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 MAX_NEURONS = 2**31 - 1  # a layer's size at most (sizes, hidden): a larger one is no network a machine holds
@@ -292,8 +305,10 @@ class Layer:
 
 
 def flag(key: str) -> str:
-    """How the command line spells a setting: ``--batch-size``."""
-    return "--" + key.replace("_", "-")
+    """How the command line spells a setting: ``--batch-size``; a switch that is on by default,
+    by the flag that turns it off: ``--no-biases``."""
+    setting = BY_NAME.get(key)
+    return ("--no-" if setting is not None and setting.default is True else "--") + key.replace("_", "-")
 
 
 def in_file(path: str | os.PathLike[str]) -> Callable[[str], str]:

@@ -58,6 +58,7 @@ _PARAMETER_OF = {
     "epochs": "max_iter",
     "seed": "random_state",
     "validation": "early_stopping",
+    "threads": "n_threads",
 }
 _AUTO_BATCH = 200  # batch_size="auto": min(200, n_samples), as MLPClassifier
 
@@ -205,6 +206,7 @@ class _FFNNBase(BaseEstimator):
         verbose: bool = False,
         warm_start: bool = False,
         dtype: str | None = None,
+        n_threads: int | None = None,
     ) -> None:  # one signature for both estimators (scikit-learn reads its parameters from it)
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -226,6 +228,7 @@ class _FFNNBase(BaseEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
         self.dtype = dtype
+        self.n_threads = n_threads
 
     def _targets(self, y: np.ndarray, first: bool, partial: bool, classes: Any = None) -> np.ndarray:
         raise NotImplementedError
@@ -275,6 +278,7 @@ class _FFNNBase(BaseEstimator):
             "dropout": self.dropout,
             "seed": self._seed,
             "validation": n_validation,
+            "threads": 0 if self.n_threads is None else self.n_threads,
         }
         return RunConfig.of_table(settings_table.resolve(settings_table.Layer(values, _spell)))
 
@@ -399,6 +403,9 @@ _COMMON_DOC = """
     dtype : the network's floating-point type. None: the input's dtype — float32 data is computed
         in float32, anything else in float64 (a continued fit keeps the network's); ``float32``
         (fast) or ``float64`` forces it, the data being cast to it.
+    n_threads : the most BLAS threads the products run on. None: automatic — ``FFNN_THREADS``, else
+        the cores, within the limit joblib sets in its workers (``GridSearchCV(n_jobs=…)``) or a
+        caller sets with ``threadpoolctl``; a network too small to gain from more runs on one.
 
     Attributes
     ----------

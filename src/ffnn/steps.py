@@ -51,13 +51,13 @@ class SGDStep(Step):
     divided by the batch size. The weight update is a single GEMM (``backend.gemm_at_b``: with
     NumPy, ``ffnn._blas.gemm_at_b``). With a workspace ``keep``, ∂C/∂w^l and ∂C/∂b^l are also
     stored in it (``Workspace.store_gradient``), for whoever watches the gradient's size; the
-    update is the same.
+    update is the same. ``biases`` None: the network has none (``bias=False``), only w^l moves.
     """
 
     def __init__(
         self,
         weights: list[Any],
-        biases: list[Any],
+        biases: list[Any] | None,
         eta: float,
         decay: float,
         backend: Backend = NUMPY,
@@ -67,15 +67,16 @@ class SGDStep(Step):
         self.eta, self.decay = eta, decay
         self.advice = f"try a smaller eta (it is {eta})"
         self._sum, self._gemm = backend.xp.sum, backend.gemm_at_b
-        self._bias_step = [backend.copy(b) for b in biases]
+        self._bias_step = [] if biases is None else [backend.copy(b) for b in biases]
         self._keep = None if keep is None else keep.store_gradient
 
     def __call__(self, i: int, delta: Any, a_prev: Any) -> None:
         if self._keep is not None:
             self._keep(i, delta, a_prev)
-        step = self._sum(delta, axis=0, out=self._bias_step[i])
-        step *= self.eta
-        self.biases[i] -= step
+        if self.biases is not None:
+            step = self._sum(delta, axis=0, out=self._bias_step[i])
+            step *= self.eta
+            self.biases[i] -= step
         self._gemm(-self.eta, delta, a_prev, self.decay, self.weights[i])
 
 

@@ -21,14 +21,17 @@ epoch's order is drawn on the host and copied, and the loop below runs unchanged
 
 from __future__ import annotations
 
+import contextlib
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from ffnn import threads as threads_module
 from ffnn._validation import as_inputs, as_sample_weight, check_number, check_seed
-from ffnn.backends import namespace
+from ffnn.backends import NUMPY, namespace
 from ffnn.backprop import Workspace, backpropagate
 from ffnn.callbacks import Callback, PrintProgress
 from ffnn.distributed import SingleProcess, strategy_for
@@ -68,6 +71,7 @@ def fit(
     sample_weight: Any = None,
     comm: Any = None,
     strategy: SingleProcess | None = None,
+    threads: int | None = None,
 ) -> History:
     """Train ``network`` in place by mini-batch gradient descent; return the per-epoch :class:`History`.
 
@@ -106,6 +110,11 @@ def fit(
     results are the same); ``verbose`` prints on rank 0 only. A rank that fails while training
     ends the whole job (``MPI_Abort``). It is short for ``strategy=ffnn.distributed.DataParallel(comm)``;
     ``strategy`` is the loop's (:class:`Trainer`), by default one process.
+
+    ``threads`` caps the BLAS threads of the products (None or 0: ``FFNN_THREADS``, else
+    automatic — the cores, shared among MPI processes, within a limit the caller set). The fit
+    decides once how many its products get, one for a network too small to gain from more, and
+    puts the BLAS back as it was when it ends (:mod:`ffnn.threads`).
     """
     if comm is not None and strategy is not None:
         raise ParameterError("Give fit a 'comm' or a 'strategy', not both ('comm' builds DataParallel(comm)).")
@@ -113,7 +122,7 @@ def fit(
         network, X, y, epochs, batch_size, eta=eta, lmbda=lmbda, test_data=test_data, shuffle=shuffle, seed=seed,
         verbose=verbose, callbacks=callbacks, batches_per_epoch=batches_per_epoch, validation_data=validation_data,
         optimizer=optimizer, max_norm=max_norm, augment=augment, resume=resume, sample_weight=sample_weight,
-        strategy=strategy if comm is None else strategy_for(comm),
+        strategy=strategy if comm is None else strategy_for(comm), threads=threads,
     ).run()  # fmt: skip
 
 
@@ -139,6 +148,8 @@ class Trainer:
       for the caller to see (the playground shows them as divergence);
     - ``keep_gradients=True``: each mini-batch's ∂C/∂w^l, ∂C/∂b^l stay in ``ws.nabla_w`` /
       ``ws.nabla_b`` under plain SGD too (an optimiser's step stores them in any case).
+    - ``threads``: as :func:`fit`'s; :attr:`threads` is what this loop decided for its products,
+      in force while :meth:`run` or :meth:`step` runs (None: another backend's, not NumPy's BLAS).
 
     :attr:`epoch` is the epoch under way (or next), :attr:`batch` the next mini-batch in it,
     :attr:`order` its order of the examples, :attr:`done` whether training has ended.
@@ -168,6 +179,7 @@ class Trainer:
         strategy: SingleProcess | None = None,
         check_finite: bool = True,
         keep_gradients: bool = False,
+        threads: int | None = None,
     ) -> None:
         self.epochs = check_number(epochs, "epochs", low=0, strict=False, integer=True)
         batch_size = check_number(batch_size, "batch_size", low=1, strict=False, integer=True)
@@ -188,6 +200,7 @@ class Trainer:
         self.test = _held_out(network, test_data, "test_data")
         self.validation = _held_out(network, validation_data, "validation_data")
         self.strategy = strategy = strategy if strategy is not None else SingleProcess()
+        self.threads = _plan_threads(network, min(batch_size, len(X)), strategy, threads)
         seed = strategy.same_seed(seed)
         self.hooks = _in_order([PrintProgress(), *callbacks] if verbose and strategy.root else list(callbacks))
         self.rng = np.random.default_rng(seed)
@@ -196,7 +209,7 @@ class Trainer:
         batch_size = min(batch_size, n)
         self.network, backend = network, network.backend
         network._check_memory(batch_size)  # refused before the buffers below are allocated
-        self.ws = Workspace(network.sizes, batch_size, network.dtype, backend)
+        self.ws = Workspace(network.sizes, batch_size, network.dtype, backend, network.bias)
         self.update = strategy.step(network, self.ws, optimizer, eta, 1.0 - eta * lmbda / n, keep_gradients)
         on = backend.asarray  # the training set, copied to the backend once (NumPy: as it is)
         self.X, self.Y, self.W = on(X), on(Y), None if W is None else on(W)
@@ -222,7 +235,7 @@ class Trainer:
     def run(self) -> History:
         """Train to the end — every epoch, unless a callback stops it — as :func:`fit` does; the history.
         A process that fails meanwhile ends the others (the strategy's guard)."""
-        with self.strategy.guard():
+        with self.strategy.guard(), self._threads():
             while not self.done:
                 self._advance(len(self.bounds))  # the rest of the epoch
         self._end()
@@ -235,10 +248,15 @@ class Trainer:
         if self.done:
             raise ParameterError("Training has ended: there is no next mini-batch.")
         k = self.batch
-        self._advance(k + 1)
+        with self._threads():
+            self._advance(k + 1)
         if self.done:
             self._end()
         return float(self.costs[k])
+
+    def _threads(self) -> contextlib.AbstractContextManager[None]:
+        """The BLAS at the threads this loop decided on (nothing changed for another backend)."""
+        return contextlib.nullcontext() if self.threads is None else threads_module.limited(self.threads)
 
     def _advance(self, end: int) -> None:
         """The epoch's mini-batches up to ``end`` (excluded), beginning the epoch before its first
@@ -310,6 +328,18 @@ class Trainer:
     def _end(self) -> None:
         for cb in self.hooks:
             cb.on_train_end(self.network, self.history)
+
+
+def _plan_threads(network: Network, batch_size: int, strategy: SingleProcess, threads: Any) -> int | None:
+    """The threads of this fit's products (``ffnn.threads.for_fit``: its widest layer, the most
+    rows of a batch a process multiplies, the processes of an MPI job); None on a backend other
+    than NumPy's. The root process warns when the processes' threads outnumber the cores."""
+    layers = list(zip(network.sizes[:-1], network.sizes[1:]))
+    rows = -(-batch_size // strategy.size)  # every rank decides alike
+    plan = threads_module.for_fit(layers, rows, network.dtype.itemsize, threads, strategy.size)
+    if plan.warning and strategy.root:
+        warnings.warn(plan.warning, UserWarning, stacklevel=4)
+    return plan.threads if network.backend is NUMPY else None
 
 
 def _in_order(callbacks: list[Any]) -> list[Callback]:

@@ -43,6 +43,7 @@ _ORDER = (
     "vanishing-gradient",
     "vanishing-gradient-relu",
     "punnen-toy",
+    "source-002",
     "xor",
 )
 _FOLDER = resources.files(__name__)

@@ -1,0 +1,235 @@
+"""Run folders read back: what a run left — its settings, how it ended, its scores, its time — as
+one :class:`RunSummary`, whatever state the folder is in. ``ffnn sweep``'s table reads its runs
+through :func:`read` (and so will a listing of run folders): one reader, one meaning of each status.
+
+A run's status:
+
+    finished     summary.json says it trained to its end (all its epochs, or early stopping)
+    interrupted  stopped before its end — by Ctrl-C (summary.json says so) or by a kill (no
+                 summary.json, no process training it); ``ffnn train --resume`` continues it
+    diverged     its loss became NaN or inf: model.npz holds the last good model, marked so
+    running      a process is training it now: it holds the folder's lock (:func:`training`)
+    damaged      config.toml, summary.json, metrics.csv or model.npz is unreadable or not what
+                 ffnn writes; ``problem`` says which file and why (never a traceback)
+
+A finished run's scores come from its summary.json; those of a run that did not finish, from its
+metrics.csv (the epochs it completed), the best epoch chosen as the summary chooses it
+(``monitor.best_epoch``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ffnn import settings
+from ffnn.callbacks.metrics_log import read_metrics
+from ffnn.config import RunConfig
+from ffnn.errors import FFNNError, RunFolderError
+from ffnn.monitor import best_epoch
+from ffnn.serialization import read_header
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock, so a run in progress reads as interrupted
+    fcntl = None  # type: ignore[assignment]
+
+STATUSES = ("finished", "interrupted", "diverged", "running", "damaged")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What :func:`read` found in a run folder. Scores not measured (no test split, a regression
+    run's accuracy, a damaged file) are None; accuracies are fractions (0.95), epochs count from 0."""
+
+    folder: Path
+    status: str
+    problem: str = ""  # why a damaged folder is damaged
+    config: RunConfig | None = None
+    recipe: str | None = None
+    epochs: int = 0  # epochs completed
+    final_test_accuracy: float | None = None
+    best_test_accuracy: float | None = None
+    best_test_epoch: int | None = None
+    final_validation_accuracy: float | None = None
+    best_validation_accuracy: float | None = None
+    best_validation_epoch: int | None = None
+    test_mse: float | None = None
+    test_r2: float | None = None
+    seconds: float | None = None  # training time: the run's wall_seconds, else the sum of its epochs
+    ffnn_version: str | None = None
+
+    @property
+    def regression(self) -> bool:
+        """Whether the run fits real-valued targets (its scores are MSE and R², not accuracies)."""
+        return self.config is not None and self.config.regression
+
+
+class _DamagedError(Exception):
+    """A file of the run folder is not what ffnn writes (the message says which and why)."""
+
+
+def read(folder: str | os.PathLike[str]) -> RunSummary:
+    """The run in ``folder``: its settings, status and scores. Never raises for what is in the
+    folder: a file that cannot be read or is not ffnn's makes the status ``damaged``, with the
+    ``problem`` in one line."""
+    folder = Path(folder)
+    config: RunConfig | None = None
+    try:
+        config = read_config(folder)
+        if is_running(folder):
+            return _from_metrics(folder, "running", config)
+        summary = _read_summary(folder)
+        if summary is not None and summary.get("interrupted") is False:
+            return _from_summary(folder, config, summary)
+        status = "diverged" if _diverged(folder) else "interrupted"
+        found = _from_metrics(folder, status, config)
+        if summary is not None and not found.epochs:  # interrupted, with no metrics.csv (yet): the summary's
+            return _from_summary(folder, config, summary, status)
+        return found
+    except (_DamagedError, FFNNError) as e:
+        return RunSummary(folder, "damaged", problem=" ".join(str(e).split()), config=config)
+
+
+def read_config(folder: Path) -> RunConfig:
+    """The settings of the run in ``folder`` (its config.toml, as an older ffnn may have written
+    it); RunFolderError when it has none, SettingError when the file is not a run's settings."""
+    file = folder / "config.toml"
+    if not file.is_file():
+        raise RunFolderError(f"{folder} is not a run folder (no config.toml); name a folder that ffnn train wrote.")
+    own = settings.Layer(settings.read(file), settings.in_file(file), unused="drop")
+    return RunConfig.of_table(settings.resolve(own))
+
+
+@contextlib.contextmanager
+def training(folder: Path) -> Iterator[None]:
+    """Hold the lock that marks ``folder`` as being trained by this process (:func:`is_running`):
+    an exclusive lock on its config.toml for the block's duration. The system drops it when the
+    process ends, however it ends, so a killed run never reads as running. A folder that another
+    process is training is refused."""
+    if fcntl is None:  # pragma: no cover - no flock on this system
+        yield
+        return
+    with open(folder / "config.toml", "rb") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunFolderError(f"{folder} is being trained by another process; wait for it to end") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def is_running(folder: Path) -> bool:
+    """Whether a process is training the run in ``folder`` now (it holds :func:`training`'s lock)."""
+    if fcntl is None:  # pragma: no cover
+        return False
+    try:
+        with open(folder / "config.toml", "rb") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
+def _read_summary(folder: Path) -> dict[str, Any] | None:
+    """summary.json as a table, or None when there is none."""
+    file = folder / "summary.json"
+    try:
+        summary = json.loads(file.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise _DamagedError(f"{file}: not a summary written by ffnn train ({e}).") from e
+    if not isinstance(summary, dict):
+        raise _DamagedError(f"{file}: not a summary written by ffnn train (a JSON {type(summary).__name__}).")
+    return summary
+
+
+def _diverged(folder: Path) -> bool:
+    """Whether model.npz is the last good model of a run that diverged (its metadata says so)."""
+    file = folder / "model.npz"
+    if not file.is_file():
+        return False
+    try:
+        metadata = read_header(file).get("metadata")
+    except (FFNNError, OSError, ValueError) as e:
+        raise _DamagedError(f"{e}") from e
+    summary = metadata.get("summary") if isinstance(metadata, dict) else None
+    return isinstance(summary, dict) and summary.get("diverged") is True
+
+
+def _from_summary(folder: Path, config: RunConfig, summary: Mapping[str, Any], status: str = "finished") -> RunSummary:
+    def number(key: str, within: Mapping[str, Any] = summary, name: str | None = None) -> float | None:
+        value = within.get(key)
+        ok = value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
+        if not ok:
+            raise _DamagedError(f"{folder / 'summary.json'}: {name or key} is not a number ({value!r}).")
+        return None if value is None else float(value)
+
+    def best(key: str) -> tuple[float | None, int | None]:
+        found = summary.get(key)
+        if found is None:
+            return None, None
+        if not isinstance(found, dict):
+            raise _DamagedError(f"{folder / 'summary.json'}: {key} is not a table ({found!r}).")
+        epoch = number("epoch", found, f"{key}.epoch")
+        return number("accuracy", found, f"{key}.accuracy"), None if epoch is None else int(epoch)
+
+    epochs, seconds = number("epochs_completed"), number("wall_seconds")
+    best_test, best_validation = best("best_test"), best("best_validation")
+    recipe, version = summary.get("recipe"), summary.get("ffnn_version")
+    return RunSummary(
+        folder,
+        status,
+        config=config,
+        recipe=recipe if isinstance(recipe, str) else None,
+        epochs=int(epochs or 0),
+        final_test_accuracy=number("final_test_accuracy"),
+        best_test_accuracy=best_test[0],
+        best_test_epoch=best_test[1],
+        final_validation_accuracy=number("final_validation_accuracy"),
+        best_validation_accuracy=best_validation[0],
+        best_validation_epoch=best_validation[1],
+        test_mse=number("test_mse"),
+        test_r2=number("test_r2"),
+        seconds=seconds,
+        ffnn_version=version if isinstance(version, str) else None,
+    )
+
+
+def _from_metrics(folder: Path, status: str, config: RunConfig) -> RunSummary:
+    """A run that did not finish, scored by the epochs its metrics.csv holds (none: no file yet)."""
+    file = folder / "metrics.csv"
+    if not file.is_file():
+        return RunSummary(folder, status, config=config)
+    metrics = read_metrics(file)  # DataFormatError (an FFNNError): damaged
+    epochs = [int(e) for e in metrics.get("epoch", []) if e is not None]
+    test, validation = metrics.get("test_accuracy", []), metrics.get("validation_accuracy", [])
+    best_test = best_epoch(test, epochs) or (None, None)
+    best_validation = best_epoch(validation, epochs) or (None, None)
+    seconds = [s for s in metrics.get("seconds", []) if s is not None]
+    return RunSummary(
+        folder,
+        status,
+        config=config,
+        epochs=len(epochs),
+        final_test_accuracy=test[-1] if test else None,
+        best_test_accuracy=best_test[0],
+        best_test_epoch=best_test[1],
+        final_validation_accuracy=validation[-1] if validation else None,
+        best_validation_accuracy=best_validation[0],
+        best_validation_epoch=best_validation[1],
+        seconds=sum(seconds) if seconds else None,
+    )
