@@ -280,3 +280,32 @@ def test_a_run_that_early_stopping_ended_is_complete_and_resumes_to_the_same_res
     assert len(again) == len(trained)
     for a, b in zip(trained, again):
         np.testing.assert_array_equal(a, b)
+
+
+class CtrlCAtEpochEnd(Callback):
+    """Sends this process Ctrl-C while epoch ``epoch`` ends, before the run's own Ctrl-C watcher
+    looks: the stop falls between two epochs, not inside a batch."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, network, history):
+        if history.epoch[-1] == self.epoch:
+            signal.raise_signal(signal.SIGINT)
+        return False
+
+
+def test_ctrl_c_between_two_epochs_leaves_a_run_to_resume_not_a_finished_one(tmp_path):
+    """The stop at an epoch's end is still Ctrl-C: its checkpoint is not marked finished, so
+    --resume trains the epochs left, to the same model as a run never stopped."""
+    whole = run.train(settings(epochs=4, checkpoint_every=1), tmp_path / "whole", quiet=True)
+    stopped = run.train(
+        settings(epochs=4, checkpoint_every=1), tmp_path / "R", quiet=True, callbacks=[CtrlCAtEpochEnd(1)]
+    )
+    assert stopped.interrupted and stopped.history.epoch == [0, 1]
+    newest = checkpoint.load(checkpoint.latest(tmp_path / "R" / "checkpoints"))
+    assert newest["epoch"] == 1 and newest.get("finished") is not True
+    again = run.resume(tmp_path / "R", quiet=True)
+    assert again.history.epoch == [0, 1, 2, 3]
+    for a, b in zip(again.network.parameters(), whole.network.parameters()):
+        np.testing.assert_array_equal(a, b)

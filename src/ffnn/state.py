@@ -35,7 +35,7 @@ class History:
     seconds: list[float] = field(default_factory=list)
     test_correct: list[int | None] = field(default_factory=list)
     n_test: int | None = None
-    interrupted: bool = False  # a batch callback stopped an epoch; its partial work was undone
+    interrupted: bool = False  # Ctrl-C: inside an epoch (its partial work undone) or between two
     extra: dict[str, list[float]] = field(default_factory=dict)  # per-epoch series recorded by callbacks
 
     def __repr__(self) -> str:

@@ -37,4 +37,9 @@ class StopOnInterrupt(Callback):
         return self.requested
 
     def on_epoch_end(self, network: Network, history: History) -> bool:
+        """Stop between two epochs as well; the run is still interrupted, not ended by itself, so
+        ``history.interrupted`` is set here, before the checkpointer (which runs last) would mark
+        the epoch's checkpoint finished."""
+        if self.requested:
+            history.interrupted = True
         return self.requested
