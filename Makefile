@@ -6,7 +6,7 @@ HASH   := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO   := $(VENV)/.demo-$(HASH)
 TEST   := $(VENV)/.test-$(HASH)
 
-.PHONY: demo test check lint bench browser clean
+.PHONY: demo test check lint bench browser notebooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ lint: $(TEST)
 bench: $(TEST)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/epoch_time.py
+
+# Executes every notebook in notebooks/ and stores its outputs (see notebooks/README.md).
+notebooks: $(TEST)
+	$(BIN)/python tests/test_notebooks.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
