@@ -12,7 +12,7 @@ threads, as a user would run it.
 Before the table, the product at the heart of it, timed under the same load: a float32 200×40 by
 40×100 product as ffnn's forward pass computes it (``matmul(a, w.T, out=z)``, w stored
 (n_out, n_in)) and as MLPClassifier does (``a @ W``, W stored (n_in, n_out)), on 1 and on 2
-BLAS threads (medians of 300; ``--no-probe`` skips it).
+BLAS threads (medians and means of 300: a stall shows in the mean first; ``--no-probe`` skips it).
 
 Usage: ``python bench/contention.py [--epochs 20] [--repeats 3] [--dtypes float32,float64]``
 (``--load 0``: a quiet machine, for comparison).
@@ -108,7 +108,7 @@ def probe(np) -> None:
     w = rng.standard_normal((100, 40), dtype=np.float32)  # ffnn's layout: (n_out, n_in)
     W = np.ascontiguousarray(w.T)  # MLPClassifier's: (n_in, n_out)
     z = np.empty((200, 100), np.float32)
-    print("\n| 200×40 by 40×100 float32, µs (median of 300) | 1 thread | 2 threads |")
+    print("\n| 200×40 by 40×100 float32, µs: median (mean) of 300 | 1 thread | 2 threads |")
     print("|---|---|---|")
     for name, product in (
         ("ffnn's forward: matmul(a, w.T, out=z)", lambda: np.matmul(a, w.T, out=z)),
@@ -118,8 +118,9 @@ def probe(np) -> None:
         cells = []
         for threads in (1, 2):
             with threadpool_limits(threads, user_api="blas"):
-                cells.append(1e6 * statistics.median(timed(product) for _ in range(300)))
-        print(f"| {name} | {cells[0]:.0f} | {cells[1]:.0f} |", flush=True)
+                times = [1e6 * timed(product) for _ in range(300)]
+            cells.append(f"{statistics.median(times):.0f} ({statistics.fmean(times):.0f})")
+        print(f"| {name} | {cells[0]} | {cells[1]} |", flush=True)
 
 
 def ffnn_epoch(X, y, epochs: int, seed: int) -> float:

@@ -7,8 +7,9 @@ float32), next to the model
 P the network's parameter count and t_allreduce measured here on a buffer of that size.
 
 Usage: ``python bench/scaling.py`` for K = 1, ``mpiexec -n K python bench/scaling.py --t1 T,T,…``
-for K ranks (T(1) of each configuration, from the K = 1 run, for the model's column); pin the
-BLAS threads (``OPENBLAS_NUM_THREADS``) to the cores per rank. Rank 0 prints the table.
+for K ranks (T(1) of each configuration, from the K = 1 run, for the model's column and the
+ratio T(K) / T(1)). Each rank takes its share of the cores as BLAS threads by itself
+(``ffnn.threads``: ⌊cores / K⌋). Rank 0 prints the table.
 ``python bench/scaling.py --data-parallel-path`` trains one process through the data-parallel
 step (stored gradient, flat buffer, the collectives over one rank): its cost per step beside
 the fused single-process step.
@@ -61,11 +62,17 @@ def main() -> None:
         rows.append((sizes, batch, params, steps, reduce, epoch, model))
     if comm is None or comm.Get_rank() == 0:
         print(f"# K = {k}")
-        print("| sizes | batch | parameters | steps | µs per Allreduce | epoch s (measured) | epoch s (model) |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
-        for sizes, batch, params, steps, reduce, epoch, model in rows:
+        print(
+            "| sizes | batch | parameters | steps | µs per Allreduce | epoch s (measured) | epoch s (model) "
+            "| measured / K = 1 |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for (sizes, batch, params, steps, reduce, epoch, model), single in zip(rows, t1):
             shown = "—" if model is None else f"{model:.2f}"
-            print(f"| {sizes} | {batch} | {params:,} | {steps:,} | {1e6 * reduce:.0f} | {epoch:.2f} | {shown} |")
+            ratio = "—" if single is None else f"**{epoch / single:.2f}**"
+            print(
+                f"| {sizes} | {batch} | {params:,} | {steps:,} | {1e6 * reduce:.0f} | {epoch:.2f} | {shown} | {ratio} |"
+            )
 
 
 def reduction_seconds(comm, n: int) -> float:

@@ -54,13 +54,37 @@ def playground(path: Path) -> None:
     """``ffnn playground``: the spirals preset after about 8 s of training."""
     with command_page("playground") as page:
         page.get_by_text("paused").wait_for()
-        page.select_option("#preset", "spirals")
+        page.get_by_role("button", name="spirals", exact=True).click()
         time.sleep(1.0)  # the reset's frame arrives
         page.get_by_role("button", name="Play", exact=True).click()
         time.sleep(8.0)
         page.get_by_role("button", name="Pause", exact=True).click()
         time.sleep(0.5)
         page.screenshot(path=str(path))
+
+
+def playground_explain(path: Path) -> None:
+    """``ffnn playground``'s explain mode (full height): source 002's four-example toy after about
+    a second of training, training point 3 at the BP3/BP4 stage, a connection of layer 2 hovered."""
+    with command_page("playground") as page:
+        page.get_by_text("paused").wait_for()
+        page.get_by_role("button", name="four-example toy (source 002)").click()
+        time.sleep(1.0)  # the reset's frame arrives
+        page.get_by_role("button", name="Play", exact=True).click()
+        time.sleep(1.0)
+        page.get_by_role("button", name="Pause", exact=True).click()
+        page.get_by_role("button", name="Explain a step").click()
+        x, y = page.evaluate("pointXY(2)")
+        box = page.locator("#regions").bounding_box()
+        page.mouse.click(box["x"] + 1 + x, box["y"] + 1 + y)  # + the canvas's border
+        page.wait_for_selector("#explain[data-stage=forward]")
+        while page.get_attribute("#explain", "data-stage") != "bp34":
+            page.get_by_role("button", name="Step", exact=True).click()
+        x, y = page.evaluate("edgePoint(2, 0, 3, 0.35)")
+        box = page.locator("#explain-net").bounding_box()
+        page.mouse.move(box["x"] + x, box["y"] + y)
+        page.wait_for_selector("#edge-tip:not([hidden])")
+        page.screenshot(path=str(path), full_page=True)
 
 
 def live_page(path: Path) -> None:
@@ -99,7 +123,12 @@ def explain(path: Path) -> None:
         browser.close()
 
 
-SCREENSHOTS: dict[str, Callable[[Path], None]] = {"playground": playground, "live-page": live_page, "explain": explain}
+SCREENSHOTS: dict[str, Callable[[Path], None]] = {
+    "playground": playground,
+    "playground-explain": playground_explain,
+    "live-page": live_page,
+    "explain": explain,
+}
 
 
 if __name__ == "__main__":

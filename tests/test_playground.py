@@ -479,11 +479,11 @@ def test_a_paced_session_takes_at_least_a_step_time_between_steps_and_pauses_bet
         assert not session.playing and session._thread is None
         time.sleep(0.2)
         assert session.experiment.steps == stopped
-        session.set_speed(1.0)
+        session.set_speed(5.0)  # a new speed while paused: the next Play keeps it
         start, before = time.monotonic(), session.experiment.steps
         session.play()
         wait_until(lambda: session.experiment.steps >= before + 3)
-        assert time.monotonic() - start >= 2.0
+        assert time.monotonic() - start >= 2 / 5
     finally:
         session.close()
 

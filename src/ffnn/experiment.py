@@ -21,7 +21,9 @@ holds what the config makes:
 
 :meth:`Experiment.step` is one :meth:`~ffnn.training.Trainer.step` of that loop — the mini-batch
 ``ffnn.fit`` takes at that point, with the same network, data, batch size and seed, bit for bit;
-the same config gives the same numbers, step for step.
+the same config gives the same numbers, step for step. :meth:`Experiment.explain` takes one
+training point through one step of backpropagation (``ffnn explain``'s numbers) without changing
+the network.
 """
 
 from __future__ import annotations
@@ -249,12 +251,13 @@ class Experiment:
         """One step of backpropagation of the training point ``point`` (its index in
         :meth:`points`' ``train``) through the network as it is now, every number in it:
         :func:`ffnn.explain.explain` with the training's update rule (plain SGD at the learning
-        rate, or the optimizer from its initial state), as ``ffnn explain`` computes it. Returns
-        ``{"point", "explanation"}`` (:meth:`ffnn.explain.Explanation.as_dict`) with what the page
-        shows beside it: each layer's σ'(z^l) from its activation (None for softmax, whose
-        Jacobian is not one number per neuron) and whether BP1 is the fused δ^L = a^L − y (the
-        cost's matching output, ``fused_bp1``) or (a^L − y) ⊙ σ'(z^L). ParameterError for a point that is not an
-        index of a training point, or once training diverged."""
+        rate, or the optimizer from its initial state), as ``ffnn explain`` computes it; the
+        network is not changed. Returns ``{"point", "explanation"}``
+        (:meth:`ffnn.explain.Explanation.as_dict`) with what the page shows beside it:
+        ``sigma_prime``, each layer's σ'(z^l) from its activation (None for softmax, whose
+        Jacobian is not one number per neuron), and ``fused_bp1``, whether BP1 is δ^L = a^L − y
+        (the cost's matching output) rather than (a^L − y) ⊙ σ'(z^L). ParameterError for a point
+        that is not an index of a training point, or once training diverged."""
         last = len(self.X) - 1
         rule = Setting("point", 0, "the training point to explain", low=0, high=last, at_most=True)
         i = check_value(rule, point, "'point' (the index of a training point)")
