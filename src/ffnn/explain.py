@@ -31,7 +31,7 @@ is reported with its step. The tests hold these numbers to the per-example refer
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -338,12 +338,7 @@ def _blocks(e: Explanation, names: list[str], neuron: tuple[int, int] | None) ->
     inputs = [f"k={k + 1}" for k in range(e.sizes[0])]
     out.append(_Matrix("a⁰ = x, the input", e.a0, names, inputs))
     out.append(_Matrix("y, the target", e.y, names, [f"j={j + 1}" for j in range(e.sizes[-1])]))
-    for s in e.layers:
-        if neuron is not None and neuron[0] != s.l:
-            continue
-        cols = _picked(neuron, s.l, e.sizes[s.l])
-        ks = [f"k={k + 1}" for k in range(e.sizes[s.l - 1])]
-        js = [f"j={j + 1}" for j in cols]
+    for s, cols, js, ks in _shown(e, neuron, e.layers):
         u = _sup(s.l)
         out.append(f"── layer {s.l}: {e.sizes[s.l - 1]} → {e.sizes[s.l]}, σ = {s.activation}")
         out.append(_Matrix(f"w{u} (row j: neuron j of layer {s.l}; column k: neuron k of layer {s.l - 1})",
@@ -354,11 +349,7 @@ def _blocks(e: Explanation, names: list[str], neuron: tuple[int, int] | None) ->
         out.append(_Matrix(f"a{u} = {s.activation}(z{u})", s.a[:, cols], names, js))
     out.append(_Heading("cost", f"C = {e.cost:.10g}"))
     out.append(_Heading("backward pass", "δ^l of each example x, one row per example"))
-    for s in reversed(e.layers):
-        if neuron is not None and neuron[0] != s.l:
-            continue
-        cols = _picked(neuron, s.l, e.sizes[s.l])
-        js = [f"j={j + 1}" for j in cols]
+    for s, cols, js, _ in _shown(e, neuron, reversed(e.layers)):
         u = _sup(s.l)
         if s.l == L:
             matched = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}.get(e.cost_name) == s.activation
@@ -374,12 +365,7 @@ def _blocks(e: Explanation, names: list[str], neuron: tuple[int, int] | None) ->
     weighted = e.sample_weight is not None
     how = ("Σ_x (w_x / Σ w) " if mean else "Σ_x w_x ") if weighted else share
     out.append(_Heading("gradient", f"the batch's: {e.gradient}{' (sample weights w_x)' * weighted}"))
-    for s in e.layers:
-        if neuron is not None and neuron[0] != s.l:
-            continue
-        cols = _picked(neuron, s.l, e.sizes[s.l])
-        js = [f"j={j + 1}" for j in cols]
-        ks = [f"k={k + 1}" for k in range(e.sizes[s.l - 1])]
+    for s, cols, js, ks in _shown(e, neuron, e.layers):
         u, d = _sup(s.l), _sup(s.l - 1)
         if s.grad_b is not None:
             out.append(_Matrix(f"BP3  ∂C/∂b{u} = {how}δ{u}_x", s.grad_b[cols][None, :], ["∂C/∂b"], js))
@@ -388,12 +374,7 @@ def _blocks(e: Explanation, names: list[str], neuron: tuple[int, int] | None) ->
         out.append(_Matrix(f"BP4  ∂C/∂w{u} = {how}δ{u}_x (a{d}_x)ᵀ", s.grad_w[cols], js, ks))
     rule = e.formula if e.optimizer == "sgd" and e.formula.startswith("w ") else f"{e.optimizer}: {e.formula}"
     out.append(_Heading("update", rule))
-    for s in e.layers:
-        if neuron is not None and neuron[0] != s.l:
-            continue
-        cols = _picked(neuron, s.l, e.sizes[s.l])
-        js = [f"j={j + 1}" for j in cols]
-        ks = [f"k={k + 1}" for k in range(e.sizes[s.l - 1])]
+    for s, cols, js, ks in _shown(e, neuron, e.layers):
         u = _sup(s.l)
         out.append(_Matrix(f"w{u} after the step", s.w_new[cols], js, ks))
         if s.b_new is not None:
@@ -403,9 +384,16 @@ def _blocks(e: Explanation, names: list[str], neuron: tuple[int, int] | None) ->
     return out
 
 
-def _picked(neuron: tuple[int, int] | None, l: int, n: int) -> list[int]:
-    """The neurons of layer l shown: neuron j alone if asked for (``neuron`` = (l, j)), else all."""
-    return [neuron[1] - 1] if neuron is not None and neuron[0] == l else list(range(n))
+def _shown(
+    e: Explanation, neuron: tuple[int, int] | None, layers: Iterable[Any]
+) -> Iterator[tuple[Any, list[int], list[str], list[str]]]:
+    """The layers shown — layer l alone when ``neuron`` = (l, j) is asked for — each with the
+    neurons shown (neuron j alone, else all), their labels j=…, and its inputs' labels k=…."""
+    for s in layers:
+        if neuron is not None and neuron[0] != s.l:
+            continue
+        cols = [neuron[1] - 1] if neuron is not None else list(range(e.sizes[s.l]))
+        yield s, cols, [f"j={j + 1}" for j in cols], [f"k={k + 1}" for k in range(e.sizes[s.l - 1])]
 
 
 def _outputs_line(a: np.ndarray, names: list[str]) -> str:
