@@ -279,12 +279,9 @@ def test_the_builders_make_what_they_claim(tmp_path):
 MODEL_PEAK_MB = 100  # what a refused model may cost, imports included (a bare `import ffnn`: ~40 MB)
 
 
-@pytest.fixture(scope="module")
-def model_bomb(tmp_path_factory):
-    """A ~1 MB model file that is what its header says — sizes [16384, 16384], float32 — but whose
-    weights, all zeros, inflate to 1 GiB: only a limit on size can refuse it before reading."""
-    path = tmp_path_factory.mktemp("bomb") / "bomb.npz"
-    n = 16384
+def write_model_bomb(path, n=16384):
+    """A model file of sizes [n, n] float32 whose zero weights are deflated: ~1 MB on disk for n²·4
+    bytes read (1 GiB at n = 16384)."""
     write_zip(
         path,
         {
@@ -293,6 +290,14 @@ def model_bomb(tmp_path_factory):
             "b1.npy": small(np.zeros(n, np.float32)),
         },
     )
+
+
+@pytest.fixture(scope="module")
+def model_bomb(tmp_path_factory):
+    """A ~1 MB model file that is what its header says — sizes [16384, 16384], float32 — but whose
+    weights, all zeros, inflate to 1 GiB: only a limit on size can refuse it before reading."""
+    path = tmp_path_factory.mktemp("bomb") / "bomb.npz"
+    write_model_bomb(path)
     assert path.stat().st_size < 1.5e6
     return path
 

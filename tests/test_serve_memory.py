@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -151,19 +152,11 @@ def test_serve_refuses_a_model_of_the_wrong_width_from_its_header(tmp_path):
     """Issue 21: ``ffnn serve`` read a 1 GiB model whole (25 s, 4.1 GB) before refusing it for its
     16384 inputs, which its header shows. With the size limit raised, so that only that check can
     refuse it, it is refused from the header: a fresh process peaks under 100 MB."""
-    from test_memory import MODEL_PEAK_MB, cli, deflated, model_header, npy_header, peak, small, write_zip
+    from test_memory import MODEL_PEAK_MB, cli, peak, write_model_bomb
 
     path = tmp_path / "wide.npz"
-    n = 16384
-    write_zip(
-        path,
-        {
-            "header.npy": small(model_header([n, n])),
-            "w1.npy": deflated(npy_header((n, n), np.float32), n * n * 4),
-            "b1.npy": small(np.zeros(n, np.float32)),
-        },
-    )
-    env = {**__import__("os").environ, "FFNN_MAX_DATA_BYTES": "4G"}
+    write_model_bomb(path)
+    env = {**os.environ, "FFNN_MAX_DATA_BYTES": "4G"}
     message, mb = peak(cli(["serve", path, "--port", "0"]), env)
     assert (
         message
