@@ -168,10 +168,26 @@ def test_unwritable_run_folder_fails_before_training(tmp_path):
 
 
 def test_resume_flag_errors(tmp_path):
-    done = ffnn_cmd("train", "--resume", tmp_path, "--epochs", 3)
-    assert done.returncode == 2 and "it takes no other settings" in done.stderr
+    done = ffnn_cmd("train", "--resume", tmp_path, "--epochs", 3, "--eta", 0.1)
+    assert done.returncode == 2 and "it takes no other settings but --epochs N" in done.stderr
     done = ffnn_cmd("train", "--resume", tmp_path)
     assert done.returncode == 2 and f"{tmp_path} is not a run folder (no config.toml)" in done.stderr
+    done = ffnn_cmd("train", "--dataset", "xor", "--epochs", 3, "--replan-schedule")
+    assert done.returncode == 2
+    assert (
+        done.stderr
+        == "ffnn: error: --replan-schedule goes with --resume RUN --epochs N (a run trained on to N epochs)\n"
+    )
+
+
+def test_resume_with_epochs_trains_a_finished_run_on(tmp_path):
+    out = tmp_path / "R"
+    base = ["--dataset", "moons", "--sizes", "2,4,2", "--quiet", "--no-plots"]
+    assert ffnn_cmd("train", *base, "--epochs", 2, "--out", out).returncode == 0
+    done = ffnn_cmd("train", "--resume", out, "--epochs", 3, "--no-plots")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"Resuming {out} after epoch 1, to 3 epochs (checkpoint-00001.npz)\n")
+    assert json.loads((out / "summary.json").read_text())["epochs_completed"] == 3
 
 
 def test_divergence_stops_keeps_the_last_good_model_and_exits_1(tmp_path):

@@ -102,6 +102,15 @@ def learning_rate(config: RunConfig, per_epoch: int) -> Any:
     return eta
 
 
+def planned_for_length(config: RunConfig) -> bool:
+    """Whether the run's learning rate follows a plan drawn for its number of epochs — cosine (with
+    its warm-up), exponential, or step decay stepping every third of the run — so that a run
+    trained on to more epochs would not be the run planned for them (:func:`learning_rate`)."""
+    if config.plain_sgd:
+        return False
+    return config.schedule in ("cosine", "exponential") or (config.schedule == "step" and not config.step_every)
+
+
 def input_statistics(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(mean, std) of each input over the rows of ``X``; a constant input's std is taken as 1."""
     X = np.asarray(X, dtype=np.float64)

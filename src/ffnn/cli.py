@@ -198,7 +198,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--recipe", help="start from a named recipe (see: ffnn recipes)")
     train.add_argument("--config", help="TOML file of settings; overrides the recipe")
     train.add_argument("--out", help="run folder (default: runs/<recipe>-<time>)")
-    train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its newest checkpoint")
+    train.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a run from its newest checkpoint; with --epochs N, train it (finished or not) on to N epochs",
+    )
+    train.add_argument(
+        "--replan-schedule",
+        action="store_true",
+        help="with --resume and --epochs: a cosine, exponential or step schedule planned for the old length "
+        "follows the plan for N epochs from here on",
+    )
     train.add_argument("--overwrite", action="store_true", help="empty the run folder --out names first (a run folder)")
     train.add_argument("--quiet", action="store_true", help="print nothing while training")
     train.add_argument("--no-plots", action="store_true", help="do not draw the figures at the end")
@@ -340,9 +350,14 @@ def _sizes(text: str) -> list[int]:
 def cmd_train(args: argparse.Namespace) -> int:
     with distributed.starting():  # under MPI, a rank that fails here tells the others (the run agrees on the rest)
         flags = _flags_given(args)
+        if args.replan_schedule and not (args.resume and args.epochs):
+            raise SettingError("--replan-schedule goes with --resume RUN --epochs N (a run trained on to N epochs)")
         if args.resume:
-            if args.recipe or args.config or args.out or args.overwrite or flags:
-                raise SettingError("--resume continues a run with its own config.toml; it takes no other settings")
+            if args.recipe or args.config or args.out or args.overwrite or flags.keys() - {"epochs"}:
+                raise SettingError(
+                    "--resume continues a run with its own config.toml; it takes no other settings but --epochs N "
+                    "(to train it on to N epochs)"
+                )
             settings = None
         else:
             settings = configure(args.recipe, args.config, flags)
@@ -354,7 +369,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"Data-parallel over {processes} MPI processes, each taking 1/{processes} of every mini-batch.")
     try:
         if settings is None:
-            result = run.resume(args.resume, quiet=args.quiet, feed=page and page.feed)
+            result = run.resume(
+                args.resume,
+                quiet=args.quiet,
+                feed=page and page.feed,
+                epochs=args.epochs,
+                replan_schedule=args.replan_schedule,
+            )
         else:
             out = Path(args.out or f"runs/{args.recipe or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}")
             result = run.train(

@@ -5,6 +5,7 @@ was — when a run fails before its first epoch ends. What a run writes into it 
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -64,8 +65,24 @@ def release(folder: Path, created: bool) -> None:
 
 
 def write_config(folder: Path, config: RunConfig, recipe: str | None) -> None:
-    """Write config.toml — before training, so an unwritable folder fails first."""
+    """Write config.toml — before training, so an unwritable folder fails first. Its first line
+    names the recipe the run started from (:func:`recipe_of`)."""
     try:
-        settings.write(folder / "config.toml", config.table(), f"ffnn {__version__} — {recipe or 'custom'} run")
+        settings.write(folder / "config.toml", config.table(), f"ffnn {__version__} — {recipe or _CUSTOM} run")
     except OSError as e:
         raise OSError(f"cannot write the run folder {folder}: {e.strerror or e}; choose another with --out") from e
+
+
+_CUSTOM = "custom"
+_FIRST_LINE = re.compile(r"# ffnn \S+ — (\S+) run")
+
+
+def recipe_of(folder: Path) -> str | None:
+    """The recipe the run in ``folder`` started from, as the first line of its config.toml names it
+    (:func:`write_config`); None for a run of settings of its own, or a file without that line."""
+    try:
+        with open(folder / "config.toml", encoding="utf-8", errors="replace") as f:
+            found = _FIRST_LINE.fullmatch(f.readline().rstrip("\n"))
+    except OSError:
+        return None
+    return found[1] if found and found[1] != _CUSTOM else None

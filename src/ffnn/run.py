@@ -36,9 +36,18 @@ from ffnn import folder as run_folder
 from ffnn import settings as settings_table
 from ffnn._files import atomic_open
 from ffnn._version import __version__
-from ffnn.build import build_network, build_training, check_data, input_statistics, load_data, resolve_sizes
+from ffnn.build import (
+    build_network,
+    build_training,
+    check_data,
+    input_statistics,
+    load_data,
+    planned_for_length,
+    resolve_sizes,
+)
 from ffnn.callbacks import (
     Callback,
+    EarlyStopping,
     EpochTable,
     GradientNorms,
     MetricsLog,
@@ -49,7 +58,7 @@ from ffnn.callbacks import (
 from ffnn.config import RunConfig, of_values
 from ffnn.data import named
 from ffnn.data.arrays import index_names
-from ffnn.errors import ModelFileError, NonFiniteOutputError, RunFolderError, TrainingDivergedError
+from ffnn.errors import ModelFileError, NonFiniteOutputError, RunFolderError, SettingError, TrainingDivergedError
 from ffnn.evaluate import regression_scores
 from ffnn.feed import Feed
 from ffnn.live import LiveView
@@ -162,7 +171,13 @@ def _shared(config: RunConfig, data: named.Splits, **more: str) -> dict[str, str
 
 
 def resume(
-    folder: str | Path, *, quiet: bool = False, callbacks: Sequence[Callback] = (), feed: Feed | None = None
+    folder: str | Path,
+    *,
+    quiet: bool = False,
+    callbacks: Sequence[Callback] = (),
+    feed: Feed | None = None,
+    epochs: int | None = None,
+    replan_schedule: bool = False,
 ) -> RunResult:
     """Continue the run in ``folder`` from its newest checkpoint that loads, with its own config.toml.
 
@@ -170,14 +185,27 @@ def resume(
     other settings or is of an epoch outside the run. A damaged newest checkpoint (a crash while
     it was written) is passed over, with a warning, for the one before it. A complete run's model
     and summary are written again from its last checkpoint (a kill may have come between them).
+
+    With ``epochs``, the run — finished or interrupted — is trained on (or only) to that many
+    epochs in the same folder, its config.toml saying so: exactly the run that ``epochs`` would
+    have been from the start, bit for bit, unless its learning rate follows a plan drawn for its
+    old length (``build.planned_for_length``: cosine, warm-up, exponential, step decay every third
+    of the run). Such a run is refused unless ``replan_schedule``: then the epochs left follow the
+    schedule as planned for ``epochs`` from the start (η jumps to where that plan is). A run that
+    early stopping ended continues from its last epoch's parameters — not the best epoch's, which
+    its model.npz holds — and its patience counts afresh from there, the best so far standing.
     """
     folder = Path(folder)
     with distributed.starting():  # under MPI: every rank's checks agreed before the first collective
-        config, network, data, state, epochs, quiet = _resume_start(folder, quiet)
+        config, network, data, state, until, quiet = _resume_start(folder, quiet, epochs, replan_schedule)
         facts = functools.partial(_shared, config, data, checkpoint=f"epoch {state['epoch']}")
         distributed.agree(facts, config.mpi_timeout)
-    with _training(folder, distributed.world()):
-        return _fit(config, folder, network, data, state, None, quiet, callbacks, epochs, feed)
+    comm = distributed.world()
+    recipe = run_folder.recipe_of(folder)
+    with _training(folder, comm):
+        if epochs is not None and distributed.rank(comm) == 0:
+            _record_extension(folder, config, recipe, state)
+        return _fit(config, folder, network, data, state, recipe, quiet, callbacks, until, feed)
 
 
 def _training(folder: Path, comm: Any) -> contextlib.AbstractContextManager[None]:
@@ -186,10 +214,11 @@ def _training(folder: Path, comm: Any) -> contextlib.AbstractContextManager[None
 
 
 def _resume_start(
-    folder: Path, quiet: bool
+    folder: Path, quiet: bool, extend_to: int | None = None, replan_schedule: bool = False
 ) -> tuple[RunConfig, Network, named.Splits, dict[str, Any], int | None, bool]:
-    """What :func:`resume` continues from — the run's config, its network, data and newest
-    checkpoint that loads, the epochs to train (None: all), whether to stay quiet — checked."""
+    """What :func:`resume` continues from — the run's config (``extend_to`` epochs long, when
+    given), its network, data and newest checkpoint that loads, the epochs to train (None: all),
+    whether to stay quiet — checked."""
     file = folder / "config.toml"
     if not file.is_file():
         raise RunFolderError(f"{folder} is not a run folder (no config.toml); name a folder that ffnn train wrote.")
@@ -212,17 +241,21 @@ def _resume_start(
     root = distributed.rank(distributed.world()) == 0
     for problem in problems if root else ():
         print(f"ffnn: warning: {problem} Resuming from an earlier checkpoint, {path.name}.", file=sys.stderr)
-    if state.get("run", run_tag(config)) != run_tag(config):
+    longer = config if extend_to is None else replace(config, epochs=extend_to)
+    if state.get("run", run_tag(config)) not in (run_tag(config), run_tag(longer)):  # longer: an extension cut short
         raise RunFolderError(
             f"{path} belongs to another run: it was written with settings other than those of {file}. "
             "Resume with the config.toml it was written with, or start a new run (--out NEW, or --overwrite)."
         )
-    last = config.epochs - 1
+    last = max(config.epochs, longer.epochs) - 1
     if not 0 <= state["epoch"] <= last:
         raise RunFolderError(
             f"{path} is of epoch {state['epoch']}, but the run's epochs are 0 to {last}: it does not belong to "
             f"{file}. Start a new run (--out NEW, or --overwrite)."
         )
+    if extend_to is not None:
+        config, state = _extended(folder, config, extend_to, replan_schedule, state)
+        last = extend_to - 1
     finished = state.get("finished") is True or state["epoch"] == last
     quiet = quiet or not root
     if finished and not quiet:  # killed between its last checkpoint and its model, say: finish that
@@ -230,7 +263,8 @@ def _resume_start(
     for orphan in folder.glob(".*.tmp") if root else ():  # the remains of a write that a kill cut short
         orphan.unlink(missing_ok=True)
     if not (quiet or finished):
-        print(f"Resuming {folder} after epoch {state['epoch']} ({path.name})")
+        to = f", to {extend_to} epochs" if extend_to is not None else ""
+        print(f"Resuming {folder} after epoch {state['epoch']}{to} ({path.name})")
     data = load_data(config)
     outputs = network.sizes[-1]
     if data.classes is not None and outputs not in (len(data.classes), 1 if len(data.classes) == 2 else 0):
@@ -238,6 +272,43 @@ def _resume_start(
         data = replace(load_data(config, index_names(outputs)), classes=None)
     epochs = state["epoch"] + 1 if finished else None  # a finished run trains no further
     return config, network, data, state, epochs, quiet
+
+
+def _extended(
+    folder: Path, config: RunConfig, epochs: int, replan_schedule: bool, state: dict[str, Any]
+) -> tuple[RunConfig, dict[str, Any]]:
+    """The config and checkpoint state of the run in ``folder`` trained on to ``epochs`` (see
+    :func:`resume`), checked: more epochs than it has trained, and a schedule not planned for its
+    old length unless ``replan_schedule``. A run that early stopping ended has its patience count
+    from its last epoch (its best so far stands)."""
+    done = state["epoch"] + 1
+    if epochs <= done:
+        raise SettingError(
+            f"{folder} has trained {done} epoch{'s' * (done > 1)} already: give --epochs more than {done}, the "
+            "number of epochs to train it to."
+        )
+    if epochs != config.epochs and planned_for_length(config) and not replan_schedule:
+        raise SettingError(
+            f"{folder}'s learning rate follows a {config.schedule} schedule planned for its {config.epochs} epochs, "
+            f"so trained on to {epochs} it would not be the run of {epochs} epochs. Add --replan-schedule to train "
+            f"the epochs left on the schedule planned for {epochs} (η jumps to where that plan is at epoch {done}), "
+            f"or start a new run with --epochs {epochs}."
+        )
+    longer = replace(config, epochs=epochs)
+    stopping = state["callbacks"].get(EarlyStopping.state_key)
+    stopped = state.get("finished") is True and state["epoch"] < config.epochs - 1
+    if stopped and config.patience and stopping and state["epoch"] - stopping["epoch"] >= config.patience:
+        state["callbacks"][EarlyStopping.state_key] = {**stopping, "epoch": state["epoch"]}  # patience afresh
+    state = {k: v for k, v in state.items() if k != "finished"}
+    return longer, {**state, "run": run_tag(longer)}
+
+
+def _record_extension(folder: Path, config: RunConfig, recipe: str | None, state: dict[str, Any]) -> None:
+    """Make the folder the longer run's: its newest checkpoint retagged (no longer finished), then
+    its config.toml — in this order, so a kill between the two leaves a folder that the same
+    ``--resume RUN --epochs N`` continues (``_resume_start`` accepts the longer run's tag)."""
+    checkpoint.save(state["path"], {k: v for k, v in state.items() if k != "path"})
+    run_folder.write_config(folder, config, recipe)
 
 
 class _EpochCount(Callback):

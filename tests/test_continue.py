@@ -1,0 +1,152 @@
+"""A finished or interrupted run trained on to more epochs (``ffnn train --resume RUN --epochs N``,
+``run.resume(..., epochs=N)``): the run of N epochs, bit for bit, where its schedule allows."""
+
+import signal
+
+import numpy as np
+import pytest
+
+from ffnn import checkpoint, run, settings
+from ffnn.callbacks import Callback
+from ffnn.config import configure
+from ffnn.errors import RunFolderError, SettingError
+from ffnn.folder import recipe_of
+
+
+def moons(**flags):
+    values = {"dataset": "moons", "sizes": [2, 8, 2], "eta": 0.5, "seed": 3, "checkpoint_every": 1, "validation": 0}
+    return configure(None, None, {**values, **flags})
+
+
+def assert_same_run(a, b):
+    """Two runs' results hold the same numbers: parameters, history, and metrics.csv."""
+    for p, q in zip(a.network.parameters(), b.network.parameters(), strict=True):
+        np.testing.assert_array_equal(p, q)
+    assert a.history.epoch == b.history.epoch
+    assert a.history.train_cost == b.history.train_cost and a.history.test_accuracy == b.history.test_accuracy
+    rows = [(r.folder / "metrics.csv").read_text().splitlines() for r in (a, b)]
+    assert [line.split(",")[:4] for line in rows[0]] == [line.split(",")[:4] for line in rows[1]]
+
+
+def config_file(folder):
+    file = folder / "config.toml"
+    return settings.read(file)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        {},  # plain SGD, constant η: the sources' fused path
+        {"optimizer": "adam", "eta": 0.01},  # the optimiser's moments and step count carry on
+        {"optimizer": "momentum", "schedule": "step", "step_every": 3, "step_factor": 0.5},  # steps of fixed length
+        {"dropout": 0.2},  # the random generator carries on
+    ],
+    ids=["sgd", "adam", "step-every-3", "dropout"],
+)
+def test_a_run_of_10_epochs_trained_on_to_20_is_the_run_of_20(flags, tmp_path):
+    whole = run.train(moons(epochs=20, **flags), tmp_path / "whole", quiet=True)
+    first = run.train(moons(epochs=10, **flags), tmp_path / "R", quiet=True)
+    assert first.history.epoch[-1] == 9
+    longer = run.resume(tmp_path / "R", quiet=True, epochs=20)
+    assert_same_run(longer, whole)
+    assert config_file(tmp_path / "R")["epochs"] == 20 and longer.summary["epochs_completed"] == 20
+    newest = checkpoint.load(checkpoint.latest(tmp_path / "R" / "checkpoints"))
+    assert (
+        newest["epoch"] == 19 and newest["finished"] is True and newest["run"] == run.run_tag(moons(epochs=20, **flags))
+    )
+
+
+class CtrlCAtEpochEnd(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, network, history):
+        if history.epoch[-1] == self.epoch:
+            signal.raise_signal(signal.SIGINT)
+        return False
+
+
+def test_an_interrupted_run_trained_on_past_its_planned_end_is_the_longer_run(tmp_path):
+    whole = run.train(moons(epochs=12), tmp_path / "whole", quiet=True)
+    stopped = run.train(moons(epochs=8), tmp_path / "R", quiet=True, callbacks=[CtrlCAtEpochEnd(2)])
+    assert stopped.interrupted and stopped.history.epoch == [0, 1, 2]
+    assert_same_run(run.resume(tmp_path / "R", quiet=True, epochs=12), whole)
+
+
+def test_a_recipe_run_keeps_its_recipe_through_the_extension(tmp_path):
+    run.train(moons(epochs=2), tmp_path / "R", recipe="moons-demo", quiet=True)
+    longer = run.resume(tmp_path / "R", quiet=True, epochs=3)
+    assert recipe_of(tmp_path / "R") == "moons-demo" and longer.summary["recipe"] == "moons-demo"
+    assert recipe_of(tmp_path) is None  # no config.toml
+
+
+@pytest.mark.parametrize(
+    ("flags", "schedule"),
+    [
+        ({"optimizer": "adam", "eta": 0.01, "schedule": "cosine"}, "cosine"),
+        ({"optimizer": "adam", "eta": 0.01, "schedule": "cosine", "warmup_epochs": 2}, "cosine"),
+        ({"optimizer": "adam", "eta": 0.01, "schedule": "exponential"}, "exponential"),
+        ({"optimizer": "adam", "eta": 0.01, "schedule": "step"}, "step"),  # every third of the run
+    ],
+)
+def test_a_schedule_planned_for_the_old_length_is_refused_before_anything_changes(flags, schedule, tmp_path):
+    run.train(moons(epochs=6, **flags), tmp_path / "R", quiet=True)
+    before = {p.name: p.read_bytes() for p in sorted((tmp_path / "R").rglob("*")) if p.is_file()}
+    with pytest.raises(SettingError) as refused:
+        run.resume(tmp_path / "R", quiet=True, epochs=12)
+    assert str(refused.value) == (
+        f"{tmp_path / 'R'}'s learning rate follows a {schedule} schedule planned for its 6 epochs, so trained on to "
+        "12 it would not be the run of 12 epochs. Add --replan-schedule to train the epochs left on the schedule "
+        "planned for 12 (η jumps to where that plan is at epoch 6), or start a new run with --epochs 12."
+    )
+    after = {p.name: p.read_bytes() for p in sorted((tmp_path / "R").rglob("*")) if p.is_file()}
+    assert after == before
+
+
+def test_a_replanned_cosine_run_keeps_its_new_plan_through_a_later_resume(tmp_path):
+    """With replan_schedule the folder becomes the 12-epoch run's: interrupted during the extension
+    and resumed, it gives what the extension never stopped gives — and not what the old plan did."""
+    flags = {"optimizer": "adam", "eta": 0.05, "schedule": "cosine", "warmup_epochs": 1}
+    for name in ("A", "B"):
+        run.train(moons(epochs=6, **flags), tmp_path / name, quiet=True)
+    straight = run.resume(tmp_path / "A", quiet=True, epochs=12, replan_schedule=True)
+    stopped = run.resume(tmp_path / "B", quiet=True, epochs=12, replan_schedule=True, callbacks=[CtrlCAtEpochEnd(8)])
+    assert stopped.interrupted and stopped.history.epoch[-1] == 8
+    assert_same_run(run.resume(tmp_path / "B", quiet=True), straight)
+    assert config_file(tmp_path / "B")["epochs"] == 12
+    # epochs 6–11 did not run at the end of the 6-epoch plan, where η is 0 and nothing moves
+    assert straight.history.train_cost[-1] != straight.history.train_cost[5]
+
+
+def test_a_run_that_early_stopping_ended_continues_from_its_last_epoch_with_patience_afresh(tmp_path):
+    """η so small that no prediction changes: early stopping ends the run at epoch 2 (patience 2),
+    and model.npz holds epoch 0's parameters (the best). Trained on, the run starts from epoch 2's
+    parameters — its costs are those of a run without early stopping, bit for bit — and stops
+    again after two more epochs without a better validation accuracy."""
+    flags = {"eta": 1e-9, "validation": 100, "cost": "cross_entropy"}
+    stopped = run.train(moons(epochs=40, patience=2, **flags), tmp_path / "R", quiet=True)
+    assert stopped.history.epoch == [0, 1, 2]
+    longer = run.resume(tmp_path / "R", quiet=True, epochs=40)
+    assert longer.history.epoch == [0, 1, 2, 3, 4]
+    plain = run.train(moons(epochs=5, **flags), tmp_path / "plain", quiet=True)
+    assert longer.history.train_cost == plain.history.train_cost
+    assert longer.history.train_cost[3] != stopped.history.train_cost[0]  # not restarted from the best epoch
+
+
+def test_an_extension_cut_short_after_its_checkpoint_was_retagged_is_continued_by_the_same_call(tmp_path):
+    whole = run.train(moons(epochs=6), tmp_path / "whole", quiet=True)
+    run.train(moons(epochs=3), tmp_path / "R", quiet=True)
+    path = checkpoint.latest(tmp_path / "R" / "checkpoints")
+    state = checkpoint.load(path)
+    del state["path"], state["finished"]
+    checkpoint.save(path, {**state, "run": run.run_tag(moons(epochs=6))})  # killed before config.toml was rewritten
+    with pytest.raises(RunFolderError, match="belongs to another run"):
+        run.resume(tmp_path / "R", quiet=True)
+    assert_same_run(run.resume(tmp_path / "R", quiet=True, epochs=6), whole)
+
+
+def test_trained_on_to_no_more_epochs_than_it_has_is_refused(tmp_path):
+    run.train(moons(epochs=4), tmp_path / "R", quiet=True)
+    for epochs in (2, 4):
+        with pytest.raises(SettingError, match=r"has trained 4 epochs already: give --epochs more than 4"):
+            run.resume(tmp_path / "R", quiet=True, epochs=epochs)
