@@ -12,13 +12,13 @@ SRC = Path(ffnn.__file__).parent
 # counted), and no module imports itself back through others.
 LAYERS = {
     1: "_arrays _blas _files _validation _version errors backends activations costs initializers backprop network "
-    "reference gradcheck perceptron metrics outputs threads",
+    "reference gradcheck perceptron metrics outputs threads environment",
     2: "optimizers schedules steps state callbacks callbacks.base callbacks.printing callbacks.metrics_log "
     "callbacks.early_stopping callbacks.interrupt callbacks.probes training distributed checkpoint feed live monitor "
     "explain",
     3: "serialization export images data data.arrays data.augment data.idx data.inputs data.mnist data.named "
     "data.sources data.toy",
-    4: "settings recipes config build folder evaluate run experiment runs sweep explaining",
+    4: "settings recipes config build folder evaluate run experiment runs sweep listing explaining",
     5: "cli __main__ server serve playground plotting web sklearn",
 }
 LAYER = {name: layer for layer, names in LAYERS.items() for name in names.split()}

@@ -136,3 +136,17 @@ def test_damaged_metrics_or_model_of_a_run_that_did_not_finish(finished):
 def test_a_folder_without_config_is_no_run(tmp_path):
     found = runs.read(tmp_path)
     assert found.status == "damaged" and "not a run folder (no config.toml)" in found.problem and found.config is None
+
+
+def test_a_run_that_diverged_keeps_the_epochs_before_it_in_its_metrics(tmp_path):
+    """η grows by 1e60 over the run: the cost becomes NaN in epoch 19. The 19 epochs before it are
+    written to metrics.csv when the run stops (not only every 2 s), so they are listed."""
+    settings = {
+        "dataset": "moons", "sizes": [2, 8, 2], "optimizer": "momentum", "eta": 0.5, "schedule": "exponential",
+        "exponential_final": 1e60, "epochs": 30, "validation": 0,
+    }  # fmt: skip
+    with pytest.raises(TrainingDivergedError, match="diverged in epoch 19"):
+        run.train(settings, tmp_path / "R", quiet=True)
+    assert read_metrics(tmp_path / "R" / "metrics.csv")["epoch"] == list(range(19))
+    found = runs.read(tmp_path / "R")
+    assert (found.status, found.epochs) == ("diverged", 19)

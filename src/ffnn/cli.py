@@ -3,6 +3,8 @@ and prints. No training logic lives here.
 
     ffnn train [--recipe NAME] [--config FILE.toml] [--sizes 784,30,10 ...] [--out DIR] [--quiet]
     ffnn sweep [--recipe NAME] --grid KEY=V1,V2 ... [--repeat K] [--workers N | --scheduler ADDRESS] [--out DIR]
+    ffnn runs [FOLDER] [--json]
+    ffnn runs compare RUN RUN ... [--out FIGURE.png]
     ffnn evaluate MODEL [--dataset NAME|PATH] [--split test|validation|train]
     ffnn explain (--recipe NAME | MODEL [--dataset NAME|PATH]) [--index K | --batch N | --input X --target Y]
                  [--format table|markdown|json] [--neuron L:J]
@@ -37,7 +39,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from ffnn import distributed, recipes, run, sweep
+from ffnn import distributed, listing, recipes, run, sweep
 from ffnn import settings as settings_table
 from ffnn._validation import printable
 from ffnn._version import __version__
@@ -241,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _setting_flags(grid, "settings of every run (override the config file and the recipe)")
     grid.set_defaults(run=cmd_sweep)
+
+    _runs_parser(commands)
 
     plot = commands.add_parser("plot", help="draw the figures of a run folder into it")
     plot.add_argument("run_dir")
@@ -453,10 +457,12 @@ def _after_training(args: argparse.Namespace, result: run.RunResult) -> int:
 
 def _plot(run_dir: Path, svg: bool, quiet: bool = False) -> None:
     try:
-        from ffnn.plotting import plot_run  # matplotlib is an extra
+        import matplotlib  # noqa: F401  (the plots extra: ffnn.plotting imports it only when it draws)
     except ImportError:
         print("(figures skipped: matplotlib is not installed; pip install 'ffnn[plots]')", file=sys.stderr)
         return
+    from ffnn.plotting import plot_run
+
     files = plot_run(run_dir, ("png", "svg") if svg else ("png",))
     if not quiet:
         print(f"Figures: {', '.join(f.name for f in files)}")
@@ -488,6 +494,59 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"a port is a whole number from 0 to 65535 (0: any free port); got {text!r}")
     return port
+
+
+def _runs_parser(commands: Any) -> None:
+    about = "list the runs under a folder (default runs/), or compare runs: their settings and learning curves"
+    described = (
+        "ffnn runs [FOLDER]: the runs in FOLDER (default runs/) — FOLDER itself when it is a run folder, else the "
+        "run folders in it and in its folders (a sweep's) — one row each, the newest last. ffnn runs compare RUN "
+        "RUN …: the settings in which the runs differ, and their learning curves in one figure (needs 'ffnn[plots]')."
+    )
+    listed = commands.add_parser("runs", help=about, description=described)
+    listed.add_argument(
+        "what",
+        nargs="*",
+        metavar="FOLDER",
+        help="a folder of runs (default runs/; one named compare: ./compare), or: compare RUN RUN …",
+    )
+    listed.add_argument("--json", action="store_true", help="the list as JSON, one object per run")
+    listed.add_argument(
+        "--out", metavar="FILE", help="compare's figure of the learning curves (default compare.png; .svg, .pdf, …)"
+    )
+    listed.set_defaults(run=cmd_runs)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    if args.what[:1] == ["compare"]:
+        if args.json:
+            raise SettingError("--json goes with the list (ffnn runs FOLDER --json), not with compare")
+        found = listing.compared(args.what[1:])
+        print(listing.differences(found))
+        from ffnn.plotting import compare_runs
+
+        figure = compare_runs(
+            {n: r.folder for n, r in found.items()},
+            Path(args.out or "compare.png"),
+            any(r.regression for r in found.values()),
+        )
+        print(f"Learning curves: {figure}")
+        return 0
+    if args.out is not None:
+        raise SettingError("--out names compare's figure: ffnn runs compare RUN RUN … --out FILE")
+    if len(args.what) > 1:
+        raise SettingError(
+            f"ffnn runs lists one folder; got {' '.join(args.what)} (to compare runs: ffnn runs compare RUN RUN …)"
+        )
+    folder = Path(args.what[0]) if args.what else listing.DEFAULT
+    found = listing.listed(folder)
+    if args.json:
+        print(json.dumps([listing.as_json(name, r) for name, r in found.items()], indent=2))
+    elif not found:
+        print(f"No runs in {folder}: none of its folders holds what ffnn train writes (config.toml, metrics.csv, …).")
+    else:
+        print(listing.text(found, shutil.get_terminal_size().columns if sys.stdout.isatty() else None))
+    return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:

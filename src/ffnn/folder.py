@@ -74,15 +74,26 @@ def write_config(folder: Path, config: RunConfig, recipe: str | None) -> None:
 
 
 _CUSTOM = "custom"
-_FIRST_LINE = re.compile(r"# ffnn \S+ — (\S+) run")
+_FIRST_LINE = re.compile(r"# ffnn (\S+) — (\S+) run")
 
 
 def recipe_of(folder: Path) -> str | None:
     """The recipe the run in ``folder`` started from, as the first line of its config.toml names it
     (:func:`write_config`); None for a run of settings of its own, or a file without that line."""
+    found = _first_line(folder)
+    return found[2] if found and found[2] != _CUSTOM else None
+
+
+def version_of(folder: Path) -> str | None:
+    """The version of the ffnn that wrote the config.toml of the run in ``folder``, as its first
+    line says (:func:`write_config`); None for a file without that line."""
+    found = _first_line(folder)
+    return found[1] if found else None
+
+
+def _first_line(folder: Path) -> re.Match[str] | None:
     try:
         with open(folder / "config.toml", encoding="utf-8", errors="replace") as f:
-            found = _FIRST_LINE.fullmatch(f.readline().rstrip("\n"))
+            return _FIRST_LINE.fullmatch(f.readline().rstrip("\n"))
     except OSError:
         return None
-    return found[1] if found and found[1] != _CUSTOM else None

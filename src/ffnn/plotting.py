@@ -11,18 +11,22 @@ calls this) and saves them beside it. Install matplotlib with ``pip install 'ffn
 - ``gradient_norms``    per layer, the RMS gradient of one weight per epoch, log scale:
                         vanishing gradients made visible
 - ``decision_regions``  for 2-D data, the class the network gives each point of the plane
+- ``compared``          several runs' learning curves overlaid, one colour per run
+                        (``ffnn runs compare``: :func:`compare_runs`)
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ffnn._files import atomic_open
 from ffnn.callbacks.metrics_log import Metrics, read_metrics
+from ffnn.errors import ExtraNotInstalledError, SettingError
 from ffnn.network import Network
 
 if TYPE_CHECKING:
@@ -143,6 +147,62 @@ def plot_decision_regions(network: Network, X: np.ndarray, y: np.ndarray, resolu
         title=f"Decision regions — {100 * network.accuracy(X, y):.1f} % of these points right", xlabel="x₁", ylabel="x₂"
     )
     return fig
+
+
+def plot_compared(curves: Mapping[str, Metrics], costs: bool = False) -> Figure:
+    """Runs' learning curves overlaid, one colour per run, labelled by its name (``curves``: name →
+    its metrics.csv): the training cost per epoch (left); the test accuracy (solid) and the
+    validation accuracy (dashed) per epoch (right) — with ``costs`` (regressions), the test and
+    validation costs instead."""
+    fig, (cost_ax, held_ax) = _figure(11, 4.5, ncols=2)
+    measure, scale = ("cost", 1.0) if costs else ("accuracy", 100.0)
+    for i, (name, metrics) in enumerate(curves.items()):
+        colour, epochs = f"C{i % 10}", metrics.get("epoch", [])
+        cost_ax.plot(epochs, metrics.get("train_cost", []), color=colour, label=name)
+        for split, style in (("test", "-"), ("validation", "--")):
+            values = metrics.get(f"{split}_{measure}", [])
+            if any(v is not None for v in values):
+                shown = [None if v is None else scale * v for v in values]
+                label = name if split == "test" else f"{name} (validation)"
+                held_ax.plot(epochs, shown, color=colour, linestyle=style, label=label)
+    cost_ax.set(title="Training cost (running mean)", xlabel="epoch", ylabel="mean cost C")
+    unit = "mean cost C" if costs else "accuracy (%)"
+    held_ax.set(title=f"Test {measure} (solid), validation (dashed)", xlabel="epoch", ylabel=unit)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (cost_ax, held_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="small")
+    return fig
+
+
+def compare_runs(folders: Mapping[str, Path], out: Path, costs: bool = False) -> Path:
+    """The learning curves of the runs in ``folders`` (name → run folder) overlaid
+    (:func:`plot_compared`; a run that has no metrics.csv yet has no curve), written to ``out``
+    atomically in the format its suffix names (.png, .svg, .pdf, …); returns ``out``. The format
+    is checked before any metrics.csv is read; without matplotlib, ExtraNotInstalledError."""
+    try:
+        import matplotlib  # noqa: F401  (the plots extra)
+    except ImportError:
+        raise ExtraNotInstalledError(
+            "the figure of ffnn runs compare needs matplotlib: pip install 'ffnn[plots]'"
+        ) from None
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    kind = out.suffix.removeprefix(".").lower()
+    if kind not in formats:
+        raise SettingError(
+            f"--out {out}: name a figure file ending in one of .{', .'.join(sorted(formats))} (say, compare.png)."
+        )
+    files = {name: folder / "metrics.csv" for name, folder in folders.items()}
+    curves = {name: read_metrics(file) for name, file in files.items() if file.is_file()}  # none: no epoch ended
+    fig = plot_compared({name: metrics for name, metrics in curves.items() if metrics}, costs)
+    with atomic_open(out) as f:
+        fig.savefig(f, format=kind)
+    return out
 
 
 def save(fig: Figure, path: Path, formats: Sequence[str] = ("png",)) -> list[Path]:

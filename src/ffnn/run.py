@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ffnn import checkpoint, distributed, runs
+from ffnn import checkpoint, distributed, environment, runs
 from ffnn import folder as run_folder
 from ffnn import settings as settings_table
 from ffnn._files import atomic_open
@@ -344,10 +344,11 @@ def _fit(
     strategy = distributed.strategy_for(distributed.world(), config.mpi_timeout)  # the loop's: over MPI, DataParallel
     if not strategy.root:  # another rank of an MPI run: it trains, rank 0 writes and prints
         return _fit_quietly(network, data, state, options, [*callbacks, *extra], strategy, folder)
+    log = MetricsLog(folder / "metrics.csv", seconds=_METRICS_SECONDS)
     callbacks += [
         GradientNorms(X[:_GRADIENT_PROBE], y[:_GRADIENT_PROBE]),
         TrainingAccuracy(X[:_ACCURACY_SAMPLE], y[:_ACCURACY_SAMPLE]),
-        MetricsLog(folder / "metrics.csv", seconds=_METRICS_SECONDS),
+        log,
     ]
     n_batches = count_batches(len(X), config.batch_size, config.batches_per_epoch or None)
     if not quiet:
@@ -368,6 +369,7 @@ def _fit(
                 resume=state, strategy=strategy, **options,
             )  # fmt: skip
     except TrainingDivergedError as e:
+        log.flush()  # the epochs before it, as ffnn runs lists them
         save(network, folder / "model.npz", {"config": config.table(), "summary": {"diverged": True}})
         error = TrainingDivergedError(f"{e} The last good model is in {folder / 'model.npz'}.")
         if feed is not None:
@@ -441,4 +443,5 @@ def _summary(history: History, config: RunConfig, recipe: str | None, seconds: f
         "wall_seconds": seconds,
         "ffnn_version": __version__,
         "seed": config.seed,
+        "environment": environment.recorded(config.backend),  # what reproducing the run needs
     }

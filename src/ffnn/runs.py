@@ -14,12 +14,17 @@ A run's status:
 
 A finished run's scores come from its summary.json; those of a run that did not finish, from its
 metrics.csv (the epochs it completed), the best epoch chosen as the summary chooses it
-(``monitor.best_epoch``).
+(``monitor.best_epoch``). Its recipe comes from summary.json, else from config.toml's first line
+(``folder.recipe_of``); its ffnn version likewise (``folder.version_of``); its environment
+(``ffnn.environment``: the versions, the BLAS, its threads, its command line) from summary.json,
+the last one a session of the run wrote.
+:meth:`RunSummary.changed` gives the settings in which it differs from its recipe.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -30,8 +35,9 @@ from typing import Any
 
 from ffnn import settings
 from ffnn.callbacks.metrics_log import read_metrics
-from ffnn.config import RunConfig
-from ffnn.errors import FFNNError, RunFolderError
+from ffnn.config import RunConfig, configure
+from ffnn.errors import FFNNError, RunFolderError, SettingError
+from ffnn.folder import recipe_of, version_of
 from ffnn.monitor import best_epoch
 from ffnn.serialization import read_header
 
@@ -41,6 +47,7 @@ except ImportError:  # pragma: no cover - Windows: no lock, so a run in progress
     fcntl = None  # type: ignore[assignment]
 
 STATUSES = ("finished", "interrupted", "diverged", "running", "damaged")
+FILES = ("config.toml", "metrics.csv", "model.npz", "summary.json", "checkpoints")  # what ffnn train writes
 
 
 @dataclass(frozen=True)
@@ -64,11 +71,41 @@ class RunSummary:
     test_r2: float | None = None
     seconds: float | None = None  # training time: the run's wall_seconds, else the sum of its epochs
     ffnn_version: str | None = None
+    environment: dict[str, Any] | None = None  # summary.json's (``ffnn.environment.recorded``)
+    updated: float | None = None  # when its files were last written (their newest mtime, seconds since the epoch)
 
     @property
     def regression(self) -> bool:
         """Whether the run fits real-valued targets (its scores are MSE and R², not accuracies)."""
         return self.config is not None and self.config.regression
+
+    def changed(self) -> dict[str, Any]:
+        """The settings in which the run differs from its recipe — from the defaults for a run of
+        settings of its own, or of a recipe this ffnn does not know: those in force in its
+        config.toml whose value is not the recipe's (a setting the recipe's run does not use
+        counts at its default: ``momentum = 0.9`` beside ``optimizer = "momentum"`` is no
+        change), in the table's order. Sizes that ``ffnn train`` completed from the data count as
+        the recipe's (:func:`completed`). Empty when the folder's settings cannot be read."""
+        if self.config is None:
+            return {}
+        try:
+            recipe = configure(self.recipe)
+        except SettingError:  # a recipe this ffnn does not have (renamed, or a newer ffnn's)
+            recipe = configure()
+        theirs = {**settings.DEFAULTS, **completed(recipe, self.config).table()}
+        return {k: v for k, v in self.config.table().items() if theirs[k] != v}
+
+
+def completed(planned: RunConfig, recorded: RunConfig) -> RunConfig:
+    """``planned`` as ``ffnn train`` completes a config from its data (``build.resolve_sizes``),
+    the run ``recorded`` showing how: ``hidden`` made into the whole ``sizes`` (where the
+    recorded hidden layers are the planned ones), a regression's output activation chosen."""
+    changes: dict[str, Any] = {}
+    if planned.hidden_sizes and list(recorded.sizes[1:-1]) == planned.hidden_sizes:
+        changes.update(sizes=list(recorded.sizes), hidden="")
+    if planned.regression and not planned.output_activation:
+        changes["output_activation"] = recorded.output_activation
+    return planned.replace(**changes) if changes else planned
 
 
 class _DamagedError(Exception):
@@ -81,20 +118,51 @@ def read(folder: str | os.PathLike[str]) -> RunSummary:
     ``problem`` in one line."""
     folder = Path(folder)
     config: RunConfig | None = None
+    summary: dict[str, Any] | None = None
     try:
         config = read_config(folder)
         if is_running(folder):
-            return _from_metrics(folder, "running", config)
-        summary = _read_summary(folder)
-        if summary is not None and summary.get("interrupted") is False:
-            return _from_summary(folder, config, summary)
-        status = "diverged" if _diverged(folder) else "interrupted"
-        found = _from_metrics(folder, status, config)
-        if summary is not None and not found.epochs:  # interrupted, with no metrics.csv (yet): the summary's
-            return _from_summary(folder, config, summary, status)
-        return found
+            found = _from_metrics(folder, "running", config)
+        else:
+            summary = _read_summary(folder)
+            found = _ended(folder, config, summary)
     except (_DamagedError, FFNNError) as e:
-        return RunSummary(folder, "damaged", problem=" ".join(str(e).split()), config=config)
+        found = RunSummary(folder, "damaged", problem=" ".join(str(e).split()), config=config)
+    return _with_provenance(found, summary)
+
+
+def _ended(folder: Path, config: RunConfig, summary: Mapping[str, Any] | None) -> RunSummary:
+    """A run that no process trains: finished, as its summary says, else diverged or interrupted."""
+    if summary is not None and summary.get("interrupted") is False:
+        return _from_summary(folder, config, summary)
+    status = "diverged" if _diverged(folder) else "interrupted"
+    found = _from_metrics(folder, status, config)
+    if summary is not None and not found.epochs:  # interrupted, with no metrics.csv (yet): the summary's
+        return _from_summary(folder, config, summary, status)
+    return found
+
+
+def _with_provenance(found: RunSummary, summary: Mapping[str, Any] | None) -> RunSummary:
+    """``found`` with where the run came from: its recipe, ffnn version and environment (see the
+    module's notes), and when its files were last written."""
+    summary = summary or {}
+    recipe, version, environment = summary.get("recipe"), summary.get("ffnn_version"), summary.get("environment")
+    return dataclasses.replace(
+        found,
+        recipe=recipe if isinstance(recipe, str) else recipe_of(found.folder),
+        ffnn_version=version if isinstance(version, str) else version_of(found.folder),
+        environment=environment if isinstance(environment, dict) else None,
+        updated=_updated(found.folder),
+    )
+
+
+def _updated(folder: Path) -> float | None:
+    """The newest modification time of the run's files (None: it has none)."""
+    times = []
+    for name in FILES:
+        with contextlib.suppress(OSError):
+            times.append((folder / name).stat().st_mtime)
+    return max(times, default=None)
 
 
 def read_config(folder: Path) -> RunConfig:
@@ -189,12 +257,10 @@ def _from_summary(folder: Path, config: RunConfig, summary: Mapping[str, Any], s
 
     epochs, seconds = number("epochs_completed"), number("wall_seconds")
     best_test, best_validation = best("best_test"), best("best_validation")
-    recipe, version = summary.get("recipe"), summary.get("ffnn_version")
     return RunSummary(
         folder,
         status,
         config=config,
-        recipe=recipe if isinstance(recipe, str) else None,
         epochs=int(epochs or 0),
         final_test_accuracy=number("final_test_accuracy"),
         best_test_accuracy=best_test[0],
@@ -205,7 +271,6 @@ def _from_summary(folder: Path, config: RunConfig, summary: Mapping[str, Any], s
         test_mse=number("test_mse"),
         test_r2=number("test_r2"),
         seconds=seconds,
-        ffnn_version=version if isinstance(version, str) else None,
     )
 
 

@@ -133,7 +133,7 @@ def parse_grid(texts: Sequence[str]) -> dict[str, list[Any]]:
         if not any(words) or (len(words) > 1 and not all(words)):
             raise SettingError(f"--grid {key}: an empty value in {values!r}; separate values by {separator!r}.")
         checked = [settings_table.check_value(setting, _typed(setting, w), f"--grid {key}") for w in words]
-        twice = [v for v, n in Counter(map(_text, checked)).items() if n > 1]
+        twice = [v for v, n in Counter(map(value_text, checked)).items() if n > 1]
         if twice:
             raise SettingError(f"--grid {key} lists {twice[0]} twice; list each value once.")
         grid[key] = checked
@@ -159,8 +159,9 @@ def _typed(setting: settings_table.Setting, word: str) -> Any:
     return word
 
 
-def _text(value: Any) -> str:
-    """A setting's value as the table and the folder names write it: 0.5, 3, true, 784,30,10."""
+def value_text(value: Any) -> str:
+    """A setting's value as the tables (``ffnn sweep``'s, ``ffnn runs``') and the folder names write
+    it: 0.5, 3, true, 784,30,10."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -191,7 +192,7 @@ def plan(
         for i in range(repeat):
             given = {**flags, **dict(point), **({"seed": first_seed + i} if repeat > 1 else {})}
             config = configure(recipe, file, given)
-            parts = [f"{k}={_text(v)}" for k, v in point] + [f"seed={config.seed}"] * (repeat > 1)
+            parts = [f"{k}={value_text(v)}" for k, v in point] + [f"seed={config.seed}"] * (repeat > 1)
             name = _folder_name("_".join(parts) or "run")
             planned.append(Run(point, config.seed, name, config, {**own, **given}))
     return Plan(planned, tuple(grid), repeat, recipe)
@@ -384,17 +385,12 @@ def _differences(stored: RunConfig, planned: RunConfig) -> list[str]:
     train`` completed them from the data (``build.resolve_sizes``): ``hidden`` became the whole
     ``sizes``, a regression's output activation ``identity``; those are taken as recorded where
     the recorded hidden layers are the planned ones."""
-    completed: dict[str, Any] = {}
-    if planned.hidden_sizes and list(stored.sizes[1:-1]) == planned.hidden_sizes:
-        completed.update(sizes=list(stored.sizes), hidden="")
-    if planned.regression and not planned.output_activation:
-        completed["output_activation"] = stored.output_activation
-    planned = planned.replace(**completed) if completed else planned
+    planned = runs.completed(planned, stored)
     if run_tag(planned) == run_tag(stored):
         return []
     there, here = stored.table(), planned.table()
     return [
-        f"{key} {_text(there.get(key, '—'))} there, {_text(here.get(key, '—'))} here"
+        f"{key} {value_text(there.get(key, '—'))} there, {value_text(here.get(key, '—'))} here"
         for key in dict.fromkeys([*there, *here])
         if there.get(key) != here.get(key)
     ]
@@ -640,7 +636,7 @@ def table(
         header += ["status", *scores, "folder"]
     rows = []
     for point_runs in _by_point(planned):
-        row: list[Any] = [_text(v) for _, v in point_runs[0].point]
+        row: list[Any] = [value_text(v) for _, v in point_runs[0].point]
         statuses = [_status(found.get(r.name), r.name in failures) for r in point_runs]
         ended = [f for r in point_runs if (f := found.get(r.name)) is not None and f.status == "finished"]
         if repeated:
@@ -683,9 +679,9 @@ def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
         f.write(text.getvalue().encode())
 
 
-def formatted(header: list[str], rows: list[list[Any]]) -> str:
-    """The table as aligned text: accuracies in %, R² to 4 places, MSE and seconds to 4 digits;
-    a repeated score as mean ± std."""
+def formatted(header: list[str], rows: list[list[Any]], width: int | None = None) -> str:
+    """The table as aligned text (:func:`aligned`, ``width`` too): accuracies in %, R² to 4 places,
+    MSE and seconds to 4 digits; a repeated score as mean ± std."""
     names, cells = [], []
     for i, name in enumerate(header):
         if name.endswith("_std"):
@@ -699,9 +695,21 @@ def formatted(header: list[str], rows: list[list[Any]]) -> str:
             text = "—" if value is None else _number(base, value) if isinstance(value, float) else str(value)
             column.append(f"{text} ± {_number(base, spread)}" if spread is not None else text)
         cells.append(column)
-    widths = [max([len(n), *(len(c) for c in column)]) for n, column in zip(names, cells)]
+    return aligned(names, cells, width)
+
+
+def aligned(names: list[str], columns: list[list[str]], width: int | None = None) -> str:
+    """Columns of text under their names, left-aligned, two spaces apart. With ``width``, the last
+    column's longer cells are cut, ending in "…", so that each line fits in ``width`` characters
+    (where the other columns and the last one's name leave room)."""
+    widths = [max([len(n), *(len(c) for c in column)]) for n, column in zip(names, columns)]
+    if width is not None and columns:
+        room = width - sum(w + 2 for w in widths[:-1])
+        widths[-1] = min(widths[-1], max(len(names[-1]), room))
+        columns = [*columns[:-1], [c if len(c) <= widths[-1] else c[: widths[-1] - 1] + "…" for c in columns[-1]]]
     lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths)).rstrip()]
-    lines += ["  ".join(c[i].ljust(w) for c, w in zip(cells, widths)).rstrip() for i in range(len(rows))]
+    rows = len(columns[0]) if columns else 0
+    lines += ["  ".join(c[i].ljust(w) for c, w in zip(columns, widths)).rstrip() for i in range(rows)]
     return "\n".join(lines)
 
 

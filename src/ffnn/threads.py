@@ -134,6 +134,7 @@ _LOCK = threading.Lock()
 _pools: list[Any] | None = None  # threadpoolctl's controllers of the loaded BLAS libraries (:func:`find_pools`)
 _saved: dict[str, tuple[Any, int]] = {}  # library → (its controller, its size before the limits now in force)
 _depth = 0  # limits now in force (fits in several threads of one process)
+_applied = threading.local()  # .threads: the size the latest limited() block of each thread set
 
 
 def find_pools() -> list[Any]:
@@ -146,6 +147,28 @@ def find_pools() -> list[Any]:
     with _LOCK:
         _pools = pools
     return pools
+
+
+def libraries() -> list[dict[str, Any]]:
+    """The BLAS libraries loaded in this process, as threadpoolctl names them: ``name`` (its
+    ``internal_api``: openblas, mkl, blis), ``version``, ``threading_layer`` (pthreads, openmp, …)
+    and ``architecture`` (the CPU kernels it chose), each None where the library does not say."""
+    return [{key: info.get(field) for key, field in _LIBRARY_FIELDS} for info in (pool.info() for pool in find_pools())]
+
+
+_LIBRARY_FIELDS = (
+    ("name", "internal_api"),
+    ("version", "version"),
+    ("threading_layer", "threading_layer"),
+    ("architecture", "architecture"),
+)
+
+
+def applied() -> int | None:
+    """The threads the latest :func:`limited` block entered in the calling thread set the BLAS to
+    — a fit's products on NumPy's backend, which decides once and holds that size while it trains
+    (None before any)."""
+    return getattr(_applied, "threads", None)
 
 
 def current() -> int | None:
@@ -169,6 +192,7 @@ def limited(threads: int) -> Iterator[None]:
             if pool.get_num_threads() != threads:
                 pool.set_num_threads(threads)
         _depth += 1
+    _applied.threads = threads
     try:
         yield
     finally:

@@ -34,9 +34,10 @@ class MetricsLog(Callback):
         self.path, self.seconds = path, seconds
         self._written_at = time.monotonic()
         self._pending = False
+        self._history = History()
 
     def on_epoch_end(self, network: Network, history: History) -> bool:
-        self._pending = True
+        self._pending, self._history = True, history
         if time.monotonic() - self._written_at >= self.seconds:
             self._write(history)
         return False
@@ -44,6 +45,11 @@ class MetricsLog(Callback):
     def on_train_end(self, network: Network, history: History) -> None:
         if self._pending:
             self._write(history)
+
+    def flush(self) -> None:
+        """Write the epochs not yet written — when training ended without ``on_train_end``: it diverged."""
+        if self._pending:
+            self._write(self._history)
 
     def _write(self, history: History) -> None:
         text = io.StringIO()
