@@ -4,13 +4,16 @@
     PYTHONPATH=src python docs/screenshots.py playground # one of them
 
 Needs the ``serve`` extra, Playwright (``pip install playwright``) and Chromium at /usr/bin/chromium
-(Debian's ``chromium`` package). Each screenshot is a function in ``SCREENSHOTS`` that starts its
-page's command in a subprocess (:func:`command_page`), drives the page, and saves one PNG.
+(Debian's ``chromium`` package); the documentation site's two need the ``docs`` extra and
+docs/vendor/ (``make docs``). Each screenshot is a function in ``SCREENSHOTS`` that starts its
+page's command in a subprocess (:func:`command_page`, :func:`site_page`), drives the page, and
+saves one PNG.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import signal
 import subprocess
@@ -123,11 +126,44 @@ def explain(path: Path) -> None:
         browser.close()
 
 
+@contextlib.contextmanager
+def site_page(name: str, fragment: str = "") -> Iterator[Any]:
+    """A Chromium page showing page ``name`` (at ``#fragment``) of the documentation site
+    (mkdocs.yml), built into a temporary folder and opened from disk, as ``site/`` is."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(__file__).resolve().parent.parent
+        command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", folder]
+        subprocess.run(command, cwd=root, check=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport=VIEWPORT)
+            page.goto((Path(folder) / name).as_uri() + (f"#{fragment}" if fragment else ""))
+            yield page
+            browser.close()
+
+
+def docs_home(path: Path) -> None:
+    """The documentation site's home page (``make docs``; needs the ``docs`` extra and docs/vendor/)."""
+    with site_page("index.html") as page:
+        page.screenshot(path=str(path))
+
+
+def docs_api(path: Path) -> None:
+    """The site's API reference: ``ffnn.Network``, its signature and the start of its parameters."""
+    with site_page("api/index.html", "ffnn.Network") as page:
+        page.wait_for_function("() => window.scrollY > 0")  # at the anchor
+        page.screenshot(path=str(path))
+
+
 SCREENSHOTS: dict[str, Callable[[Path], None]] = {
     "playground": playground,
     "playground-explain": playground_explain,
     "live-page": live_page,
     "explain": explain,
+    "docs-home": docs_home,
+    "docs-api": docs_api,
 }
 
 

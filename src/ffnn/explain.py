@@ -300,7 +300,7 @@ def render(
     examples: Sequence[str] | None = None,
 ) -> str:
     """``explanation`` as text: ``fmt`` "table" (for a terminal) or "markdown". A matrix of more
-    than :data:`MAX_ROWS` rows or :data:`MAX_COLUMNS` columns is summarised — its shape, norm and
+    than ``MAX_ROWS`` rows or ``MAX_COLUMNS`` columns is summarised — its shape, norm and
     largest entries; ``neuron`` = (l, j) shows neuron j of layer l alone, whole (both counted from
     1, as in the sources). ``title`` heads it; ``examples`` names the batch's rows (default x1, x2, …)."""
     if fmt not in ("table", "markdown"):

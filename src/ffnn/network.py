@@ -59,37 +59,49 @@ class Network:
 
     Parameters
     ----------
-    sizes : neurons per layer, input first, e.g. ``[784, 30, 10]``.
-    activation : the hidden layers' activation (``"sigmoid"``, ``"tanh"``, ``"relu"``,
+    sizes
+        neurons per layer, input first, e.g. ``[784, 30, 10]``.
+    activation
+        the hidden layers' activation (``"sigmoid"``, ``"tanh"``, ``"relu"``,
         ``"leaky_relu"``, ``"identity"``), or a list with one per layer (output included).
-    output_activation : the output layer's activation (those above, or ``"softmax"``). By default
+    output_activation
+        the output layer's activation (those above, or ``"softmax"``). By default
         the one that matches the cost (softmax for ``cross_entropy``, sigmoid for
         ``binary_cross_entropy``), else the hidden activation, as in the sources.
-    cost : ``"quadratic"`` (the sources' C = 1/2N Σ‖a − y‖²), ``"cross_entropy"`` (log-likelihood,
+    cost
+        ``"quadratic"`` (the sources' C = 1/2N Σ‖a − y‖²), ``"cross_entropy"`` (log-likelihood,
         with softmax) or ``"binary_cross_entropy"`` (the book's cross-entropy, with sigmoid).
-    reduction : how a batch's cost (and so its gradient) combines its examples' costs C_x:
+    reduction
+        how a batch's cost (and so its gradient) combines its examples' costs C_x:
         ``"mean"`` (the default, or a ``Cost`` instance's own: C = 1/n Σ_x C_x) or ``"sum"``
         (C = Σ_x C_x, source 002's
         ½ Σ ‖a − y‖²). Every cost the network reports (``cost``, ``score``, training's) is so reduced.
         Sample weights count as w_x / max w (scaled so the largest is 1): a weighted mean is their
         ratios' alone, a weighted sum Σ_x w_x C_x is of the weights so scaled.
-    init : ``"small_uniform"``, ``"normal"``, ``"scaled_normal"``, ``"glorot"``, ``"he"`` or
+    init
+        ``"small_uniform"``, ``"normal"``, ``"scaled_normal"``, ``"glorot"``, ``"he"`` or
         ``"legacy_uniform"`` (source 002's draw: ``ffnn.initializers``).
-    bias : whether the layers have biases b^l (default). ``False``: z^l = w^l a^{l−1}, as in source
+    bias
+        whether the layers have biases b^l (default). ``False``: z^l = w^l a^{l−1}, as in source
         002's network; ``biases`` then holds zeros, constants that training never moves (their
         gradient is reported as 0), and model files store none.
-    dtype : ``"float32"`` (default, fast) or ``"float64"`` (for gradient checks).
-    seed : seeds the initialiser; the same seed gives the same weights.
-    dropout : inverted dropout rate p of the hidden layers (one number, or one per hidden layer):
+    dtype
+        ``"float32"`` (default, fast) or ``"float64"`` (for gradient checks).
+    seed
+        seeds the initialiser; the same seed gives the same weights.
+    dropout
+        inverted dropout rate p of the hidden layers (one number, or one per hidden layer):
         in training each hidden activation is kept with probability 1 − p and scaled by 1/(1 − p),
         so its expectation is unchanged and nothing needs rescaling at evaluation, where dropout
         is off. ``input_dropout`` does the same to the inputs.
-    backend : the array library of the parameters and of training: ``"numpy"`` (default),
+    backend
+        the array library of the parameters and of training: ``"numpy"`` (default),
         ``"torch"``, ``"cupy"`` or ``"array_api_strict"`` (see ``ffnn.backends``); ``device`` is
         torch's (``"cpu"`` by default, ``"cuda"``). The initial weights are drawn by NumPy and
         copied, so a seed gives the same network on every backend. A network this machine's memory
         cannot hold (:func:`memory_needed`) is refused before anything is drawn.
-    parameters : the layers' (w^l, b^l), NumPy arrays of shapes (n_l, n_{l−1}) and (n_l,), to use
+    parameters
+        the layers' (w^l, b^l), NumPy arrays of shapes (n_l, n_{l−1}) and (n_l,), to use
         instead of drawing any (``init`` is then only recorded, and ``seed`` unused): how
         ``ffnn.load`` builds a network from a file's arrays. Arrays already of ``dtype`` and
         C-contiguous are taken as they are on NumPy (not copied), so a model costs its own size once.

@@ -151,8 +151,8 @@ class Trainer:
     - ``threads``: as :func:`fit`'s; :attr:`threads` is what this loop decided for its products,
       in force while :meth:`run` or :meth:`step` runs (None: another backend's, not NumPy's BLAS).
 
-    :attr:`epoch` is the epoch under way (or next), :attr:`batch` the next mini-batch in it,
-    :attr:`order` its order of the examples, :attr:`done` whether training has ended.
+    :attr:`epoch` is the epoch under way (or next), ``batch`` the next mini-batch in it,
+    ``order`` its order of the examples, ``done`` whether training has ended.
     """
 
     def __init__(
