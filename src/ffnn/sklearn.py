@@ -207,7 +207,73 @@ class _FFNNBase(BaseEstimator):
         warm_start: bool = False,
         dtype: str | None = None,
         n_threads: int | None = None,
-    ) -> None:  # one signature for both estimators (scikit-learn reads its parameters from it)
+    ) -> None:
+        """Both estimators' parameters: one signature, from which scikit-learn reads them.
+
+        Parameters
+        ----------
+        hidden_layer_sizes
+            neurons per hidden layer, e.g. ``(100,)`` or ``(64, 32)``; ``()`` for none.
+        activation
+            the hidden layers' activation: ``relu``, ``leaky_relu``, ``tanh``, ``sigmoid``, ``identity``.
+        cost, output_activation
+            the cost and the output layer (None: the default named above).
+        init
+            the weight initialiser: ``glorot``, ``he``, ``scaled_normal``, ``normal``, ``small_uniform``.
+        optimizer
+            ``adam``, ``adamw``, ``sgd``, ``momentum``, ``nesterov``, ``rmsprop``.
+        learning_rate
+            η, the optimizer's learning rate; ``schedule`` says how it changes over the run
+            (``constant``, ``step``, ``exponential``, ``cosine``).
+        batch_size
+            examples per mini-batch, or ``"auto"`` = min(200, n_samples).
+        max_iter
+            epochs (passes over the training data) at most.
+        dropout
+            inverted dropout rate of the hidden layers, in [0, 1).
+        weight_decay
+            the optimizer's L2 strength (AdamW: decoupled).
+        early_stopping
+            hold out ``validation_fraction`` of the training data (stratified for a
+            classifier), score it after each epoch (``validation_scores_``), stop when the score has
+            not improved by more than ``tol`` for ``n_iter_no_change`` epochs, and keep the best epoch's
+            parameters. Without it, training stops when the training loss has not improved by more
+            than ``tol`` for ``n_iter_no_change`` epochs (``tol=None``: run all ``max_iter`` epochs).
+        random_state
+            None, an int or a ``numpy.random.RandomState``: the initial weights, the
+            shuffling, dropout and the validation split. An int gives the same model every time.
+        verbose
+            print each epoch.
+        warm_start
+            ``fit`` continues from the previous fit's network and optimizer state.
+        dtype
+            the network's floating-point type. None: the input's dtype — float32 data is computed
+            in float32, anything else in float64 (a continued fit keeps the network's); ``float32``
+            (fast) or ``float64`` forces it, the data being cast to it.
+        n_threads
+            the most BLAS threads the products run on. None: automatic — ``FFNN_THREADS``, else
+            the cores, within the limit joblib sets in its workers (``GridSearchCV(n_jobs=…)``) or a
+            caller sets with ``threadpoolctl``; a network too small to gain from more runs on one.
+
+        Attributes
+        ----------
+        network_
+            the trained :class:`ffnn.Network` (``ffnn.save(est.network_, path)`` writes it); a
+            classifier's names its classes (``network_.classes``: ``classes_`` as strings).
+        loss_curve_
+            the mean training cost of each epoch (without the weight-decay term).
+        validation_scores_
+            the validation score of each epoch with ``early_stopping``, else None.
+        n_iter_
+            epochs trained.
+        n_features_in_, feature_names_in_
+            as scikit-learn defines them.
+
+        ``fit(X, y, sample_weight=None)``: each example's cost is weighted; each mini-batch's cost is
+        the weighted mean Σ w_x C_x / Σ w_x (see :func:`ffnn.fit`). ``partial_fit`` trains one epoch on
+        the data it is given, continuing the network and the optimizer's state; it and ``warm_start``
+        take ``schedule='constant'`` only (a schedule is planned over one call's epochs).
+        """
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.cost = cost
@@ -377,51 +443,6 @@ class _FFNNBase(BaseEstimator):
         return tags
 
 
-_COMMON_DOC = """
-    Parameters
-    ----------
-    hidden_layer_sizes : neurons per hidden layer, e.g. ``(100,)`` or ``(64, 32)``; ``()`` for none.
-    activation : the hidden layers' activation: ``relu``, ``leaky_relu``, ``tanh``, ``sigmoid``, ``identity``.
-    cost, output_activation : the cost and the output layer (None: the default named above).
-    init : the weight initialiser: ``glorot``, ``he``, ``scaled_normal``, ``normal``, ``small_uniform``.
-    optimizer : ``adam``, ``adamw``, ``sgd``, ``momentum``, ``nesterov``, ``rmsprop``.
-    learning_rate : η, the optimizer's learning rate; ``schedule`` says how it changes over the run
-        (``constant``, ``step``, ``exponential``, ``cosine``).
-    batch_size : examples per mini-batch, or ``"auto"`` = min(200, n_samples).
-    max_iter : epochs (passes over the training data) at most.
-    dropout : inverted dropout rate of the hidden layers, in [0, 1).
-    weight_decay : the optimizer's L2 strength (AdamW: decoupled).
-    early_stopping : hold out ``validation_fraction`` of the training data (stratified for a
-        classifier), score it after each epoch (``validation_scores_``), stop when the score has
-        not improved by more than ``tol`` for ``n_iter_no_change`` epochs, and keep the best epoch's
-        parameters. Without it, training stops when the training loss has not improved by more
-        than ``tol`` for ``n_iter_no_change`` epochs (``tol=None``: run all ``max_iter`` epochs).
-    random_state : None, an int or a ``numpy.random.RandomState``: the initial weights, the
-        shuffling, dropout and the validation split. An int gives the same model every time.
-    verbose : print each epoch.
-    warm_start : ``fit`` continues from the previous fit's network and optimizer state.
-    dtype : the network's floating-point type. None: the input's dtype — float32 data is computed
-        in float32, anything else in float64 (a continued fit keeps the network's); ``float32``
-        (fast) or ``float64`` forces it, the data being cast to it.
-    n_threads : the most BLAS threads the products run on. None: automatic — ``FFNN_THREADS``, else
-        the cores, within the limit joblib sets in its workers (``GridSearchCV(n_jobs=…)``) or a
-        caller sets with ``threadpoolctl``; a network too small to gain from more runs on one.
-
-    Attributes
-    ----------
-    network_ : the trained :class:`ffnn.Network` (``ffnn.save(est.network_, path)`` writes it); a
-        classifier's names its classes (``network_.classes``: ``classes_`` as strings).
-    loss_curve_ : the mean training cost of each epoch (without the weight-decay term).
-    validation_scores_ : the validation score of each epoch with ``early_stopping``, else None.
-    n_iter_ : epochs trained. n_features_in_, feature_names_in_ : as scikit-learn defines them.
-
-    ``fit(X, y, sample_weight=None)``: each example's cost is weighted; each mini-batch's cost is
-    the weighted mean Σ w_x C_x / Σ w_x (see :func:`ffnn.fit`). ``partial_fit`` trains one epoch on
-    the data it is given, continuing the network and the optimizer's state; it and ``warm_start``
-    take ``schedule='constant'`` only (a schedule is planned over one call's epochs).
-"""
-
-
 class FFNNClassifier(ClassifierMixin, _FFNNBase):
     """A feedforward network classifier trained by backpropagation: softmax outputs and the
     cross-entropy cost by default, one output per class; labels of any type (``classes_``).
@@ -530,5 +551,5 @@ class FFNNRegressor(RegressorMixin, _FFNNBase):
         return a.ravel() if self._one_output else a
 
 
-FFNNClassifier.__doc__ = (FFNNClassifier.__doc__ or "") + _COMMON_DOC
-FFNNRegressor.__doc__ = (FFNNRegressor.__doc__ or "") + _COMMON_DOC
+FFNNClassifier.__doc__ = (FFNNClassifier.__doc__ or "") + (_FFNNBase.__init__.__doc__ or "")  # for help()
+FFNNRegressor.__doc__ = (FFNNRegressor.__doc__ or "") + (_FFNNBase.__init__.__doc__ or "")
