@@ -50,6 +50,8 @@ def test_a_run_of_10_epochs_trained_on_to_20_is_the_run_of_20(flags, tmp_path):
     longer = run.resume(tmp_path / "R", quiet=True, epochs=20)
     assert_same_run(longer, whole)
     assert config_file(tmp_path / "R")["epochs"] == 20 and longer.summary["epochs_completed"] == 20
+    # its time is the whole run's: the first session's epochs, then the second session
+    assert longer.summary["wall_seconds"] >= sum(first.history.seconds) + sum(longer.history.seconds[10:])
     newest = checkpoint.load(checkpoint.latest(tmp_path / "R" / "checkpoints"))
     assert (
         newest["epoch"] == 19 and newest["finished"] is True and newest["run"] == run.run_tag(moons(epochs=20, **flags))

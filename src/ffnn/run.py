@@ -376,7 +376,8 @@ def _fit(
             feed.set("status", {"state": "diverged", "message": str(error)})
         raise error from e
     history.interrupted = history.interrupted or interrupt.requested  # Ctrl-C between two epochs too
-    summary = _summary(history, config, recipe, time.perf_counter() - start)
+    earlier = sum(history.seconds[: state["epoch"] + 1]) if state is not None else 0.0  # resumed: the epochs before
+    summary = _summary(history, config, recipe, earlier + time.perf_counter() - start)
     summary["processes"] = strategy.size  # data-parallel over MPI: K ranks
     if config.regression:  # accuracy means nothing here: MSE and R² of the test split instead
         summary.update(final_test_accuracy=None, best_test=None, task="regression")
