@@ -1,16 +1,14 @@
 """A finished or interrupted run trained on to more epochs (``ffnn train --resume RUN --epochs N``,
 ``run.resume(..., epochs=N)``): the run of N epochs, bit for bit, where its schedule allows."""
 
-import signal
-
 import numpy as np
 import pytest
 
 from ffnn import checkpoint, run, settings
-from ffnn.callbacks import Callback
 from ffnn.config import configure
 from ffnn.errors import RunFolderError, SettingError
 from ffnn.folder import recipe_of
+from test_run_folder import CtrlCAtEpochEnd
 
 
 def moons(**flags):
@@ -56,16 +54,6 @@ def test_a_run_of_10_epochs_trained_on_to_20_is_the_run_of_20(flags, tmp_path):
     assert (
         newest["epoch"] == 19 and newest["finished"] is True and newest["run"] == run.run_tag(moons(epochs=20, **flags))
     )
-
-
-class CtrlCAtEpochEnd(Callback):
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def on_epoch_end(self, network, history):
-        if history.epoch[-1] == self.epoch:
-            signal.raise_signal(signal.SIGINT)
-        return False
 
 
 def test_an_interrupted_run_trained_on_past_its_planned_end_is_the_longer_run(tmp_path):
