@@ -4,7 +4,8 @@
 import numpy as np
 import pytest
 
-from ffnn import checkpoint, run, settings
+from ffnn import checkpoint, run, runs, settings
+from ffnn.callbacks import Callback
 from ffnn.config import configure
 from ffnn.errors import RunFolderError, SettingError
 from ffnn.folder import recipe_of
@@ -140,3 +141,45 @@ def test_trained_on_to_no_more_epochs_than_it_has_is_refused(tmp_path):
     for epochs in (2, 4):
         with pytest.raises(SettingError, match=r"has trained 4 epochs already: give --epochs more than 4"):
             run.resume(tmp_path / "R", quiet=True, epochs=epochs)
+
+
+class Observe(Callback):
+    """Calls ``look()`` as each epoch ends, keeping what it returned (the run trains on)."""
+
+    def __init__(self, look):
+        self.look, self.seen = look, []
+
+    def on_epoch_end(self, network, history):
+        self.seen.append(self.look())
+        return False
+
+
+def test_a_run_being_trained_on_reads_as_running_and_refuses_a_second_process(tmp_path):
+    """The extension rewrites config.toml whole: the folder's lock must not be on the old file,
+    or the run would read as finished while it trains and a second --resume would be let in."""
+    run.train(moons(epochs=2), tmp_path / "R", quiet=True)
+
+    def look():
+        with pytest.raises(RunFolderError, match="is being trained by another process"), runs.training(tmp_path / "R"):
+            pass
+        return runs.read(tmp_path / "R").status
+
+    observe = Observe(look)
+    run.resume(tmp_path / "R", quiet=True, epochs=4, callbacks=[observe])
+    assert observe.seen == ["running", "running"]
+    assert runs.read(tmp_path / "R").status == "finished" and not runs.is_running(tmp_path / "R")
+
+
+def test_an_extension_killed_before_its_first_epoch_ends_reads_as_interrupted_not_finished(tmp_path):
+    """A kill after the folder became the 6-epoch run's, before epoch 3 ended: the folder must not
+    list as a finished run of 3 epochs (the old summary.json), but as interrupted at 3 of 6."""
+    run.train(moons(epochs=3), tmp_path / "R", quiet=True)
+
+    class Killed(Callback):
+        def on_epoch_end(self, network, history):
+            raise SystemExit(137)
+
+    with pytest.raises(SystemExit):
+        run.resume(tmp_path / "R", quiet=True, epochs=6, callbacks=[Killed()])
+    found = runs.read(tmp_path / "R")
+    assert (found.status, found.epochs, found.config.epochs) == ("interrupted", 3, 6)

@@ -260,6 +260,30 @@ def test_a_stopped_job_resumes_exactly(toy, how):
     resume_and_compare(folder, out, reference)
 
 
+def test_a_run_trained_on_to_more_epochs_by_the_job_is_the_longer_run_and_a_write_rank_0_fails_ends_it(toy):
+    """``--resume RUN --epochs N`` under mpiexec: rank 0 alone makes the folder the longer run's,
+    and when it cannot (here summary.json is a folder, which it cannot remove) every rank ends
+    with its message at once — rank 1 does not wait for an epoch that never starts. Once it can,
+    the job gives the 6-epoch run of the fixture, to the bit."""
+    folder, reference = toy
+    out = folder / "extended"
+    assert mpiexec(2, "-m", "ffnn", *toy_args(folder, out, epochs=3), cwd=folder).returncode == 0
+    (out / "summary.json").unlink()
+    (out / "summary.json").mkdir()
+    (out / "summary.json" / "in-the-way").touch()
+    extend = ["-m", "ffnn", "train", "--resume", out, "--epochs", "6", "--quiet", "--no-plots"]
+    done = mpiexec(2, *extend, cwd=folder)
+    assert done.returncode == 2
+    [line] = lines(done)
+    assert line.startswith("ffnn: error: ") and "summary.json" in line
+    (out / "summary.json" / "in-the-way").unlink()
+    (out / "summary.json").rmdir()
+    done = mpiexec(2, *extend, cwd=folder)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for p, q in zip(reference, ffnn.load(out / "model.npz").parameters(), strict=True):
+        np.testing.assert_array_equal(p, q)
+
+
 def test_a_job_ended_by_one_rank_exits_as_the_command_line_would():
     """The status MPI_Abort ends the job with: 130 for Ctrl-C, 2 for the user's files, data or
     settings, 70 for a bug — never 1, which means "training diverged"."""

@@ -135,7 +135,7 @@ def on_root(comm: Any, action: Callable[[], T], seconds: float = WATCHDOG_SECOND
             result = action()
         except BaseException as e:  # Ctrl-C too: the others must not wait for a broadcast that never comes
             failure = e
-    with Watchdog(comm, seconds).waiting("hear whether rank 0 could make the run folder"):
+    with Watchdog(comm, seconds).waiting("hear whether rank 0 could write the run folder"):
         message = comm.bcast(None if failure is None else str(failure), root=0)
     if failure is not None:
         raise failure

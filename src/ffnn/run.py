@@ -203,8 +203,10 @@ def resume(
     comm = distributed.world()
     recipe = run_folder.recipe_of(folder)
     with _training(folder, comm):
-        if epochs is not None and distributed.rank(comm) == 0:
-            _record_extension(folder, config, recipe, state)
+        if epochs is not None:  # by rank 0; the others hear whether it could
+            distributed.on_root(
+                comm, functools.partial(_record_extension, folder, config, recipe, state), config.mpi_timeout
+            )
         return _fit(config, folder, network, data, state, recipe, quiet, callbacks, until, feed)
 
 
@@ -304,10 +306,13 @@ def _extended(
 
 
 def _record_extension(folder: Path, config: RunConfig, recipe: str | None, state: dict[str, Any]) -> None:
-    """Make the folder the longer run's: its newest checkpoint retagged (no longer finished), then
-    its config.toml — in this order, so a kill between the two leaves a folder that the same
-    ``--resume RUN --epochs N`` continues (``_resume_start`` accepts the longer run's tag)."""
+    """Make the folder the longer run's: its newest checkpoint retagged (no longer finished), its
+    summary.json removed (the run has not ended), then its config.toml — in this order, so a kill
+    at any point leaves a folder that reads as interrupted (not finished at its old length) and
+    that the same ``--resume RUN --epochs N`` continues (``_resume_start`` accepts the longer
+    run's tag)."""
     checkpoint.save(state["path"], {k: v for k, v in state.items() if k != "path"})
+    (folder / "summary.json").unlink(missing_ok=True)
     run_folder.write_config(folder, config, recipe)
 
 

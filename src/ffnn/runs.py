@@ -178,21 +178,22 @@ def read_config(folder: Path) -> RunConfig:
 @contextlib.contextmanager
 def training(folder: Path) -> Iterator[None]:
     """Hold the lock that marks ``folder`` as being trained by this process (:func:`is_running`):
-    an exclusive lock on its config.toml for the block's duration. The system drops it when the
-    process ends, however it ends, so a killed run never reads as running. A folder that another
-    process is training is refused."""
+    an exclusive lock on the folder itself for the block's duration — not on one of its files,
+    which are replaced whole as they are written (config.toml, when a run is trained on to more
+    epochs). The system drops it when the process ends, however it ends, so a killed run never
+    reads as running. A folder that another process is training is refused."""
     if fcntl is None:  # pragma: no cover - no flock on this system
         yield
         return
-    with open(folder / "config.toml", "rb") as f:
+    with _opened(folder) as handle:
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RunFolderError(f"{folder} is being trained by another process; wait for it to end") from None
         try:
             yield
         finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def is_running(folder: Path) -> bool:
@@ -200,15 +201,25 @@ def is_running(folder: Path) -> bool:
     if fcntl is None:  # pragma: no cover
         return False
     try:
-        with open(folder / "config.toml", "rb") as f:
+        with _opened(folder) as handle:
             try:
-                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
                 return True
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.flock(handle, fcntl.LOCK_UN)
     except OSError:
         return False
     return False
+
+
+@contextlib.contextmanager
+def _opened(folder: Path) -> Iterator[int]:
+    """A read-only descriptor of the folder itself, for :func:`training`'s lock."""
+    handle = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        yield handle
+    finally:
+        os.close(handle)
 
 
 def _read_summary(folder: Path) -> dict[str, Any] | None:
