@@ -183,3 +183,39 @@ def test_an_extension_killed_before_its_first_epoch_ends_reads_as_interrupted_no
         run.resume(tmp_path / "R", quiet=True, epochs=6, callbacks=[Killed()])
     found = runs.read(tmp_path / "R")
     assert (found.status, found.epochs, found.config.epochs) == ("interrupted", 3, 6)
+
+
+def test_a_run_whose_early_stopping_ran_out_of_patience_at_its_last_epoch_trains_on_with_patience_afresh(tmp_path):
+    """Patience ran out at epoch 2, the run's last: it finished, not "stopped early", yet its
+    early stopping would end the extension after one epoch. Its patience counts from epoch 2."""
+    flags = {"eta": 1e-9, "validation": 100, "cost": "cross_entropy", "patience": 2}
+    ended = run.train(moons(epochs=3, **flags), tmp_path / "R", quiet=True)
+    assert ended.history.epoch == [0, 1, 2]
+    assert run.resume(tmp_path / "R", quiet=True, epochs=10).history.epoch == [0, 1, 2, 3, 4]
+
+
+def test_a_run_that_halve_on_plateau_ended_is_refused_before_anything_changes(tmp_path):
+    """η so small that nothing improves: halved after each epoch from the second, η reaches
+    η₀/128 at epoch 7 and the schedule stops the run, as it would stop the run of 60."""
+    flags = {"eta": 1e-9, "validation": 100, "schedule": "halve-on-plateau", "plateau_patience": 1}
+    ended = run.train(moons(epochs=40, **flags), tmp_path / "R", quiet=True)
+    assert ended.history.epoch[-1] == 7
+    before = {p.name: p.read_bytes() for p in sorted((tmp_path / "R").rglob("*")) if p.is_file()}
+    with pytest.raises(SettingError) as refused:
+        run.resume(tmp_path / "R", quiet=True, epochs=60)
+    assert str(refused.value) == (
+        f"{tmp_path / 'R'} ended when halve-on-plateau had halved η to η₀/128 (7.8125e-12), where it stops a run: "
+        "the run of 60 epochs ends there too. Start a new run (--out NEW) with another schedule or a larger "
+        "--plateau-patience to train longer."
+    )
+    assert {p.name: p.read_bytes() for p in sorted((tmp_path / "R").rglob("*")) if p.is_file()} == before
+
+
+@pytest.mark.parametrize(("epochs", "shown"), [(5.5, "5.5"), ("6", "'6'"), (True, "True"), (0, "0")])
+def test_a_number_of_epochs_that_is_no_count_is_refused_before_anything_changes(epochs, shown, tmp_path):
+    run.train(moons(epochs=2), tmp_path / "R", quiet=True)
+    before = {p.name: p.read_bytes() for p in sorted((tmp_path / "R").rglob("*")) if p.is_file()}
+    with pytest.raises(SettingError) as refused:
+        run.resume(tmp_path / "R", quiet=True, epochs=epochs)
+    assert str(refused.value) == f"epochs must be an integer >= 1; got {shown}."
+    assert {p.name: p.read_bytes() for p in sorted((tmp_path / "R").rglob("*")) if p.is_file()} == before

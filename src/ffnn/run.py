@@ -41,6 +41,7 @@ from ffnn.build import (
     build_training,
     check_data,
     input_statistics,
+    learning_rate,
     load_data,
     planned_for_length,
     resolve_sizes,
@@ -64,6 +65,7 @@ from ffnn.feed import Feed
 from ffnn.live import LiveView
 from ffnn.monitor import best_epoch
 from ffnn.network import Network
+from ffnn.schedules import HalveOnPlateau
 from ffnn.serialization import save
 from ffnn.state import History
 from ffnn.training import count_batches, fit
@@ -193,7 +195,8 @@ def resume(
     of the run). Such a run is refused unless ``replan_schedule``: then the epochs left follow the
     schedule as planned for ``epochs`` from the start (η jumps to where that plan is). A run that
     early stopping ended continues from its last epoch's parameters — not the best epoch's, which
-    its model.npz holds — and its patience counts afresh from there, the best so far standing.
+    its model.npz holds — and its patience counts afresh from there, the best so far standing. A
+    run that halve-on-plateau ended (η at its floor) is refused: the run of ``epochs`` ends there too.
     """
     folder = Path(folder)
     with distributed.starting():  # under MPI: every rank's checks agreed before the first collective
@@ -243,7 +246,7 @@ def _resume_start(
     root = distributed.rank(distributed.world()) == 0
     for problem in problems if root else ():
         print(f"ffnn: warning: {problem} Resuming from an earlier checkpoint, {path.name}.", file=sys.stderr)
-    longer = config if extend_to is None else replace(config, epochs=extend_to)
+    longer = config if extend_to is None else config.replace(epochs=extend_to)  # checked as the caller's words
     if state.get("run", run_tag(config)) not in (run_tag(config), run_tag(longer)):  # longer: an extension cut short
         raise RunFolderError(
             f"{path} belongs to another run: it was written with settings other than those of {file}. "
@@ -280,9 +283,11 @@ def _extended(
     folder: Path, config: RunConfig, epochs: int, replan_schedule: bool, state: dict[str, Any]
 ) -> tuple[RunConfig, dict[str, Any]]:
     """The config and checkpoint state of the run in ``folder`` trained on to ``epochs`` (see
-    :func:`resume`), checked: more epochs than it has trained, and a schedule not planned for its
-    old length unless ``replan_schedule``. A run that early stopping ended has its patience count
-    from its last epoch (its best so far stands)."""
+    :func:`resume`), checked: more epochs than it has trained, a schedule not planned for its old
+    length unless ``replan_schedule``, and not a run that halve-on-plateau ended (η at its floor:
+    the run of ``epochs`` ends there too). A run whose early stopping has run out of patience —
+    which ended it, or would end it after its next epoch — has its patience count from its last
+    epoch (its best so far stands)."""
     done = state["epoch"] + 1
     if epochs <= done:
         raise SettingError(
@@ -296,12 +301,20 @@ def _extended(
             f"the epochs left on the schedule planned for {epochs} (η jumps to where that plan is at epoch {done}), "
             f"or start a new run with --epochs {epochs}."
         )
-    longer = replace(config, epochs=epochs)
+    rate = learning_rate(config, 1)
+    if isinstance(rate, HalveOnPlateau) and HalveOnPlateau.state_key in state["callbacks"]:
+        rate.load_state_dict(state["callbacks"][HalveOnPlateau.state_key])
+        if rate.exhausted:
+            raise SettingError(
+                f"{folder} ended when halve-on-plateau had halved η to η₀/{rate.stop_below:g} ({rate.value:g}), where "
+                f"it stops a run: the run of {epochs} epochs ends there too. Start a new run (--out NEW) with "
+                "another schedule or a larger --plateau-patience to train longer."
+            )
     stopping = state["callbacks"].get(EarlyStopping.state_key)
-    stopped = state.get("finished") is True and state["epoch"] < config.epochs - 1
-    if stopped and config.patience and stopping and state["epoch"] - stopping["epoch"] >= config.patience:
+    if config.patience and stopping and state["epoch"] - stopping["epoch"] >= config.patience:
         state["callbacks"][EarlyStopping.state_key] = {**stopping, "epoch": state["epoch"]}  # patience afresh
     state = {k: v for k, v in state.items() if k != "finished"}
+    longer = config.replace(epochs=epochs)
     return longer, {**state, "run": run_tag(longer)}
 
 

@@ -110,6 +110,11 @@ class HalveOnPlateau(Callback):
         if self.waited >= self.patience:
             self.value /= 2.0
             self.waited = 0
+        return self.exhausted
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether η has fallen to η₀ / ``stop_below``, where training stops."""
         return bool(self.value <= self.initial / self.stop_below)
 
 
