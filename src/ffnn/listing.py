@@ -6,8 +6,8 @@
 each run folder in a folder in it that is not one (a sweep folder's runs: ``sweeps/eta/eta=0.5``)
 — two levels, no deeper. A run folder is one holding any file that ``ffnn train`` writes
 (``runs.FILES``: config.toml, metrics.csv, model.npz, summary.json, checkpoints/), so a folder
-that lost its config.toml is listed too, as damaged; folders whose names begin with "." are
-passed over. Each run is read by :func:`ffnn.runs.read`, the reader of ``ffnn sweep``'s table:
+that lost its config.toml is listed too, as damaged, and so is one that cannot be looked into
+(its mode forbids it); folders whose names begin with "." are passed over. Each run is read by :func:`ffnn.runs.read`, the reader of ``ffnn sweep``'s table:
 a damaged one is listed as damaged, with its problem, never a traceback.
 
 **Its rows** are in the order the runs were last written (the newest modification time of their
@@ -45,7 +45,8 @@ SCORES = (
 
 def find(folder: Path) -> list[Path]:
     """The run folders under ``folder`` (see the module's notes), by path; RunFolderError when
-    ``folder`` is not a folder."""
+    ``folder`` is not a folder or cannot be read. A folder in it that cannot be looked into is
+    listed (:func:`ffnn.runs.read` calls it damaged, saying why), not passed over in silence."""
     if not folder.is_dir():
         what = "is a file, not a folder" if folder.exists() else "does not exist"
         raise RunFolderError(
@@ -54,17 +55,31 @@ def find(folder: Path) -> list[Path]:
     if _is_run(folder):
         return [folder]
     found = []
-    for child in _folders(folder):
+    for child in _folders(folder, top=True):
         found += [child] if _is_run(child) else [grandchild for grandchild in _folders(child) if _is_run(grandchild)]
     return found
 
 
-def _folders(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+def _folders(folder: Path, top: bool = False) -> list[Path]:
+    """The folders in ``folder`` but hidden ones; none when it cannot be read (but for ``top``,
+    the folder named: RunFolderError)."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError as e:
+        if top:
+            raise RunFolderError(
+                f"{folder} cannot be read ({e.strerror}): name a folder of runs that you can read."
+            ) from e
+        return []
 
 
 def _is_run(folder: Path) -> bool:
-    return any((folder / name).exists() for name in runs.FILES)
+    """Whether ``folder`` holds what ``ffnn train`` writes — or cannot be looked into (to list it
+    as damaged, with why)."""
+    try:
+        return any((folder / name).exists() for name in runs.FILES)
+    except OSError:
+        return True
 
 
 def listed(folder: Path) -> dict[str, runs.RunSummary]:

@@ -128,6 +128,10 @@ def read(folder: str | os.PathLike[str]) -> RunSummary:
             found = _ended(folder, config, summary)
     except (_DamagedError, FFNNError) as e:
         found = RunSummary(folder, "damaged", problem=" ".join(str(e).split()), config=config)
+    except OSError as e:  # the folder or a file in it that this user may not read
+        found = RunSummary(
+            folder, "damaged", problem=f"{e.filename or folder} cannot be read ({e.strerror}).", config=config
+        )
     return _with_provenance(found, summary)
 
 
