@@ -6,6 +6,7 @@ run folders come back to this one's sweep folder. The plan and the table alone: 
 import csv
 import json
 import os
+import shlex
 import signal
 import statistics
 import subprocess
@@ -55,13 +56,14 @@ def snapshot(folder):
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory):
-    """A 6-run sweep on this machine, two runs at a time: (its folder, what it printed)."""
+    """A 6-run sweep on this machine, two runs at a time: (its folder, what it printed, its command)."""
     out = tmp_path_factory.mktemp("local") / "sweep"
-    return out, sweep(*MOONS, "--epochs", 4, *GRID, "--workers", 2, "--out", out).stdout
+    arguments = [*MOONS, "--epochs", 4, *GRID, "--workers", 2, "--out", out]
+    return out, sweep(*arguments).stdout, shlex.join(["ffnn", "sweep", *map(str, arguments)])
 
 
 def test_every_point_runs_into_its_own_folder_and_the_table_holds_its_summary(local):
-    out, printed = local
+    out, printed, command = local
     header, body = rows(out)
     assert header == HEADER and len(body) == 6
     assert sorted((r[0], r[1]) for r in body) == sorted((e, h) for e in ("0.05", "0.2", "1000000") for h in "48")
@@ -78,6 +80,7 @@ def test_every_point_runs_into_its_own_folder_and_the_table_holds_its_summary(lo
         assert status == "finished"
         assert float(best) == summary["best_test"]["accuracy"] and float(final) == summary["final_test_accuracy"]
         assert int(epochs) == summary["epochs_completed"] == 4 and float(seconds) == summary["wall_seconds"]
+        assert summary["environment"]["command"] == command  # the sweep's: its run's own settings file is gone
     scores = [float(r[3]) for r in body[:4]]
     assert scores == sorted(scores, reverse=True) and [r[2] for r in body[4:]] == ["diverged", "diverged"]
     lines = printed.splitlines()
@@ -125,7 +128,7 @@ def test_a_regression_sweep_reports_r2_and_mse(tmp_path):
 
 
 def test_a_folder_of_other_settings_is_refused_and_nothing_touched(local):
-    out, _ = local
+    out, *_ = local
     before = snapshot(out)
     done = subprocess.run(sweep_command(*MOONS, "--epochs", 5, *GRID, "--out", out), capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
@@ -215,6 +218,9 @@ def test_a_sweep_on_a_dask_cluster_brings_its_run_folders_back(local, cluster, t
     client.mkdir()
     done = sweep(*MOONS, "--epochs", 4, *GRID, "--scheduler", address, "--out", "sweep", cwd=client)
     out = client / "sweep"
+    command = shlex.join(["ffnn", "sweep", *map(str, MOONS), "--epochs", "4", *GRID, "--scheduler", address])
+    for summary in out.glob("*/summary.json"):  # not a path of the worker's
+        assert json.loads(summary.read_text())["environment"]["command"] == f"{command} --out sweep"
     assert without_seconds(rows(out)) == without_seconds(rows(local[0]))  # the same numbers as on this machine
     assert sorted(p.name for p in workers.iterdir()) == ["tmp"] and not any((workers / "tmp").iterdir())
     assert "[6/6]" in done.stdout

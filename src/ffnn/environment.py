@@ -6,6 +6,7 @@ summary.json records it (``"environment"``), for reproducing it: with the same s
 
 from __future__ import annotations
 
+import os
 import platform
 import shlex
 import sys
@@ -19,6 +20,7 @@ from ffnn._version import __version__
 
 _ENTRY_POINTS = ("ffnn", "ffnn.exe")  # the console script's names (pip writes ffnn.exe on Windows)
 _MAIN = Path(__file__).with_name("__main__.py")  # python -m ffnn
+SWEEP = "FFNN_SWEEP_COMMAND"  # set by ffnn sweep for the runs it trains: its own command line
 
 
 def recorded(backend: str) -> dict[str, Any]:
@@ -50,7 +52,15 @@ def command(argv: list[str] | None = None) -> str | None:
     """The command line of this process (``argv``, by default ``sys.argv``), shell-quoted, as a
     shell would run it again — ``ffnn train --recipe xor --out 'runs/my run'`` — when the process is
     the ffnn command (its console script, or ``python -m ffnn``); None when it is another program
-    that called ffnn (a script, a notebook, a test), whose command would not repeat the run."""
+    that called ffnn (a script, a notebook, a test), whose command would not repeat the run.
+
+    A run that ``ffnn sweep`` trains records the sweep's command instead (the variable
+    ``FFNN_SWEEP_COMMAND`` that the sweep sets; empty for a sweep called from Python: None): its
+    own names a settings file in a temporary folder, gone once it ends — on a Dask worker, its
+    folder too. A resumed run records the command that resumed it (``ffnn train --resume RUN``);
+    its config.toml holds its settings."""
+    if argv is None and SWEEP in os.environ:
+        return os.environ[SWEEP] or None
     argv = list(sys.argv if argv is None else argv)
     if not argv or not _is_ffnn(argv[0]):
         return None

@@ -7,8 +7,9 @@ each run folder in a folder in it that is not one (a sweep folder's runs: ``swee
 — two levels, no deeper. A run folder is one holding any file that ``ffnn train`` writes
 (``runs.FILES``: config.toml, metrics.csv, model.npz, summary.json, checkpoints/), so a folder
 that lost its config.toml is listed too, as damaged, and so is one that cannot be looked into
-(its mode forbids it); folders whose names begin with "." are passed over. Each run is read by :func:`ffnn.runs.read`, the reader of ``ffnn sweep``'s table:
-a damaged one is listed as damaged, with its problem, never a traceback.
+(its mode forbids it); folders whose names begin with "." are passed over. Each run is read by
+:func:`ffnn.runs.read`, the reader of ``ffnn sweep``'s table: a damaged one is listed as
+damaged, with its problem, never a traceback.
 
 **Its rows** are in the order the runs were last written (the newest modification time of their
 files), the newest last, as ``ls -tr`` lists files; a run's name is its folder's path under

@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ffnn import checkpoint, runs, threads
+from ffnn import checkpoint, environment, runs, threads
 from ffnn import settings as settings_table
 from ffnn._files import atomic_open
 from ffnn._version import __version__
@@ -423,9 +423,10 @@ def _arguments(action: str, folder: str, settings_file: str, recipe: str | None)
     return ["train", *named, "--config", settings_file, "--out", folder, *again, "--quiet", "--no-plots"]
 
 
-def train_process(arguments: Sequence[str], blas_threads: int) -> Outcome:
-    """``python -m ffnn ARGUMENTS`` with ``blas_threads`` BLAS threads; its exit status and last stderr line."""
-    env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(blas_threads))}
+def train_process(arguments: Sequence[str], blas_threads: int, command: str | None) -> Outcome:
+    """``python -m ffnn ARGUMENTS`` with ``blas_threads`` BLAS threads, recording the sweep's
+    ``command`` as its own (``environment.command``); its exit status and last stderr line."""
+    env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(blas_threads)), environment.SWEEP: command or ""}
     done = subprocess.run(
         [sys.executable, "-m", "ffnn", *arguments], env=env, stdin=subprocess.DEVNULL, capture_output=True, check=False
     )
@@ -467,7 +468,7 @@ def _here(
             settings_file = Path(tmp) / "settings.toml"
             settings_table.write(settings_file, r.settings)
             arguments = _arguments(actions[r.name], str(out / r.name), str(settings_file), recipe)
-            return train_process(arguments, r.config.threads or share)
+            return train_process(arguments, r.config.threads or share, environment.command())
 
     with ThreadPoolExecutor(workers) as pool:
         futures = {pool.submit(one, r): r for r in todo}
@@ -517,7 +518,7 @@ def _on_cluster(
             files = _files_of(out / r.name) if actions[r.name] == "resume" else {}
             settings_text = settings_table.to_toml(r.settings)
             share = {a: r.config.threads or n for a, n in shares.items()}
-            arguments = (settings_text, recipe, files, share, __version__)
+            arguments = (settings_text, recipe, files, share, __version__, environment.command())
             key = f"ffnn-sweep-{r.name}-{uuid.uuid4().hex}"  # never an earlier sweep's task, still running
             task = client.submit(train_remote, *arguments, pure=False, key=key)
             futures[task] = r
@@ -552,13 +553,19 @@ def _worker_facts(dask_worker: Any) -> tuple[str, int, int]:
 
 
 def train_remote(
-    settings_text: str, recipe: str | None, files: Mapping[str, bytes], shares: Mapping[str, int], version: str
+    settings_text: str,
+    recipe: str | None,
+    files: Mapping[str, bytes],
+    shares: Mapping[str, int],
+    version: str,
+    command: str | None,
 ) -> tuple[int | None, str, dict[str, bytes]]:
     """A Dask task: one run trained in a temporary folder of this worker (resumed from ``files``,
     the run folder's, when given; else started from ``settings_text``), with this worker's share
     of its machine's cores as BLAS threads. Returns the exit status, the last stderr line and the
     run folder's files (relative path → contents); the temporary folder is removed. A worker with
-    an ffnn other than the client's ``version`` trains nothing: its numbers could differ."""
+    an ffnn other than the client's ``version`` trains nothing: its numbers could differ. The run
+    records the sweep's ``command`` as its own."""
     from dask.distributed import get_worker
 
     if version != __version__:
@@ -569,7 +576,7 @@ def train_remote(
         if files:
             receive(folder, files)
         arguments = _arguments("resume" if files else "start", str(folder), str(settings_file), recipe)
-        outcome = train_process(arguments, shares.get(get_worker().address, 1))
+        outcome = train_process(arguments, shares.get(get_worker().address, 1), command)
         return outcome.status, outcome.message, _files_of(folder) if folder.is_dir() else {}
 
 
