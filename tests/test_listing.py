@@ -387,3 +387,22 @@ def test_a_folder_that_cannot_be_read_is_listed_as_damaged_and_the_rest_as_they_
         2, "", f"ffnn: error: {root / 'unlisted'} cannot be read (Permission denied): name a folder of runs that you "
         "can read.\n",
     ]  # fmt: skip
+
+
+def test_names_that_are_no_plain_text_are_escaped_in_the_table_and_valid_in_the_json(folder, tmp_path, capsys):
+    """A folder named with a terminal's escape sequence cannot colour the table; one whose name is
+    not UTF-8 (a lone surrogate in Python) is shown escaped, and the JSON stays UTF-8 for any reader."""
+    root = tmp_path / "runs"
+    shutil.copytree(folder / "finished", root / "red\x1b[31m")
+    shutil.copytree(folder / "damaged", root / os.fsdecode(b"caf\xe9"))
+    code, out, err = cli(capsys, "runs", root)
+    assert code == 0 and err == "" and "\x1b" not in out
+    names = sorted(line.split()[0] for line in out.splitlines()[1:3])
+    assert names == ["caf\\udce9", "red\\x1b[31m"]
+    assert "caf\\udce9 is damaged: " in out
+    code, out, err = cli(capsys, "runs", root, "--json")
+    out.encode("utf-8")  # no lone surrogate: strict UTF-8
+    assert code == 0 and "\\ud" not in out
+    found = {r["name"]: r for r in json.loads(out)}
+    assert sorted(found) == ["caf\\xe9", "red\x1b[31m"]  # JSON escapes the control character itself
+    assert found["caf\\xe9"]["folder"] == str(root / "caf\\xe9") and "caf\\xe9" in found["caf\\xe9"]["problem"]

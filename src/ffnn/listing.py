@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ffnn import runs, settings
+from ffnn._validation import printable
 from ffnn.errors import RunFolderError, SettingError
 from ffnn.sweep import aligned, formatted, value_text
 
@@ -145,7 +146,7 @@ def _changes(found: runs.RunSummary) -> str | None:
 def text(found: Mapping[str, runs.RunSummary], width: int | None = None) -> str:
     """The listing as a table (its settings column cut to ``width``), then each damaged run's problem."""
     header, rows = table(found)
-    problems = [f"{name} is damaged: {r.problem}" for name, r in found.items() if r.status == "damaged"]
+    problems = [printable(f"{name} is damaged: {r.problem}") for name, r in found.items() if r.status == "damaged"]
     return "\n".join([formatted(header, rows, width), *problems])
 
 
@@ -154,10 +155,10 @@ def as_json(name: str, found: runs.RunSummary) -> dict[str, Any]:
     (null) where there is nothing — a damaged run's settings and scores, an older run's environment."""
     config, updated = found.config, found.updated
     return {
-        "name": name,
-        "folder": str(found.folder),
+        "name": _unicode(name),
+        "folder": _unicode(str(found.folder)),
         "status": found.status,
-        "problem": found.problem or None,
+        "problem": _unicode(found.problem) or None,
         "recipe": found.recipe,
         "dataset": config.dataset if config else None,
         "task": config.task if config else None,
@@ -169,6 +170,15 @@ def as_json(name: str, found: runs.RunSummary) -> dict[str, Any]:
         "updated": None if updated is None else _iso(updated),
         "environment": found.environment,
     }
+
+
+def _unicode(text: str) -> str:
+    """``text`` — a path, or a message naming one — with the bytes of a file name that are not
+    UTF-8 (which Python holds as lone surrogates) written as ``\\xff``: JSON that any reader takes."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no file name gave
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _iso(seconds: float) -> str:

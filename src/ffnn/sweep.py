@@ -63,6 +63,7 @@ from typing import Any
 from ffnn import checkpoint, environment, runs, threads
 from ffnn import settings as settings_table
 from ffnn._files import atomic_open
+from ffnn._validation import printable
 from ffnn._version import __version__
 from ffnn.config import RunConfig, configure
 from ffnn.errors import EXIT_INTERRUPTED, EXIT_USAGE, ExtraNotInstalledError, FFNNError, RunFolderError, SettingError
@@ -708,7 +709,10 @@ def formatted(header: list[str], rows: list[list[Any]], width: int | None = None
 def aligned(names: list[str], columns: list[list[str]], width: int | None = None) -> str:
     """Columns of text under their names, left-aligned, two spaces apart. With ``width``, the last
     column's longer cells are cut, ending in "…", so that each line fits in ``width`` characters
-    (where the other columns and the last one's name leave room)."""
+    (where the other columns and the last one's name leave room). Every cell is shown as
+    ``printable`` writes it: a folder's name or a file's text cannot move the cursor or colour
+    the terminal."""
+    names, columns = [printable(n) for n in names], [[printable(c) for c in column] for column in columns]
     widths = [max([len(n), *(len(c) for c in column)]) for n, column in zip(names, columns)]
     if width is not None and columns:
         room = width - sum(w + 2 for w in widths[:-1])
