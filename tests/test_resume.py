@@ -188,6 +188,29 @@ def test_resume_with_epochs_trains_a_finished_run_on(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"Resuming {out} after epoch 1, to 3 epochs (checkpoint-00001.npz)\n")
     assert json.loads((out / "summary.json").read_text())["epochs_completed"] == 3
+    for more in ([], ["--replan-schedule"]):  # in the words it was given, not "give --epochs N"
+        done = ffnn_cmd("train", "--resume", out, "--epochs", 0, *more)
+        assert (done.returncode, done.stderr) == (2, "ffnn: error: --epochs must be an integer >= 1; got 0.\n")
+
+
+def test_an_extension_that_cannot_write_its_config_says_what_to_do(tmp_path):
+    """A full disk as the longer run's config.toml is written: the message says to run the same
+    command again (not to choose another --out, which --resume does not take)."""
+    out = tmp_path / "R"
+    assert ffnn_cmd("train", "--dataset", "moons", "--sizes", "2,4,2", "--epochs", 2, "--quiet", "--no-plots",
+                    "--out", out).returncode == 0  # fmt: skip
+    code = (
+        "import sys, ffnn.settings as settings, ffnn.cli as cli\n"
+        "def full(*args, **kwargs): raise OSError(28, 'No space left on device')\n"
+        "settings.write = full\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, "train", "--resume", out, "--epochs", "3", "--quiet"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert (done.returncode, done.stderr) == (
+        2, f"ffnn: error: cannot write the run folder {out}: No space left on device; make room or make it "
+        "writable, then run the same command again\n",
+    )  # fmt: skip
 
 
 def test_divergence_stops_keeps_the_last_good_model_and_exits_1(tmp_path):

@@ -354,7 +354,7 @@ def _sizes(text: str) -> list[int]:
 def cmd_train(args: argparse.Namespace) -> int:
     with distributed.starting():  # under MPI, a rank that fails here tells the others (the run agrees on the rest)
         flags = _flags_given(args)
-        if args.replan_schedule and not (args.resume and args.epochs):
+        if args.replan_schedule and not (args.resume and args.epochs is not None):
             raise SettingError("--replan-schedule goes with --resume RUN --epochs N (a run trained on to N epochs)")
         if args.resume:
             if args.recipe or args.config or args.out or args.overwrite or flags.keys() - {"epochs"}:
@@ -362,6 +362,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     "--resume continues a run with its own config.toml; it takes no other settings but --epochs N "
                     "(to train it on to N epochs)"
                 )
+            settings_table.check(flags, settings_table.flag)  # --epochs N, in the words it was given
             settings = None
         else:
             settings = configure(args.recipe, args.config, flags)

@@ -64,13 +64,15 @@ def release(folder: Path, created: bool) -> None:
         )
 
 
-def write_config(folder: Path, config: RunConfig, recipe: str | None) -> None:
+def write_config(
+    folder: Path, config: RunConfig, recipe: str | None, remedy: str = "choose another with --out"
+) -> None:
     """Write config.toml — before training, so an unwritable folder fails first. Its first line
-    names the recipe the run started from (:func:`recipe_of`)."""
+    names the recipe the run started from (:func:`recipe_of`). An error ends with ``remedy``."""
     try:
         settings.write(folder / "config.toml", config.table(), f"ffnn {__version__} — {recipe or _CUSTOM} run")
     except OSError as e:
-        raise OSError(f"cannot write the run folder {folder}: {e.strerror or e}; choose another with --out") from e
+        raise OSError(f"cannot write the run folder {folder}: {e.strerror or e}; {remedy}") from e
 
 
 _CUSTOM = "custom"

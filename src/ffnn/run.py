@@ -326,7 +326,7 @@ def _record_extension(folder: Path, config: RunConfig, recipe: str | None, state
     run's tag)."""
     checkpoint.save(state["path"], {k: v for k, v in state.items() if k != "path"})
     (folder / "summary.json").unlink(missing_ok=True)
-    run_folder.write_config(folder, config, recipe)
+    run_folder.write_config(folder, config, recipe, "make room or make it writable, then run the same command again")
 
 
 class _EpochCount(Callback):
