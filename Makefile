@@ -44,8 +44,8 @@ browser:
 	  || echo "warning: could not install Debian's chromium (not root?): the browser test will be skipped"
 
 lint: $(TEST)
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench docs/*.py
+	$(BIN)/ruff check src tests bench docs/*.py
 	$(BIN)/mypy
 
 bench: $(TEST)

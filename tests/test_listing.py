@@ -164,7 +164,6 @@ def test_the_settings_column_is_cut_to_fit_the_terminal(folder):
 
 
 def test_compare_prints_only_the_settings_that_differ_and_writes_one_figure(tmp_path, capsys, monkeypatch):
-    pytest.importorskip("matplotlib")
     run.train({**MOONS, "epochs": 3}, tmp_path / "slow", quiet=True)
     run.train({**MOONS, "epochs": 3, "eta": 0.5, "seed": 1}, tmp_path / "fast", quiet=True)
     monkeypatch.chdir(tmp_path)
@@ -184,7 +183,6 @@ def test_compare_prints_only_the_settings_that_differ_and_writes_one_figure(tmp_
 
 
 def test_the_compared_curves_are_the_runs_metrics(tmp_path):
-    pytest.importorskip("matplotlib")
     run.train({**MOONS, "epochs": 3}, tmp_path / "a", quiet=True)
     run.train({**MOONS, "epochs": 5, "validation": 100}, tmp_path / "b", quiet=True)
     from ffnn.callbacks.metrics_log import read_metrics
@@ -307,7 +305,6 @@ def test_a_regression_is_listed_with_its_r2_and_mse(tmp_path, capsys, rng):
 
 
 def test_runs_of_the_same_settings_compare_in_one_line(folder, tmp_path, capsys):
-    pytest.importorskip("matplotlib")
     shutil.copytree(folder / "finished", tmp_path / "again")
     code, out, _ = cli(capsys, "runs", "compare", folder / "finished", tmp_path / "again", "--out", tmp_path / "c.pdf")
     assert code == 0 and out.splitlines() == [

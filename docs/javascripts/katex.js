@@ -1,4 +1,4 @@
-// Renders the math of every page with the KaTeX bundled in assets/katex (never a CDN: the site
+// Renders the math of every page with the KaTeX bundled in vendor/katex (never a CDN: the site
 // opens from disk). Markdown pages: pymdownx.arithmatex (generic mode) leaves each formula as
 // \(…\) or \[…\] in an element of class "arithmatex". Notebook pages: their Markdown cells keep
 // Jupyter's $…$ and $$…$$. Material calls this after every page load (document$).
