@@ -214,6 +214,15 @@ def test_compare_refuses_in_one_line(folder, capsys, names, message, tmp_path):
     assert not (tmp_path / "c.png").exists()
 
 
+def test_compare_refuses_a_figure_name_of_no_format_before_printing_anything(folder, capsys, tmp_path):
+    code, out, err = cli(
+        capsys, "runs", "compare", folder / "finished", folder / "interrupted", "--out", tmp_path / "c.txt"
+    )
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert err.startswith(f"ffnn: error: --out {tmp_path / 'c.txt'}: name a figure file ending in one of .")
+    assert "(say, compare.png)" in err and not (tmp_path / "c.txt").exists()
+
+
 def test_compare_without_matplotlib_prints_the_table_and_what_to_install(folder, capsys, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as where the plots extra is not installed
     code, out, err = cli(

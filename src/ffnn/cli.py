@@ -52,6 +52,7 @@ from ffnn.errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     DataUnavailableError,
+    ExtraNotInstalledError,
     FFNNError,
     NonFiniteOutputError,
     ParameterError,
@@ -523,14 +524,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
         if args.json:
             raise SettingError("--json goes with the list (ffnn runs FOLDER --json), not with compare")
         found = listing.compared(args.what[1:])
-        print(listing.differences(found))
-        from ffnn.plotting import compare_runs
+        from ffnn.plotting import compare_runs, figure_format
 
-        figure = compare_runs(
-            {n: r.folder for n, r in found.items()},
-            Path(args.out or "compare.png"),
-            any(r.regression for r in found.values()),
-        )
+        out = Path(args.out or "compare.png")
+        with contextlib.suppress(ExtraNotInstalledError):  # said after the table, which needs no matplotlib
+            figure_format(out)  # a name no figure can have: refused before anything is printed
+        print(listing.differences(found))
+        figure = compare_runs({n: r.folder for n, r in found.items()}, out, any(r.regression for r in found.values()))
         print(f"Learning curves: {figure}")
         return 0
     if args.out is not None:

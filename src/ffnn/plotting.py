@@ -178,11 +178,10 @@ def plot_compared(curves: Mapping[str, Metrics], costs: bool = False) -> Figure:
     return fig
 
 
-def compare_runs(folders: Mapping[str, Path], out: Path, costs: bool = False) -> Path:
-    """The learning curves of the runs in ``folders`` (name → run folder) overlaid
-    (:func:`plot_compared`; a run that has no metrics.csv yet has no curve), written to ``out``
-    atomically in the format its suffix names (.png, .svg, .pdf, …); returns ``out``. The format
-    is checked before any metrics.csv is read; without matplotlib, ExtraNotInstalledError."""
+def figure_format(out: Path) -> str:
+    """The format of the figure file ``out`` of ``ffnn runs compare``, as its suffix names it
+    (png, svg, pdf, …); SettingError for a suffix matplotlib does not write, and without
+    matplotlib, ExtraNotInstalledError."""
     try:
         import matplotlib  # noqa: F401  (the plots extra)
     except ImportError:
@@ -197,6 +196,15 @@ def compare_runs(folders: Mapping[str, Path], out: Path, costs: bool = False) ->
         raise SettingError(
             f"--out {out}: name a figure file ending in one of .{', .'.join(sorted(formats))} (say, compare.png)."
         )
+    return kind
+
+
+def compare_runs(folders: Mapping[str, Path], out: Path, costs: bool = False) -> Path:
+    """The learning curves of the runs in ``folders`` (name → run folder) overlaid
+    (:func:`plot_compared`; a run that has no metrics.csv yet has no curve), written to ``out``
+    atomically in the format its suffix names (.png, .svg, .pdf, …); returns ``out``. The format
+    is checked before any metrics.csv is read (:func:`figure_format`)."""
+    kind = figure_format(out)
     files = {name: folder / "metrics.csv" for name, folder in folders.items()}
     curves = {name: read_metrics(file) for name, file in files.items() if file.is_file()}  # none: no epoch ended
     fig = plot_compared({name: metrics for name, metrics in curves.items() if metrics}, costs)
