@@ -359,3 +359,8 @@ def test_a_models_network_is_its_own(tmp_path, capsys):
     assert status == 2 and "the model's network is its own; --sizes describes a recipe's" in err
     status, out, _ = in_process(capsys, "explain", tmp_path / "m.npz", "--dataset", "xor", "--index", "3")
     assert status == 0 and "training example #3 of the xor data" in out
+    status, out, err = in_process(capsys, "explain", tmp_path / "m.npz")  # took MNIST, the default: a shape error
+    assert (status, out) == (2, "") and err == (
+        f"ffnn: error: {tmp_path / 'm.npz'}: the model does not say which data it was trained on (its metadata "
+        "holds no run settings, which ffnn train writes): name it with --dataset NAME or FILE.\n"
+    )

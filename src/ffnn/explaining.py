@@ -6,7 +6,8 @@ and the examples to explain, made into an :class:`ffnn.explain.Explanation`.
   its training data.
 - A model file gives its trained network, and the data its run trained on (its
   ``metadata["config"]``), or the data set that ``flags["dataset"]`` names (all of it: nothing
-  held out); the other ``flags`` change the update rule (``--eta``, ``--optimizer``, …) over its run's.
+  held out) — which a model saved by ``ffnn.save`` without run settings needs; the other
+  ``flags`` change the update rule (``--eta``, ``--optimizer``, …) over its run's.
 
 The examples are the training split's: one by ``index``, the first ``batch`` of them, or one given
 as numbers (``inputs``, with its label or target ``target``); by default the run's first mini-batch
@@ -94,6 +95,11 @@ def subject(recipe: str | None = None, model: str | None = None, flags: dict[str
         )
     dataset = flags.pop("dataset", None)
     network = load(model)
+    if dataset is None and "config" not in network.metadata:  # saved by ffnn.save, not by ffnn train
+        raise SettingError(
+            "the model does not say which data it was trained on (its metadata holds no run settings, which "
+            "ffnn train writes): name it with --dataset NAME or FILE."
+        )
     config = RunConfig.of_table(network.metadata.get("config", {}))
     if flags:
         config = config.replace(**flags)
