@@ -2,6 +2,7 @@
 
 import io
 import json
+import warnings
 import zipfile
 
 import numpy as np
@@ -257,3 +258,20 @@ def test_a_loaded_network_holds_the_files_arrays_not_copies(tmp_path):
         ffnn.Network([2, 3], parameters=[(w.T, b)])
     with pytest.raises(ffnn.ParameterError, match=r"one \(w, b\) pair per layer \(2 for these sizes\)"):
         ffnn.Network([2, 3, 1], parameters=[(w, b)])
+
+
+def test_a_model_larger_than_load_reads_by_default_is_saved_with_a_warning_saying_how_to_load_it(tmp_path, monkeypatch):
+    """What saves always loads: past the limit, with the limit raised, as the warning says."""
+    net = ffnn.Network([2, 3, 2], seed=0)  # 68 bytes of float32 arrays
+    monkeypatch.setenv("FFNN_MAX_DATA_BYTES", "67")
+    with pytest.warns(UserWarning, match="is saved, but its arrays take 68 bytes") as said:
+        ffnn.save(net, tmp_path / "m.npz")
+    assert [str(w.message) for w in said] == [
+        f"{tmp_path / 'm.npz'} is saved, but its arrays take 68 bytes, more than the 67 that ffnn.load reads unless "
+        "told: load it with max_bytes=68 (or FFNN_MAX_DATA_BYTES=68 set)."
+    ]
+    assert ffnn.load(tmp_path / "m.npz", max_bytes=68).sizes == [2, 3, 2]
+    monkeypatch.setenv("FFNN_MAX_DATA_BYTES", "68")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ffnn.save(net, tmp_path / "m.npz")  # within the limit: no warning

@@ -47,13 +47,14 @@ import io
 import json
 import math
 import os
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ffnn._files import ArrayInfo, atomic_open, check_npz, max_data_bytes, too_large
+from ffnn._files import MAX_DATA_BYTES_VARIABLE, ArrayInfo, atomic_open, check_npz, max_data_bytes, too_large
 from ffnn._version import __version__
 from ffnn.activations import LeakyReLU
 from ffnn.backends import get_backend
@@ -72,7 +73,10 @@ def save(network: Network, path: str | os.PathLike[str], metadata: dict[str, Any
 
     The model is checked first as :func:`load` checks a file — the same header rules, every
     array finite — so what saves always loads; a model that could not be loaded back is refused
-    (ParameterError), naming what is wrong, and nothing is written."""
+    (ParameterError), naming what is wrong, and nothing is written. A model larger than what
+    :func:`load` reads by default (``FFNN_MAX_DATA_BYTES``, 512 MiB) is written with a warning
+    saying how to load it."""
+    limit = max_data_bytes()  # the variable checked before anything is written
     metadata = network.metadata if metadata is None else metadata
     problem = metadata_problem(metadata)
     if problem:
@@ -96,6 +100,13 @@ def save(network: Network, path: str | os.PathLike[str], metadata: dict[str, Any
     np.savez(buffer, **arrays)
     with atomic_open(path) as f:
         f.write(buffer.getvalue())
+    size = sum(a.nbytes for name, a in arrays.items() if name != "header")
+    if size > limit:
+        warnings.warn(
+            f"{path} is saved, but its arrays take {size:,} bytes, more than the {limit:,} that ffnn.load reads "
+            f"unless told: load it with max_bytes={size} (or {MAX_DATA_BYTES_VARIABLE}={size} set).",
+            stacklevel=2,
+        )
 
 
 def model_problem(header: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> str:
