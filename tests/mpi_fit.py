@@ -31,6 +31,11 @@ CASES = {  # name: (network keywords, fit keywords); every case on float64 and o
     "dropout-augment": ({"dropout": 0.3, "input_dropout": 0.1}, {"eta": 0.5, "augment": jitter}),
     "adam-weights": ({}, {"optimizer": "adam", "weights": True}),
     "stepped-dropout-weights": ({"dropout": 0.3}, {"eta": 0.5, "lmbda": 0.3, "weights": True, "stepped": True}),
+    "no-biases": ({"bias": False}, {"eta": 0.5, "lmbda": 0.3}),  # issue 23's layers
+    "summed-cost-weights": (
+        {"reduction": "sum"},
+        {"eta": 0.02, "lmbda": 0.3, "weights": True},
+    ),  # each rank's sum, summed
 }
 
 

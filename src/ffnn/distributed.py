@@ -8,7 +8,8 @@ empty when M < K). Rank r backpropagates its slice B_r and contributes its share
     g_r = (1/M) Σ_{x∈B_r} ∇C_x = (m_r/M) · ḡ_r,        Σ_r g_r = (1/M) Σ_{x∈B} ∇C_x = ∇C_B,
 
 ḡ_r being the mean over its m_r rows; with sample weights the factor is Σ_{B_r} w / Σ_B w, so
-the sum is the weighted mean (0 when Σ_B w = 0). One ``Allreduce`` of one flat buffer — every
+the sum is the weighted mean (0 when Σ_B w = 0); a summed cost (``reduction="sum"``) takes each
+rank's sum as it is (factor 1): the batch's sum. One ``Allreduce`` of one flat buffer — every
 ∂C/∂w^l, ∂C/∂b^l and the batch's cost share — gives each rank ∇C_B, and each applies the same
 update to the same parameters: the run equals one process training on the whole batch up to the
 rounding of sums taken in another order. Dropout masks and augmentation are drawn for the whole
@@ -531,6 +532,7 @@ class DataParallel(SingleProcess):
         self._max, self._in_place = MPI.MAX, MPI.IN_PLACE
         self._flag = np.zeros(1, np.int32)
         self._draws: SliceDraws | None = None
+        self._summed = False  # the network's cost sums its examples' (reduction "sum"): set by step()
 
     def same_seed(self, seed: int | None) -> Any:
         """Rank 0's seed — drawn from the system's entropy there when None — on every rank."""
@@ -548,6 +550,7 @@ class DataParallel(SingleProcess):
                 f"Data-parallel training over MPI runs on the NumPy backend, not {network.backend.name!r}; "
                 "drop the backend or the MPI launch."
             )
+        self._summed = network.cost_function.reduction == "sum"
         return ReducedStep(network.parameters(), ws, optimizer or sources_sgd(eta, decay), self.comm, self.watchdog)
 
     def random(self, rng: np.random.Generator) -> np.random.Generator:
@@ -569,7 +572,11 @@ class DataParallel(SingleProcess):
         return step.reduce(cost, self.share(rows, part, weights))
 
     def share(self, rows: np.ndarray, part: slice, weights: np.ndarray | None) -> float:
-        """This rank's share of the global batch ``rows``' mean: m_r / M, or Σ_{B_r} w / Σ_B w (0 if Σ_B w = 0)."""
+        """The factor of this rank's (gradient, cost) in the global batch ``rows``' — its share of
+        their mean: m_r / M, or Σ_{B_r} w / Σ_B w (0 if Σ_B w = 0); of a summed cost (reduction
+        "sum"), 1: the batch's sum is the sum of the ranks' (0 for an empty slice)."""
+        if self._summed:
+            return 1.0 if part.stop > part.start else 0.0
         if weights is None:
             return float(part.stop - part.start) / len(rows)
         total = float(weights[rows].sum())
