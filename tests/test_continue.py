@@ -219,3 +219,33 @@ def test_a_number_of_epochs_that_is_no_count_is_refused_before_anything_changes(
         run.resume(tmp_path / "R", quiet=True, epochs=epochs)
     assert str(refused.value) == f"epochs must be an integer >= 1; got {shown}."
     assert {p.name: p.read_bytes() for p in sorted((tmp_path / "R").rglob("*")) if p.is_file()} == before
+
+
+def test_a_resumed_run_may_change_where_it_runs_and_how_it_is_saved_and_records_it(tmp_path):
+    """The settings that decide no number — the backend, threads, checkpoints, the MPI wait — may
+    change on resume (the checkpoint's tag leaves them out); config.toml then records them. Another
+    backend gives the same run to rounding."""
+    whole = run.train(moons(epochs=6, dtype="float64"), tmp_path / "whole", quiet=True)
+    run.train(moons(epochs=6, dtype="float64"), tmp_path / "R", quiet=True, callbacks=[CtrlCAtEpochEnd(2)])
+    session = {"backend": "array_api_strict", "threads": 1, "keep_checkpoints": 2, "mpi_timeout": 60.0}
+    resumed = run.resume(tmp_path / "R", quiet=True, session=session)
+    assert resumed.network.backend.name == "array_api_strict" and resumed.history.epoch[-1] == 5
+    for p, q in zip(resumed.network.parameters(), whole.network.parameters(), strict=True):
+        np.testing.assert_allclose(np.asarray(p), q, rtol=1e-9, atol=1e-12)
+    written = config_file(tmp_path / "R")
+    assert {k: written[k] for k in session} == session and written["epochs"] == 6
+    assert len(list((tmp_path / "R" / "checkpoints").glob("checkpoint-*.npz"))) == 2
+
+
+def test_a_resumed_run_keeps_the_settings_that_decide_its_numbers(tmp_path):
+    run.train(moons(epochs=3), tmp_path / "R", quiet=True, callbacks=[CtrlCAtEpochEnd(0)])
+    before = {p.name: p.read_bytes() for p in sorted((tmp_path / "R").rglob("*")) if p.is_file()}
+    with pytest.raises(SettingError) as refused:
+        run.resume(tmp_path / "R", quiet=True, session={"threads": 2, "eta": 0.1, "seed": 4})
+    assert str(refused.value) == (
+        "eta, seed decide the run's numbers: a resumed run keeps its own (those of where it runs and how it is "
+        "saved may change)."
+    )
+    with pytest.raises(SettingError, match="threads must be an integer >= 0"):
+        run.resume(tmp_path / "R", quiet=True, session={"threads": -1})
+    assert {p.name: p.read_bytes() for p in sorted((tmp_path / "R").rglob("*")) if p.is_file()} == before

@@ -168,8 +168,12 @@ def test_unwritable_run_folder_fails_before_training(tmp_path):
 
 
 def test_resume_flag_errors(tmp_path):
-    done = ffnn_cmd("train", "--resume", tmp_path, "--epochs", 3, "--eta", 0.1)
+    done = ffnn_cmd("train", "--resume", tmp_path, "--epochs", 3, "--eta", 0.1, "--threads", 1)
     assert done.returncode == 2 and "it takes no other settings but --epochs N" in done.stderr
+    session = (
+        "--backend, --device, --checkpoint-every, --checkpoint-seconds, --keep-checkpoints, --mpi-timeout, --threads"
+    )
+    assert done.stderr.endswith(f"where it runs and how it is saved ({session}); got --eta\n")
     done = ffnn_cmd("train", "--resume", tmp_path)
     assert done.returncode == 2 and f"{tmp_path} is not a run folder (no config.toml)" in done.stderr
     done = ffnn_cmd("train", "--dataset", "xor", "--epochs", 3, "--replan-schedule")
@@ -188,6 +192,9 @@ def test_resume_with_epochs_trains_a_finished_run_on(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"Resuming {out} after epoch 1, to 3 epochs (checkpoint-00001.npz)\n")
     assert json.loads((out / "summary.json").read_text())["epochs_completed"] == 3
+    done = ffnn_cmd("train", "--resume", out, "--epochs", 4, "--mpi-timeout", 30, "--quiet", "--no-plots")
+    assert done.returncode == 0, done.stderr  # how long a rank waits: the session's to choose
+    assert "mpi_timeout = 30.0" in (out / "config.toml").read_text().splitlines()
     for more in ([], ["--replan-schedule"]):  # in the words it was given, not "give --epochs N"
         done = ffnn_cmd("train", "--resume", out, "--epochs", 0, *more)
         assert (done.returncode, done.stderr) == (2, "ffnn: error: --epochs must be an integer >= 1; got 0.\n")

@@ -358,12 +358,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.replan_schedule and not (args.resume and args.epochs is not None):
             raise SettingError("--replan-schedule goes with --resume RUN --epochs N (a run trained on to N epochs)")
         if args.resume:
-            if args.recipe or args.config or args.out or args.overwrite or flags.keys() - {"epochs"}:
+            deciding = sorted(settings_table.flag(k) for k in flags if k != "epochs" and not run.session_setting(k))
+            if args.recipe or args.config or args.out or args.overwrite or deciding:
+                given = deciding or [
+                    f"--{name}" for name in ("recipe", "config", "out", "overwrite") if getattr(args, name)
+                ]
+                session = [settings_table.flag(s.name) for s in settings_table.SETTINGS if run.session_setting(s.name)]
                 raise SettingError(
-                    "--resume continues a run with its own config.toml; it takes no other settings but --epochs N "
-                    "(to train it on to N epochs)"
+                    "--resume continues a run with its own config.toml; it takes no other settings but --epochs N (to "
+                    f"train it on to N epochs) and those of where it runs and how it is saved ({', '.join(session)}); "
+                    f"got {', '.join(given)}"
                 )
-            settings_table.check(flags, settings_table.flag)  # --epochs N, in the words it was given
+            settings_table.check(flags, settings_table.flag)  # in the words they were given
             settings = None
         else:
             settings = configure(args.recipe, args.config, flags)
@@ -381,6 +387,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 feed=page and page.feed,
                 epochs=args.epochs,
                 replan_schedule=args.replan_schedule,
+                session={k: v for k, v in flags.items() if k != "epochs"},
             )
         else:
             out = Path(args.out or f"runs/{args.recipe or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -146,11 +146,19 @@ def run_tag(config: RunConfig) -> str:
     return hashlib.sha256(settings_table.to_toml(_decisive(config)).encode()).hexdigest()[:16]
 
 
+_SESSION = ("checkpoint_", "keep_checkpoints", "backend", "device", "mpi_", "threads")  # see session_setting
+
+
+def session_setting(name: str) -> bool:
+    """Whether the setting ``name`` is one of how a run is saved, where it runs (on how many
+    threads, too) and how long an MPI rank waits for the others: not one that decides its numbers,
+    so a resumed run may change it (:func:`resume`'s ``session``)."""
+    return name.startswith(_SESSION)
+
+
 def _decisive(config: RunConfig) -> dict[str, Any]:
-    """The settings that decide a run's numbers: all but how it is saved, where it runs (on how
-    many threads, too) and how long an MPI rank waits for the others."""
-    ignored = ("checkpoint_", "keep_checkpoints", "backend", "device", "mpi_", "threads")
-    table = {k: v for k, v in config.table().items() if not k.startswith(ignored)}
+    """The settings that decide a run's numbers: all but the session's (:func:`session_setting`)."""
+    table = {k: v for k, v in config.table().items() if not session_setting(k)}
     # settings added since checkpoints were tagged: at their defaults (what every earlier run did), left out
     return {k: v for k, v in table.items() if not (k in _SINCE_TAGGED and v == settings_table.DEFAULTS[k])}
 
@@ -180,8 +188,12 @@ def resume(
     feed: Feed | None = None,
     epochs: int | None = None,
     replan_schedule: bool = False,
+    session: Mapping[str, Any] | None = None,
 ) -> RunResult:
-    """Continue the run in ``folder`` from its newest checkpoint that loads, with its own config.toml.
+    """Continue the run in ``folder`` from its newest checkpoint that loads, with its own config.toml
+    — but for the ``session`` settings given, of where it runs and how it is saved
+    (:func:`session_setting`: ``threads``, ``backend``, ``device``, ``mpi_timeout``,
+    ``checkpoint_every``, …), which its config.toml then records.
 
     Refused when the folder is no run folder, or when the checkpoint was written by a run with
     other settings or is of an epoch outside the run. A damaged newest checkpoint (a crash while
@@ -200,16 +212,15 @@ def resume(
     """
     folder = Path(folder)
     with distributed.starting():  # under MPI: every rank's checks agreed before the first collective
-        config, network, data, state, until, quiet = _resume_start(folder, quiet, epochs, replan_schedule)
+        config, network, data, state, until, quiet = _resume_start(folder, quiet, epochs, replan_schedule, session)
         facts = functools.partial(_shared, config, data, checkpoint=f"epoch {state['epoch']}")
         distributed.agree(facts, config.mpi_timeout)
     comm = distributed.world()
     recipe = run_folder.recipe_of(folder)
     with _training(folder, comm):
-        if epochs is not None:  # by rank 0; the others hear whether it could
-            distributed.on_root(
-                comm, functools.partial(_record_extension, folder, config, recipe, state), config.mpi_timeout
-            )
+        if epochs is not None or session:  # by rank 0; the others hear whether it could
+            record = _record_extension if epochs is not None else _record_session
+            distributed.on_root(comm, functools.partial(record, folder, config, recipe, state), config.mpi_timeout)
         return _fit(config, folder, network, data, state, recipe, quiet, callbacks, until, feed)
 
 
@@ -219,16 +230,28 @@ def _training(folder: Path, comm: Any) -> contextlib.AbstractContextManager[None
 
 
 def _resume_start(
-    folder: Path, quiet: bool, extend_to: int | None = None, replan_schedule: bool = False
+    folder: Path,
+    quiet: bool,
+    extend_to: int | None = None,
+    replan_schedule: bool = False,
+    session: Mapping[str, Any] | None = None,
 ) -> tuple[RunConfig, Network, named.Splits, dict[str, Any], int | None, bool]:
     """What :func:`resume` continues from — the run's config (``extend_to`` epochs long, when
-    given), its network, data and newest checkpoint that loads, the epochs to train (None: all),
-    whether to stay quiet — checked."""
+    given; its ``session`` settings changed), its network, data and newest checkpoint that loads,
+    the epochs to train (None: all), whether to stay quiet — checked."""
     file = folder / "config.toml"
     if not file.is_file():
         raise RunFolderError(f"{folder} is not a run folder (no config.toml); name a folder that ffnn train wrote.")
     own = settings_table.Layer(settings_table.read(file), settings_table.in_file(file), unused="drop")
     config = RunConfig.of_table(settings_table.resolve(own))  # the run's own file, as an older ffnn may have written it
+    deciding = sorted(k for k in session or {} if not session_setting(k))
+    if deciding:
+        raise SettingError(
+            f"{', '.join(deciding)} decide{'s' * (len(deciding) == 1)} the run's numbers: a resumed run keeps its own "
+            "(those of where it runs and how it is saved may change)."
+        )
+    if session:
+        config = config.replace(**session)  # checked as the caller's words
     network = build_network(config)  # the run's: a checkpoint whose parameters do not fit it is passed over
     found = checkpoint.load_newest(folder / "checkpoints", network)
     newest = checkpoint.latest(folder / "checkpoints")
@@ -326,6 +349,11 @@ def _record_extension(folder: Path, config: RunConfig, recipe: str | None, state
     run's tag)."""
     checkpoint.save(state["path"], {k: v for k, v in state.items() if k != "path"})
     (folder / "summary.json").unlink(missing_ok=True)
+    run_folder.write_config(folder, config, recipe, "make room or make it writable, then run the same command again")
+
+
+def _record_session(folder: Path, config: RunConfig, recipe: str | None, state: dict[str, Any]) -> None:
+    """Record in config.toml the session settings a resumed run changed (its checkpoints stand)."""
     run_folder.write_config(folder, config, recipe, "make room or make it writable, then run the same command again")
 
 
