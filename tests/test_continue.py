@@ -249,3 +249,36 @@ def test_a_resumed_run_keeps_the_settings_that_decide_its_numbers(tmp_path):
     with pytest.raises(SettingError, match="threads must be an integer >= 0"):
         run.resume(tmp_path / "R", quiet=True, session={"threads": -1})
     assert {p.name: p.read_bytes() for p in sorted((tmp_path / "R").rglob("*")) if p.is_file()} == before
+
+
+def test_an_extension_killed_before_its_config_was_written_is_continued_by_a_plain_resume(tmp_path, monkeypatch):
+    """A kill between the retagged checkpoint and the new config.toml: the checkpoint says the
+    length asked for, so ``--resume RUN`` alone finishes the extension (it refused, advising
+    --overwrite, which would lose the run)."""
+    whole = run.train(moons(epochs=6), tmp_path / "whole", quiet=True)
+    run.train(moons(epochs=3), tmp_path / "R", quiet=True)
+
+    def killed(*args, **kwargs):
+        raise SystemExit(137)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(run.run_folder, "write_config", killed)
+        with pytest.raises(SystemExit):
+            run.resume(tmp_path / "R", quiet=True, epochs=6)
+    assert config_file(tmp_path / "R")["epochs"] == 3 and runs.read(tmp_path / "R").status == "interrupted"
+    assert_same_run(run.resume(tmp_path / "R", quiet=True), whole)
+    assert config_file(tmp_path / "R")["epochs"] == 6
+
+
+def test_a_resume_refused_for_a_folder_in_training_touches_nothing_there(tmp_path):
+    """The remains of an interrupted write (.*.tmp) are removed only once this process holds the
+    folder: in a folder another process trains, one is that process's write in flight."""
+    run.train(moons(epochs=3), tmp_path / "R", quiet=True, callbacks=[CtrlCAtEpochEnd(0)])
+    in_flight = tmp_path / "R" / ".metrics.csv.deadbeef.tmp"
+    with runs.training(tmp_path / "R"):  # as another process would hold it
+        in_flight.write_text("epoch,train_cost\n")
+        with pytest.raises(RunFolderError, match="is being trained by another process"):
+            run.resume(tmp_path / "R", quiet=True, epochs=5)
+        assert in_flight.read_text() == "epoch,train_cost\n"
+    run.resume(tmp_path / "R", quiet=True)
+    assert not in_flight.exists()  # its writer gone, a resume clears it

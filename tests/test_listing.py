@@ -214,13 +214,22 @@ def test_compare_refuses_in_one_line(folder, capsys, names, message, tmp_path):
     assert not (tmp_path / "c.png").exists()
 
 
-def test_compare_refuses_a_figure_name_of_no_format_before_printing_anything(folder, capsys, tmp_path):
-    code, out, err = cli(
-        capsys, "runs", "compare", folder / "finished", folder / "interrupted", "--out", tmp_path / "c.txt"
-    )
-    assert code == 2 and out == "" and len(err.splitlines()) == 1
-    assert err.startswith(f"ffnn: error: --out {tmp_path / 'c.txt'}: name a figure file ending in one of .")
-    assert "(say, compare.png)" in err and not (tmp_path / "c.txt").exists()
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("c.txt", "{out}: name a figure file ending in one of ."),
+        ("c.pgf", "{out}: name a figure file ending in one of ."),  # LaTeX code: it needs a TeX install
+        ("missing/c.png", "{out}: there is no folder {parent} to write it into; make it first."),
+        ("folder.png", "{out} is a folder: name the figure file to write"),
+    ],
+)
+def test_compare_refuses_a_figure_it_cannot_write_before_printing_anything(folder, capsys, tmp_path, name, message):
+    (tmp_path / "folder.png").mkdir()
+    out = tmp_path / name
+    code, printed, err = cli(capsys, "runs", "compare", folder / "finished", folder / "interrupted", "--out", out)
+    assert code == 2 and printed == "" and len(err.splitlines()) == 1
+    assert err.startswith("ffnn: error: --out " + message.format(out=out, parent=out.parent))
+    assert ", .pgf" not in err and not (tmp_path / "missing").exists()  # not offered
 
 
 def test_compare_without_matplotlib_prints_the_table_and_what_to_install(folder, capsys, monkeypatch, tmp_path):
@@ -353,3 +362,89 @@ def test_names_that_are_no_plain_text_are_escaped_in_the_table_and_valid_in_the_
     found = {r["name"]: r for r in json.loads(out)}
     assert sorted(found) == ["caf\\xe9", "red\x1b[31m"]  # JSON escapes the control character itself
     assert found["caf\\xe9"]["folder"] == str(root / "caf\\xe9") and "caf\\xe9" in found["caf\\xe9"]["problem"]
+
+
+def csv_with(folder, column, value):
+    """metrics.csv with ``column`` of its first row set to ``value`` (as text)."""
+    lines = (folder / "metrics.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index(column)] = value
+    (folder / "metrics.csv").write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
+
+
+def summary_with(folder, text):
+    (folder / "summary.json").write_text(text)
+
+
+def summary_set(folder, key, value_text):
+    summary = json.loads((folder / "summary.json").read_text())
+    summary[key] = "@"
+    summary_with(folder, json.dumps(summary).replace('"@"', value_text))
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda f: csv_with(f, "epoch", "nan"), "metrics.csv: epoch on line 2 is not a whole number >= 0 (nan)."),
+        (lambda f: csv_with(f, "epoch", "-1"), "metrics.csv: epoch on line 2 is not a whole number >= 0 (-1.0)."),
+        (lambda f: csv_with(f, "test_accuracy", "inf"), "test_accuracy on line 2 is not a fraction from 0 to 1 (inf)."),
+        (lambda f: csv_with(f, "seconds", "1e999"), "seconds on line 2 is not a number of seconds >= 0 (inf)."),
+        (lambda f: summary_set(f, "epochs_completed", "1" + "0" * 400), "epochs_completed is not a whole number >= 0"),
+        (lambda f: summary_set(f, "epochs_completed", "2.5"), "epochs_completed is not a whole number >= 0 (2.5)."),
+        (lambda f: summary_set(f, "final_test_accuracy", "5"), "final_test_accuracy is not a fraction from 0 to 1"),
+        (lambda f: summary_set(f, "wall_seconds", "-3"), "wall_seconds is not a number of seconds >= 0 (-3)."),
+        (lambda f: summary_with(f, "[" * 100_000 + "]" * 100_000), "summary.json: not a summary written by ffnn train"),
+        (lambda f: (f / "config.toml").write_bytes(b"eta = 1\n\xff\xfe"), "config.toml: not valid TOML"),
+        (lambda f: (f / "config.toml").write_text("sizes = " + "[" * 5000 + "]" * 5000), "config.toml: not valid TOML"),
+        (lambda f: (f / "config.toml").write_text(""), "config.toml holds no run's settings"),
+        (lambda f: (f / "model.npz").unlink(), "model.npz is missing: the run's summary says it finished"),
+        (lambda f: (f / "model.npz").write_bytes((f / "model.npz").read_bytes()[:100]), "model.npz"),
+    ],
+    ids=["epoch-nan", "epoch-negative", "accuracy-inf", "seconds-overflow", "epochs-huge", "epochs-fraction",
+         "accuracy-5", "seconds-negative", "summary-deep", "config-not-utf8", "config-deep", "config-empty",
+         "model-missing", "model-truncated"],
+)  # fmt: skip
+def test_a_file_that_is_not_what_ffnn_writes_makes_the_run_damaged_never_a_traceback(
+    folder, tmp_path, capsys, damage, problem
+):
+    """Each hostile file is caught where it is read: the run listed as damaged, saying what is
+    wrong; the other runs listed as they are; the JSON strict (no NaN or Infinity)."""
+    root = tmp_path / "runs"
+    shutil.copytree(folder / "finished", root / "ok")
+    shutil.copytree(folder / "finished", root / "bad")
+    if "line 2" in problem:  # metrics.csv is read for a run that did not finish
+        (root / "bad" / "summary.json").unlink()
+    damage(root / "bad")
+    found = runs.read(root / "bad")
+    assert found.status == "damaged" and problem in found.problem and len(found.problem) < 400
+    code, out, err = cli(capsys, "runs", root)
+    assert (
+        code == 0
+        and err == ""
+        and {line.split()[0]: line.split()[2] for line in out.splitlines()[1:3]}
+        == {
+            "ok": "finished",
+            "bad": "damaged",
+        }
+    )
+    code, out, _ = cli(capsys, "runs", root, "--json")
+    json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+
+
+def test_the_json_holds_no_number_json_cannot(folder, tmp_path, capsys):
+    shutil.copytree(folder / "finished", tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    summary["environment"]["threads"] = float("nan")
+    (tmp_path / "run" / "summary.json").write_text(json.dumps(summary))  # NaN, as Python writes it
+    code, out, _ = cli(capsys, "runs", tmp_path / "run", "--json")
+    found = json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    assert code == 0 and found[0]["environment"]["threads"] is None
+
+
+def test_a_run_named_by_dot_is_named_by_its_folder(folder, tmp_path, capsys, monkeypatch):
+    shutil.copytree(folder / "finished", tmp_path / "a")
+    shutil.copytree(folder / "interrupted", tmp_path / "b")
+    monkeypatch.chdir(tmp_path / "a")
+    code, out, _ = cli(capsys, "runs", "compare", ".", "../b", "--out", tmp_path / "c.png")
+    assert code == 0 and out.splitlines()[0].split() == ["setting", "a", "b"]

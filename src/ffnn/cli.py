@@ -549,7 +549,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     folder = Path(args.what[0]) if args.what else listing.DEFAULT
     found = listing.listed(folder)
     if args.json:
-        print(json.dumps([listing.as_json(name, r) for name, r in found.items()], indent=2))
+        print(json.dumps([listing.as_json(name, r) for name, r in found.items()], indent=2, allow_nan=False))
     elif not found:
         print(f"No runs in {folder}: none of its folders holds what ffnn train writes (config.toml, metrics.csv, …).")
     else:

@@ -23,6 +23,8 @@ terminal. The JSON holds every score, the environment and the whole change of se
 from __future__ import annotations
 
 import datetime
+import math
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -168,8 +170,20 @@ def as_json(name: str, found: runs.RunSummary) -> dict[str, Any]:
         **{score: getattr(found, score) for score in SCORES},
         "ffnn_version": found.ffnn_version,
         "updated": None if updated is None else _iso(updated),
-        "environment": found.environment,
+        "environment": _finite(found.environment),
     }
+
+
+def _finite(value: Any) -> Any:
+    """``value`` (a table read from a summary.json) with every number that is not finite — which
+    JSON cannot hold — as None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _unicode(text: str) -> str:
@@ -203,7 +217,7 @@ def compared(folders: Sequence[str]) -> dict[str, runs.RunSummary]:
         if not path.is_dir() or not _is_run(path):
             what = "does not exist" if not path.exists() else "is not a run folder (ffnn train writes one)"
             raise RunFolderError(f"{path} {what}; name run folders, as ffnn runs lists them.")
-    names = [p.name for p in paths]
+    names = [Path(os.path.abspath(p)).name for p in paths]  # "." and ".." by the folders they are
     unique = len(set(names)) == len(names)
     found = {name if unique else str(path): runs.read(path) for name, path in zip(names, paths)}
     damaged = next((r for r in found.values() if r.status == "damaged"), None)

@@ -180,8 +180,8 @@ def plot_compared(curves: Mapping[str, Metrics], costs: bool = False) -> Figure:
 
 def figure_format(out: Path) -> str:
     """The format of the figure file ``out`` of ``ffnn runs compare``, as its suffix names it
-    (png, svg, pdf, …); SettingError for a suffix matplotlib does not write, and without
-    matplotlib, ExtraNotInstalledError."""
+    (png, svg, pdf, …); SettingError for a suffix matplotlib does not write (by itself), a folder,
+    or a file in a folder that does not exist; without matplotlib, ExtraNotInstalledError."""
     try:
         import matplotlib  # noqa: F401  (the plots extra)
     except ImportError:
@@ -190,12 +190,16 @@ def figure_format(out: Path) -> str:
         ) from None
     from matplotlib.backend_bases import FigureCanvasBase
 
-    formats = FigureCanvasBase.get_supported_filetypes()
+    formats = set(FigureCanvasBase.get_supported_filetypes()) - {"pgf"}  # pgf: LaTeX code that needs a TeX install
     kind = out.suffix.removeprefix(".").lower()
     if kind not in formats:
         raise SettingError(
             f"--out {out}: name a figure file ending in one of .{', .'.join(sorted(formats))} (say, compare.png)."
         )
+    if out.is_dir():
+        raise SettingError(f"--out {out} is a folder: name the figure file to write (say, {out / 'compare.png'}).")
+    if not out.parent.is_dir():
+        raise SettingError(f"--out {out}: there is no folder {out.parent} to write it into; make it first.")
     return kind
 
 

@@ -217,9 +217,12 @@ def resume(
         distributed.agree(facts, config.mpi_timeout)
     comm = distributed.world()
     recipe = run_folder.recipe_of(folder)
-    with _training(folder, comm):
-        if epochs is not None or session:  # by rank 0; the others hear whether it could
-            record = _record_extension if epochs is not None else _record_session
+    with _training(folder, comm):  # nothing written before this process holds the folder
+        for orphan in folder.glob(".*.tmp") if distributed.rank(comm) == 0 else ():  # a write a kill cut short
+            orphan.unlink(missing_ok=True)
+        extending = "extended_to" in state  # asked for, or one that a kill cut short (_resume_start)
+        if extending or session:  # by rank 0; the others hear whether it could
+            record = _record_extension if extending else _record_session
             distributed.on_root(comm, functools.partial(record, folder, config, recipe, state), config.mpi_timeout)
         return _fit(config, folder, network, data, state, recipe, quiet, callbacks, until, feed)
 
@@ -240,10 +243,7 @@ def _resume_start(
     given; its ``session`` settings changed), its network, data and newest checkpoint that loads,
     the epochs to train (None: all), whether to stay quiet — checked."""
     file = folder / "config.toml"
-    if not file.is_file():
-        raise RunFolderError(f"{folder} is not a run folder (no config.toml); name a folder that ffnn train wrote.")
-    own = settings_table.Layer(settings_table.read(file), settings_table.in_file(file), unused="drop")
-    config = RunConfig.of_table(settings_table.resolve(own))  # the run's own file, as an older ffnn may have written it
+    config = runs.read_config(folder)  # the run's own file, as an older ffnn may have written it
     deciding = sorted(k for k in session or {} if not session_setting(k))
     if deciding:
         raise SettingError(
@@ -269,6 +269,16 @@ def _resume_start(
     root = distributed.rank(distributed.world()) == 0
     for problem in problems if root else ():
         print(f"ffnn: warning: {problem} Resuming from an earlier checkpoint, {path.name}.", file=sys.stderr)
+    cut_short = state.get("extended_to")  # the length of an extension whose config.toml was not written (a kill)
+    if (
+        extend_to is None
+        and isinstance(cut_short, int)
+        and cut_short != config.epochs
+        and state.get("run") == run_tag(config.replace(epochs=cut_short))
+    ):
+        extend_to, replan_schedule = cut_short, True  # as it was asked for: the checkpoint says so
+        if root and not quiet:
+            print(f"{folder} was being trained on to {cut_short} epochs when it stopped: continuing that.")
     longer = config if extend_to is None else config.replace(epochs=extend_to)  # checked as the caller's words
     if state.get("run", run_tag(config)) not in (run_tag(config), run_tag(longer)):  # longer: an extension cut short
         raise RunFolderError(
@@ -288,8 +298,6 @@ def _resume_start(
     quiet = quiet or not root
     if finished and not quiet:  # killed between its last checkpoint and its model, say: finish that
         print(f"The run in {folder} is complete; writing its model and summary again from {path.name}.")
-    for orphan in folder.glob(".*.tmp") if root else ():  # the remains of a write that a kill cut short
-        orphan.unlink(missing_ok=True)
     if not (quiet or finished):
         to = f", to {extend_to} epochs" if extend_to is not None else ""
         print(f"Resuming {folder} after epoch {state['epoch']}{to} ({path.name})")
@@ -338,7 +346,7 @@ def _extended(
         state["callbacks"][EarlyStopping.state_key] = {**stopping, "epoch": state["epoch"]}  # patience afresh
     state = {k: v for k, v in state.items() if k != "finished"}
     longer = config.replace(epochs=epochs)
-    return longer, {**state, "run": run_tag(longer)}
+    return longer, {**state, "run": run_tag(longer), "extended_to": epochs}
 
 
 def _record_extension(folder: Path, config: RunConfig, recipe: str | None, state: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,7 +175,10 @@ def read_config(folder: Path) -> RunConfig:
     file = folder / "config.toml"
     if not file.is_file():
         raise RunFolderError(f"{folder} is not a run folder (no config.toml); name a folder that ffnn train wrote.")
-    own = settings.Layer(settings.read(file), settings.in_file(file), unused="drop")
+    table = settings.read(file)
+    if "dataset" not in table and "sizes" not in table:  # ffnn train writes every setting
+        raise SettingError(f"{file} holds no run's settings (ffnn train writes all of them there).")
+    own = settings.Layer(table, settings.in_file(file), unused="drop")
     return RunConfig.of_table(settings.resolve(own))
 
 
@@ -235,6 +238,8 @@ def _read_summary(folder: Path) -> dict[str, Any] | None:
         return None
     except (OSError, ValueError) as e:
         raise _DamagedError(f"{file}: not a summary written by ffnn train ({e}).") from e
+    except RecursionError:
+        raise _DamagedError(f"{file}: not a summary written by ffnn train (nested too deeply).") from None
     if not isinstance(summary, dict):
         raise _DamagedError(f"{file}: not a summary written by ffnn train (a JSON {type(summary).__name__}).")
     return summary
@@ -253,40 +258,76 @@ def _diverged(folder: Path) -> bool:
     return isinstance(summary, dict) and summary.get("diverged") is True
 
 
+# What each score of a summary or metrics.csv must be, and how a problem names it.
+_KINDS: dict[str, tuple[Callable[[float], bool], str]] = {
+    "count": (lambda x: x >= 0 and x.is_integer(), "a whole number >= 0"),
+    "fraction": (lambda x: 0.0 <= x <= 1.0, "a fraction from 0 to 1"),
+    "seconds": (lambda x: x >= 0.0, "a number of seconds >= 0"),
+    "number": (lambda x: True, "a finite number"),
+}
+
+
+def _number(value: Any, kind: str, where: str) -> float | None:
+    """``value`` (None, or a number of ``kind``) as a float; _DamagedError naming ``where`` otherwise."""
+    if value is None:
+        return None
+    x = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        with contextlib.suppress(OverflowError):  # an integer beyond any float
+            x = float(value)
+    fits, what = _KINDS[kind]
+    if x is None or not math.isfinite(x) or not fits(x):
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
+        raise _DamagedError(f"{where} is not {what} ({shown}).")
+    return x
+
+
 def _from_summary(folder: Path, config: RunConfig, summary: Mapping[str, Any], status: str = "finished") -> RunSummary:
-    def number(key: str, within: Mapping[str, Any] = summary, name: str | None = None) -> float | None:
-        value = within.get(key)
-        ok = value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
-        if not ok:
-            raise _DamagedError(f"{folder / 'summary.json'}: {name or key} is not a number ({value!r}).")
-        return None if value is None else float(value)
+    file = folder / "summary.json"
+
+    def number(key: str, kind: str, within: Mapping[str, Any] = summary, name: str | None = None) -> float | None:
+        return _number(within.get(key), kind, f"{file}: {name or key}")
 
     def best(key: str) -> tuple[float | None, int | None]:
         found = summary.get(key)
         if found is None:
             return None, None
         if not isinstance(found, dict):
-            raise _DamagedError(f"{folder / 'summary.json'}: {key} is not a table ({found!r}).")
-        epoch = number("epoch", found, f"{key}.epoch")
-        return number("accuracy", found, f"{key}.accuracy"), None if epoch is None else int(epoch)
+            raise _DamagedError(f"{file}: {key} is not a table ({found!r}).")
+        epoch = number("epoch", "count", found, f"{key}.epoch")
+        return number("accuracy", "fraction", found, f"{key}.accuracy"), None if epoch is None else int(epoch)
 
-    epochs, seconds = number("epochs_completed"), number("wall_seconds")
+    epochs, seconds = number("epochs_completed", "count"), number("wall_seconds", "seconds")
     best_test, best_validation = best("best_test"), best("best_validation")
+    if status == "finished":
+        _check_model(folder)
     return RunSummary(
         folder,
         status,
         config=config,
         epochs=int(epochs or 0),
-        final_test_accuracy=number("final_test_accuracy"),
+        final_test_accuracy=number("final_test_accuracy", "fraction"),
         best_test_accuracy=best_test[0],
         best_test_epoch=best_test[1],
-        final_validation_accuracy=number("final_validation_accuracy"),
+        final_validation_accuracy=number("final_validation_accuracy", "fraction"),
         best_validation_accuracy=best_validation[0],
         best_validation_epoch=best_validation[1],
-        test_mse=number("test_mse"),
-        test_r2=number("test_r2"),
+        test_mse=number("test_mse", "number"),
+        test_r2=number("test_r2", "number"),
         seconds=seconds,
     )
+
+
+def _check_model(folder: Path) -> None:
+    """A finished run's model.npz is there and its header reads (``ffnn evaluate`` would fail
+    on it otherwise); _DamagedError saying what is wrong."""
+    file = folder / "model.npz"
+    if not file.is_file():
+        raise _DamagedError(f"{file} is missing: the run's summary says it finished, but its model is gone.")
+    try:
+        read_header(file)
+    except (FFNNError, OSError, ValueError) as e:
+        raise _DamagedError(" ".join(str(e).split())) from e
 
 
 def _from_metrics(folder: Path, status: str, config: RunConfig) -> RunSummary:
@@ -295,6 +336,10 @@ def _from_metrics(folder: Path, status: str, config: RunConfig) -> RunSummary:
     if not file.is_file():
         return RunSummary(folder, status, config=config)
     metrics = read_metrics(file)  # DataFormatError (an FFNNError): damaged
+    for column, kind in (("epoch", "count"), ("test_accuracy", "fraction"), ("validation_accuracy", "fraction"),
+                         ("seconds", "seconds")):  # fmt: skip
+        for row, value in enumerate(metrics.get(column, []), start=2):
+            _number(value, kind, f"{file}: {column} on line {row}")
     epochs = [int(e) for e in metrics.get("epoch", []) if e is not None]
     test, validation = metrics.get("test_accuracy", []), metrics.get("validation_accuracy", [])
     best_test = best_epoch(test, epochs) or (None, None)

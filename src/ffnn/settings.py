@@ -527,8 +527,10 @@ def _read_table(path: str | os.PathLike[str]) -> Table:
             table = tomllib.load(f)
     except OSError as e:
         raise SettingError(f"{path}: cannot be read ({e.strerror or e}).") from e
-    except tomllib.TOMLDecodeError as e:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise SettingError(f"{path}: not valid TOML ({e}).") from e
+    except RecursionError:
+        raise SettingError(f"{path}: not valid TOML (nested too deeply to be settings).") from None
     return {k: v for k, v in table.items() if k not in ("name", "description", "expected")}
 
 
