@@ -178,3 +178,10 @@ def test_each_state_is_named_by_its_symbols(problem):
         np.testing.assert_array_equal(v, g)
     clip, _, decay, _ = opt_.adamw(0.1, clip_norm=1.0).init(params)
     assert clip is None and decay is None  # stateless transforms keep None
+
+
+def test_each_named_optimiser_is_called_by_its_name():
+    """What messages and the explanation say: a divergence with momentum advises "a smaller
+    learning rate for the momentum optimizer" (it said "sgd")."""
+    for name in opt_.OPTIMIZERS:
+        assert opt_.get_optimizer(name, 0.1).name == name

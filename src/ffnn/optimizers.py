@@ -223,7 +223,8 @@ def sgd(
         formula = _formula(rule, learning_rate, weight_decay, clip_norm, μ=momentum)
     else:
         formula = _formula("θ ← θ − η g", learning_rate, weight_decay, clip_norm)
-    return chain(*_with_clip(parts, clip_norm), scale_by_learning_rate(learning_rate), name="sgd", formula=formula)
+    name = "nesterov" if nesterov else "momentum" if momentum else "sgd"  # as OPTIMIZERS names them
+    return chain(*_with_clip(parts, clip_norm), scale_by_learning_rate(learning_rate), name=name, formula=formula)
 
 
 def rmsprop(
