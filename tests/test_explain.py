@@ -362,5 +362,13 @@ def test_a_models_network_is_its_own(tmp_path, capsys):
     status, out, err = in_process(capsys, "explain", tmp_path / "m.npz")  # took MNIST, the default: a shape error
     assert (status, out) == (2, "") and err == (
         f"ffnn: error: {tmp_path / 'm.npz'}: the model does not say which data it was trained on (its metadata "
-        "holds no run settings, which ffnn train writes): name it with --dataset NAME or FILE.\n"
+        "holds no run settings, which ffnn train writes): name it with --dataset NAME or FILE, or give an example "
+        "with --input and --target.\n"
     )
+    # one example given as numbers needs no data set (it loaded MNIST, and titled the example "of the mnist data")
+    status, out, _ = in_process(capsys, "explain", tmp_path / "m.npz", "--input", "0,1", "--target", "1")
+    assert status == 0 and out.startswith(f"ffnn explain: {tmp_path / 'm.npz'}, the example given\n")
+    status, out, err = in_process(
+        capsys, "explain", tmp_path / "m.npz", "--input", "0,1", "--target", "1", "--lmbda", 1
+    )
+    assert (status, out) == (2, "") and err.endswith("n being the training set's size: name the data with --dataset.\n")

@@ -652,7 +652,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.format == "json" and args.neuron:
         raise SettingError("--neuron chooses what a table shows; the JSON holds every neuron: drop one of them")
     with _model_named(args.model or "", ParameterError) if args.model else contextlib.nullcontext():
-        subject = explaining.subject(args.recipe, args.model, _flags_given(args))
+        subject = explaining.subject(args.recipe, args.model, _flags_given(args), needs_data=args.input is None)
     done = explaining.explained(subject, index=args.index, batch=args.batch, inputs=args.input, target=args.target)
     if args.format == "json":
         print(json.dumps({"title": done.title, "examples": done.examples, **done.explanation.as_dict()}))

@@ -75,8 +75,12 @@ class Explained:
     left_out: list[str]  # the run's settings the explanation does not apply (dropout, max-norm, augmentation)
 
 
-def subject(recipe: str | None = None, model: str | None = None, flags: dict[str, Any] | None = None) -> Subject:
-    """The network, settings and training data of ``recipe`` or of the model file ``model`` (module docstring)."""
+def subject(
+    recipe: str | None = None, model: str | None = None, flags: dict[str, Any] | None = None, needs_data: bool = True
+) -> Subject:
+    """The network, settings and training data of ``recipe`` or of the model file ``model`` (module
+    docstring). Without ``needs_data`` (one example given as numbers), a model that does not say
+    what it trained on has no data: none is loaded."""
     flags = dict(flags or {})
     if (recipe is None) == (model is None):
         raise SettingError("explain a recipe (--recipe NAME) or a model file (MODEL), one of them")
@@ -95,14 +99,16 @@ def subject(recipe: str | None = None, model: str | None = None, flags: dict[str
         )
     dataset = flags.pop("dataset", None)
     network = load(model)
-    if dataset is None and "config" not in network.metadata:  # saved by ffnn.save, not by ffnn train
-        raise SettingError(
-            "the model does not say which data it was trained on (its metadata holds no run settings, which "
-            "ffnn train writes): name it with --dataset NAME or FILE."
-        )
     config = RunConfig.of_table(network.metadata.get("config", {}))
     if flags:
         config = config.replace(**flags)
+    if dataset is None and "config" not in network.metadata:  # saved by ffnn.save, not by ffnn train
+        if needs_data:
+            raise SettingError(
+                "the model does not say which data it was trained on (its metadata holds no run settings, which "
+                "ffnn train writes): name it with --dataset NAME or FILE, or give an example with --input and --target."
+            )
+        return Subject(network, config, np.zeros((0, network.sizes[0])), np.zeros(0, dtype=int), str(model), "")
     classes = classes_of(network)
     if dataset is None:
         data = load_data(config, classes, "float64")
@@ -130,6 +136,10 @@ def explained(
     if (inputs is None) != (target is None):
         raise SettingError("--input and --target go together: the example's inputs and its label or target")
     X, y, n = subj.X, subj.y, len(subj.X)
+    if not n and subj.config.lmbda:
+        raise SettingError(
+            "--lmbda decays the weights by 1 − ηλ/n, n being the training set's size: name the data with --dataset."
+        )
     if inputs is not None:
         assert target is not None
         x = np.asarray([inputs], dtype=np.float64)
@@ -156,7 +166,7 @@ def explained(
             eta=subj.config.eta,
             optimizer=optimizer,
             lmbda=0.0 if optimizer is not None else kwargs.get("lmbda", 0.0),
-            n_train=n,
+            n_train=n or None,
         )
     except ParameterError as e:
         raise ParameterError(f"{subj.source}: {e}") from None
@@ -172,7 +182,7 @@ def explained(
         if len(names) == 1
         else f"training examples #0 to #{len(names) - 1}"
     )
-    title = f"ffnn explain: {subj.source}, {which} of {_dataset(subj.dataset)}"
+    title = f"ffnn explain: {subj.source}, {which}" + (f" of {_dataset(subj.dataset)}" if subj.dataset else "")
     return Explained(subj, explanation, names, title, left_out)
 
 
