@@ -49,7 +49,7 @@ def test_mlp_best_is_nesterov_with_warm_up_and_cosine_over_the_run():
     kwargs, callbacks = build.build_training(settings, 60_000)
     optimizer = kwargs.pop("optimizer")
     assert kwargs == {"epochs": 150, "batch_size": 128, "seed": 0, "batches_per_epoch": None, "max_norm": 3.5}
-    assert callbacks == [] and optimizer.name == "sgd"
+    assert callbacks == [] and optimizer.name == "nesterov"
     per_epoch = math.ceil(60_000 / 128)  # 469 steps an epoch; warm-up 1 epoch; cosine to 0 at 150 epochs
     # Nesterov's first step on a gradient g = 1: v = g, u = −η₀ (g + 0.9 v) with η₀ = 0.05 / 469 (warm-up).
     assert first_update(optimizer) == pytest.approx(-0.05 / per_epoch * 1.9, rel=1e-12)
