@@ -282,3 +282,16 @@ def test_a_resume_refused_for_a_folder_in_training_touches_nothing_there(tmp_pat
         assert in_flight.read_text() == "epoch,train_cost\n"
     run.resume(tmp_path / "R", quiet=True)
     assert not in_flight.exists()  # its writer gone, a resume clears it
+
+
+def test_overwrite_refuses_a_folder_that_another_process_trains_and_touches_nothing(tmp_path):
+    """--overwrite emptied the folder before the lock was asked for: the live run's files were gone
+    and the message said to wait for it."""
+    run.train(moons(epochs=3), tmp_path / "R", quiet=True, callbacks=[CtrlCAtEpochEnd(0)])
+    before = {p.name: p.read_bytes() for p in sorted((tmp_path / "R").rglob("*")) if p.is_file()}
+    with runs.training(tmp_path / "R"), pytest.raises(RunFolderError) as refused:  # as another process holds it
+        run.train(moons(epochs=2), tmp_path / "R", quiet=True, overwrite=True)
+    assert str(refused.value) == (
+        f"{tmp_path / 'R'} is being trained by another process; wait for it to end, or choose another --out"
+    )
+    assert {p.name: p.read_bytes() for p in sorted((tmp_path / "R").rglob("*")) if p.is_file()} == before

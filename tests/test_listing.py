@@ -448,3 +448,10 @@ def test_a_run_named_by_dot_is_named_by_its_folder(folder, tmp_path, capsys, mon
     monkeypatch.chdir(tmp_path / "a")
     code, out, _ = cli(capsys, "runs", "compare", ".", "../b", "--out", tmp_path / "c.png")
     assert code == 0 and out.splitlines()[0].split() == ["setting", "a", "b"]
+
+
+def test_a_bad_limit_in_the_environment_is_one_error_not_every_run_damaged(folder, capsys, monkeypatch):
+    monkeypatch.setenv("FFNN_MAX_DATA_BYTES", "bogus")
+    code, out, err = cli(capsys, "runs", folder)
+    assert (code, out) == (2, "") and err.startswith("ffnn: error: FFNN_MAX_DATA_BYTES must be a positive number")
+    assert len(err.splitlines()) == 1

@@ -275,3 +275,14 @@ def test_a_model_larger_than_load_reads_by_default_is_saved_with_a_warning_sayin
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ffnn.save(net, tmp_path / "m.npz")  # within the limit: no warning
+
+
+def test_a_limit_that_cannot_be_read_does_not_fail_a_save(tmp_path, monkeypatch):
+    """FFNN_MAX_DATA_BYTES matters to save only for its warning: a bad value is load's to report
+    (it failed ffnn train after its last epoch, before its model was written)."""
+    monkeypatch.setenv("FFNN_MAX_DATA_BYTES", "bogus")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ffnn.save(ffnn.Network([2, 3, 2], seed=0), tmp_path / "m.npz")
+    with pytest.raises(ffnn.ParameterError, match="FFNN_MAX_DATA_BYTES must be a positive number of bytes"):
+        ffnn.load(tmp_path / "m.npz")

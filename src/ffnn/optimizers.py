@@ -223,7 +223,7 @@ def sgd(
         formula = _formula(rule, learning_rate, weight_decay, clip_norm, μ=momentum)
     else:
         formula = _formula("θ ← θ − η g", learning_rate, weight_decay, clip_norm)
-    name = "nesterov" if nesterov else "momentum" if momentum else "sgd"  # as OPTIMIZERS names them
+    name = "nesterov" if nesterov else "momentum" if momentum else "sgd"  # the rule it follows (μ = 0: plain SGD)
     return chain(*_with_clip(parts, clip_norm), scale_by_learning_rate(learning_rate), name=name, formula=formula)
 
 

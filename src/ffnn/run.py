@@ -121,7 +121,7 @@ def train(
         check_data(network, data)
         distributed.agree(functools.partial(_shared, config, data), config.mpi_timeout)
     comm = distributed.world()
-    start = functools.partial(run_folder.start, folder, overwrite, config, recipe)
+    start = functools.partial(_start, folder, overwrite, config, recipe)
     created = bool(distributed.on_root(comm, start, config.mpi_timeout))
     epochs = _EpochCount()
     try:
@@ -136,6 +136,16 @@ def train(
     if result.interrupted and not epochs.count and distributed.rank(comm) == 0:  # Ctrl-C before any epoch ended
         run_folder.release(folder, created)
     return result
+
+
+def _start(folder: Path, overwrite: bool, config: RunConfig, recipe: str | None) -> bool:
+    """``folder.start`` — but not in a folder that another process trains, which ``overwrite``
+    would empty under it."""
+    if folder.is_dir() and runs.is_running(folder):
+        raise RunFolderError(
+            f"{folder} is being trained by another process; wait for it to end, or choose another --out"
+        )
+    return run_folder.start(folder, overwrite, config, recipe)
 
 
 def run_tag(config: RunConfig) -> str:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ffnn import settings
+from ffnn._files import max_data_bytes
 from ffnn.callbacks.metrics_log import read_metrics
 from ffnn.config import RunConfig, configure
 from ffnn.errors import FFNNError, RunFolderError, SettingError
@@ -115,8 +116,10 @@ class _DamagedError(Exception):
 def read(folder: str | os.PathLike[str]) -> RunSummary:
     """The run in ``folder``: its settings, status and scores. Never raises for what is in the
     folder: a file that cannot be read or is not ffnn's makes the status ``damaged``, with the
-    ``problem`` in one line."""
+    ``problem`` in one line. A bad ``FFNN_MAX_DATA_BYTES`` raises (ParameterError): it is not the
+    folder's."""
     folder = Path(folder)
+    max_data_bytes()  # a bad FFNN_MAX_DATA_BYTES (read with model.npz) is the caller's error, not the folder's
     config: RunConfig | None = None
     summary: dict[str, Any] | None = None
     try:

@@ -76,7 +76,6 @@ def save(network: Network, path: str | os.PathLike[str], metadata: dict[str, Any
     (ParameterError), naming what is wrong, and nothing is written. A model larger than what
     :func:`load` reads by default (``FFNN_MAX_DATA_BYTES``, 512 MiB) is written with a warning
     saying how to load it."""
-    limit = max_data_bytes()  # the variable checked before anything is written
     metadata = network.metadata if metadata is None else metadata
     problem = metadata_problem(metadata)
     if problem:
@@ -101,6 +100,10 @@ def save(network: Network, path: str | os.PathLike[str], metadata: dict[str, Any
     with atomic_open(path) as f:
         f.write(buffer.getvalue())
     size = sum(a.nbytes for name, a in arrays.items() if name != "header")
+    try:
+        limit = max_data_bytes()
+    except ParameterError:  # FFNN_MAX_DATA_BYTES unreadable: load says so, to whoever loads the model
+        return
     if size > limit:
         warnings.warn(
             f"{path} is saved, but its arrays take {size:,} bytes, more than the {limit:,} that ffnn.load reads "
