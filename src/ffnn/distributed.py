@@ -338,6 +338,9 @@ class Watchdog:
         )
         mpi = _running_mpi()
         if mpi is not None:
+            # hydra forwards a rank's output in its own time, and MPI_Abort at once could end the job
+            # before it has (a CI run lost the message): the job has waited this long; a second more
+            time.sleep(1.0)
             (mpi.COMM_WORLD if self.comm is None else self.comm).Abort(EXIT_USAGE)
         os._exit(EXIT_USAGE)
 
